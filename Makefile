@@ -1,0 +1,47 @@
+# The front door. `make demo` and `make test` are the README's two commands.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+FUZZTIME ?= 10s
+
+# Every fuzz target, as package:Target.
+FUZZ_TARGETS := ./questionnaire:FuzzParse ./questionnaire:FuzzDecodeForm ./questionnaire:FuzzDecodeJSON
+
+.PHONY: all build demo test unit fuzz lint bench clean
+
+all: build
+
+## build: the eprom binary in bin/, version stamped
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/eprom ./cmd/eprom
+
+## demo: check and list the shipped questionnaires (the server comes with the next issues)
+demo:
+	$(GO) run ./cmd/eprom schemas check
+
+## test: lint, the whole suite with -race, then each fuzz target briefly
+test: lint unit fuzz
+
+unit:
+	$(GO) test -race -shuffle=on -count=1 ./...
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+## lint: go vet and gofmt
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## bench: the Go benchmarks of the hot paths
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,51 @@
+// Command eprom is the ePROM service: the server and its admin subcommands.
+//
+//	eprom schemas check [DIR]   check questionnaire definitions
+//	eprom version               print the version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is stamped by `make build` with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: eprom <command> [arguments]
+
+commands:
+  schemas check [DIR]   check the shipped questionnaire definitions, or those in DIR
+  version               print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs one command and returns the process exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "schemas":
+		return runSchemas(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "eprom", version)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "eprom: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

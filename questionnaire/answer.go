@@ -1,0 +1,353 @@
+package questionnaire
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Value is a typed answer to one item. Which field holds the answer depends
+// on Type:
+//
+//	choice       String, the option value
+//	multichoice  Strings, the option values in the order of the definition
+//	boolean      Bool
+//	integer      Number (a whole number)
+//	scale        Number (a whole number)
+//	decimal      Number
+//	date         String, as YYYY-MM-DD
+//	text         String
+type Value struct {
+	Type    ItemType
+	String  string
+	Strings []string
+	Number  float64
+	Bool    bool
+}
+
+// Answers is a set of answers keyed by linkId. An item without an answer has
+// no entry.
+type Answers map[string]Value
+
+// maxExactInt bounds whole-number answers so that they stay exact in a float64.
+const maxExactInt = 1 << 53
+
+// Form returns the value as HTML form values: one string, or one a ticked option.
+func (v Value) Form() []string {
+	switch v.Type {
+	case MultiChoice:
+		return v.Strings
+	case Boolean:
+		return []string{strconv.FormatBool(v.Bool)}
+	case Integer, Scale, Decimal:
+		return []string{formatNumber(v.Number)}
+	default:
+		return []string{v.String}
+	}
+}
+
+// Equal reports whether two values are the same answer.
+func (v Value) Equal(o Value) bool {
+	return v.Type == o.Type && v.String == o.String && slices.Equal(v.Strings, o.Strings) &&
+		v.Number == o.Number && v.Bool == o.Bool
+}
+
+// JSON returns the value as the JSON value of the answer format: a string, an
+// array of strings, a number or a boolean.
+func (v Value) JSON() any {
+	switch v.Type {
+	case MultiChoice:
+		if v.Strings == nil {
+			return []string{}
+		}
+		return v.Strings
+	case Boolean:
+		return v.Bool
+	case Integer, Scale, Decimal:
+		return json.Number(formatNumber(v.Number))
+	default:
+		return v.String
+	}
+}
+
+// AnswerJSON is one answer in the JSON answer format.
+type AnswerJSON struct {
+	LinkID string `json:"linkId"`
+	Value  any    `json:"value"`
+}
+
+// List returns the answers in document order, in the JSON answer format
+// (`[{"linkId": "q1", "value": "2"}, ...]`). Answers to linkIds the
+// definition does not have are left out.
+func (d *Definition) List(a Answers) []AnswerJSON {
+	out := make([]AnswerJSON, 0, len(a))
+	for _, it := range d.order {
+		if v, ok := a[it.LinkID]; ok {
+			out = append(out, AnswerJSON{LinkID: it.LinkID, Value: v.JSON()})
+		}
+	}
+	return out
+}
+
+// MarshalAnswers encodes answers in the JSON answer format, in document order.
+func (d *Definition) MarshalAnswers(a Answers) ([]byte, error) {
+	return json.Marshal(d.List(a))
+}
+
+var (
+	integerForm = regexp.MustCompile(`^[-+]?[0-9]+$`)
+	decimalForm = regexp.MustCompile(`^[-+]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$`)
+)
+
+// DecodeForm decodes HTML form values (fields named by linkId, a multichoice
+// item repeated once per ticked option) into typed answers for the given
+// items; nil items means every question of the definition. Other fields are
+// ignored, and so are empty values: an unanswered item has no entry.
+//
+// It reports values that are not of the item's type (a word where a number
+// belongs, an impossible date). Whether values are allowed (options, bounds,
+// length, required) is Validate's work.
+func (d *Definition) DecodeForm(form map[string][]string, items []*Item) (Answers, AnswerErrors) {
+	if items == nil {
+		items = d.Questions()
+	}
+	a := make(Answers)
+	var errs AnswerErrors
+	for _, it := range items {
+		if !it.Type.Answerable() {
+			continue
+		}
+		var vals []string
+		for _, s := range form[it.LinkID] {
+			if it.Type != TextType {
+				s = strings.TrimSpace(s)
+			}
+			if strings.TrimSpace(s) != "" {
+				vals = append(vals, s)
+			}
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		if it.Type == MultiChoice {
+			a[it.LinkID] = Value{Type: MultiChoice, Strings: it.sortOptions(vals)}
+			continue
+		}
+		if len(vals) > 1 {
+			errs.add(it.LinkID, AnswerSingle)
+			continue
+		}
+		v, code := parseFormValue(it.Type, vals[0])
+		if code != "" {
+			errs.add(it.LinkID, code)
+			continue
+		}
+		a[it.LinkID] = v
+	}
+	return a, errs
+}
+
+// parseFormValue parses one form value of an item of type t; it returns a
+// non-empty answer error code when s is not of that type.
+func parseFormValue(t ItemType, s string) (Value, string) {
+	switch t {
+	case Choice:
+		return Value{Type: t, String: s}, ""
+	case Boolean:
+		switch s {
+		case "true":
+			return Value{Type: t, Bool: true}, ""
+		case "false":
+			return Value{Type: t, Bool: false}, ""
+		}
+		return Value{}, AnswerBoolean
+	case Integer, Scale:
+		s = stripSpaces(s)
+		if !integerForm.MatchString(s) {
+			return Value{}, AnswerInteger
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n > maxExactInt || n < -maxExactInt {
+			return Value{}, AnswerInteger
+		}
+		return Value{Type: t, Number: float64(n)}, ""
+	case Decimal:
+		s = stripSpaces(s)
+		if !decimalForm.MatchString(s) {
+			return Value{}, AnswerDecimal
+		}
+		f, err := strconv.ParseFloat(strings.Replace(s, ",", ".", 1), 64)
+		if err != nil || math.IsInf(f, 0) || math.Abs(f) > maxExactInt {
+			return Value{}, AnswerDecimal
+		}
+		return Value{Type: t, Number: f}, ""
+	case Date:
+		if _, err := parseDate(s); err != nil {
+			return Value{}, AnswerDate
+		}
+		return Value{Type: t, String: s}, ""
+	case TextType:
+		s = strings.ReplaceAll(strings.TrimSpace(s), "\r\n", "\n")
+		if !validText(s) {
+			return Value{}, AnswerText
+		}
+		return Value{Type: t, String: s}, ""
+	}
+	return Value{}, AnswerType
+}
+
+// stripSpaces removes the spaces people type into numbers ("1 000").
+func stripSpaces(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// validText reports whether s is valid UTF-8 without control characters
+// other than tab and newline.
+func validText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDate parses a YYYY-MM-DD calendar date.
+func parseDate(s string) (time.Time, error) {
+	return time.Parse(time.DateOnly, s)
+}
+
+// sortOptions de-duplicates ticked option values and puts them in the order
+// of the definition; values that are not options come last, for Validate to
+// report.
+func (it *Item) sortOptions(vals []string) []string {
+	var out []string
+	for _, o := range it.Options {
+		if slices.Contains(vals, o.Value) {
+			out = append(out, o.Value)
+		}
+	}
+	for _, v := range vals {
+		if it.Option(v) == nil && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// DecodeJSON decodes answers in the JSON answer format:
+//
+//	[{"linkId": "q1", "value": "2"}, {"linkId": "q2", "value": ["a", "b"]},
+//	 {"linkId": "q3", "value": 12}, {"linkId": "q4", "value": true}]
+//
+// A value is a string for choice, date and text items, an array of option
+// values for multichoice, a number for integer, decimal and scale, and a
+// boolean for boolean items; null means unanswered. It reports unknown
+// linkIds, linkIds given twice and values of the wrong type; like DecodeForm
+// it leaves the rest to Validate.
+func (d *Definition) DecodeJSON(data []byte) (Answers, AnswerErrors) {
+	var errs AnswerErrors
+	var list []struct {
+		LinkID string          `json:"linkId"`
+		Value  json.RawMessage `json:"value"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&list); err != nil {
+		errs.add("", AnswerMalformed)
+		return nil, errs
+	}
+	if _, err := dec.Token(); err == nil {
+		errs.add("", AnswerMalformed)
+		return nil, errs
+	}
+	a := make(Answers, len(list))
+	seen := make(map[string]bool, len(list))
+	for _, el := range list {
+		it := d.byID[el.LinkID]
+		switch {
+		case it == nil || !it.Type.Answerable():
+			errs.add(el.LinkID, AnswerUnknown)
+			continue
+		case seen[el.LinkID]:
+			errs.add(el.LinkID, AnswerDuplicate)
+			continue
+		}
+		seen[el.LinkID] = true
+		v, code, ok := parseJSONValue(it, el.Value)
+		if code != "" {
+			errs.add(it.LinkID, code)
+		} else if ok {
+			a[it.LinkID] = v
+		}
+	}
+	return a, errs
+}
+
+// parseJSONValue decodes one JSON answer value for item it. ok is false for
+// null, an empty string and an empty array, which mean "not answered".
+func parseJSONValue(it *Item, raw json.RawMessage) (v Value, code string, ok bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return Value{}, "", false
+	}
+	switch it.Type {
+	case MultiChoice:
+		var vals []string
+		if json.Unmarshal(raw, &vals) != nil {
+			return Value{}, AnswerType, false
+		}
+		if len(vals) == 0 {
+			return Value{}, "", false
+		}
+		return Value{Type: MultiChoice, Strings: it.sortOptions(vals)}, "", true
+	case Boolean:
+		var b bool
+		if json.Unmarshal(raw, &b) != nil {
+			return Value{}, AnswerType, false
+		}
+		return Value{Type: Boolean, Bool: b}, "", true
+	case Integer, Scale, Decimal:
+		var n json.Number
+		if raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
+			return Value{}, AnswerType, false
+		}
+		code := AnswerDecimal
+		if it.Type != Decimal {
+			code = AnswerInteger
+		}
+		f, err := strconv.ParseFloat(string(n), 64)
+		if err != nil || math.IsInf(f, 0) || math.Abs(f) > maxExactInt {
+			return Value{}, code, false
+		}
+		if it.Type != Decimal && f != math.Trunc(f) {
+			return Value{}, code, false
+		}
+		return Value{Type: it.Type, Number: f}, "", true
+	default: // choice, date, text
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return Value{}, AnswerType, false
+		}
+		if strings.TrimSpace(s) == "" {
+			return Value{}, "", false
+		}
+		v, code := parseFormValue(it.Type, s)
+		return v, code, code == ""
+	}
+}

@@ -1,0 +1,217 @@
+package questionnaire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// MaxDefinitionSize is the largest definition file Parse accepts.
+const MaxDefinitionSize = 4 << 20
+
+// Parse decodes a definition file strictly, checks it against the semantic
+// rules of the format and computes its digest. On any problem it returns a
+// *DefinitionError that lists every problem found, each with its path.
+func Parse(data []byte) (*Definition, error) {
+	if len(data) > MaxDefinitionSize {
+		return nil, &DefinitionError{Problems: []Problem{{Code: ProblemSyntax,
+			Message: fmt.Sprintf("file is %d bytes, more than the %d allowed", len(data), MaxDefinitionSize)}}}
+	}
+	tree, err := decodeTree(data)
+	if err != nil {
+		return nil, &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: err.Error()}}}
+	}
+	var ps problems
+	walkStrict(&ps, "", tree, reflect.TypeFor[Definition]())
+	for _, p := range ps {
+		if p.Code != ProblemUnknownField {
+			// With a value of the wrong type the decoded definition would
+			// be partial, and the semantic checks would only add noise.
+			return nil, ps.err()
+		}
+	}
+	var d Definition
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&d); err != nil {
+		// walkStrict has vetted every value's type, so this is unexpected.
+		return nil, &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: err.Error()}}}
+	}
+	// Unknown fields are reported along with the semantic problems, so that
+	// one run shows every mistake.
+	if err := d.check(); err != nil {
+		ps = append(ps, err.(*DefinitionError).Problems...)
+	}
+	if len(ps) > 0 {
+		return nil, ps.err()
+	}
+	canon, err := canonicalJSON(tree)
+	if err != nil {
+		return nil, &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: err.Error()}}}
+	}
+	d.digest = digestOf(canon)
+	return &d, nil
+}
+
+// decodeTree decodes one JSON value, numbers kept as json.Number, and
+// refuses trailing data.
+func decodeTree(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, jsonError(data, err)
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, errors.New("unexpected data after the JSON value")
+	}
+	return v, nil
+}
+
+// jsonError adds the line and column to a JSON syntax error.
+func jsonError(data []byte, err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line, col := lineCol(data, se.Offset)
+		return fmt.Errorf("line %d, column %d: %v", line, col, se)
+	}
+	if errors.Is(err, io.EOF) {
+		return errors.New("empty file")
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("unexpected end of file")
+	}
+	return err
+}
+
+func lineCol(data []byte, offset int64) (line, col int) {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	before := data[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(offset) - bytes.LastIndexByte(before, '\n') - 1
+	return line, col
+}
+
+// walkStrict checks that the decoded JSON tree v has the shape of Go type t:
+// no unknown fields, every value of the right JSON type. It reports each
+// misfit with its path and does not descend into a value of the wrong type.
+func walkStrict(ps *problems, path string, v any, t reflect.Type) {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return // any JSON value
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			ps.add(path, ProblemType, "want an object, got %s", jsonKind(v))
+			return
+		}
+		fields := jsonFields(t)
+		for _, key := range sortedKeys(obj) {
+			f, ok := fields[key]
+			if !ok {
+				ps.add(join(path, key), ProblemUnknownField, "unknown field")
+				continue
+			}
+			walkStrict(ps, join(path, key), obj[key], f.Type)
+		}
+	case reflect.Map:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			ps.add(path, ProblemType, "want an object, got %s", jsonKind(v))
+			return
+		}
+		for _, key := range sortedKeys(obj) {
+			walkStrict(ps, join(path, key), obj[key], t.Elem())
+		}
+	case reflect.Slice:
+		arr, ok := v.([]any)
+		if !ok {
+			ps.add(path, ProblemType, "want an array, got %s", jsonKind(v))
+			return
+		}
+		for i, el := range arr {
+			walkStrict(ps, fmt.Sprintf("%s[%d]", path, i), el, t.Elem())
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			ps.add(path, ProblemType, "want a string, got %s", jsonKind(v))
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			ps.add(path, ProblemType, "want true or false, got %s", jsonKind(v))
+		}
+	case reflect.Int:
+		n, ok := v.(json.Number)
+		if !ok {
+			ps.add(path, ProblemType, "want a whole number, got %s", jsonKind(v))
+		} else if _, err := strconv.ParseInt(string(n), 10, 32); err != nil {
+			ps.add(path, ProblemType, "want a whole number, got %s", n)
+		}
+	case reflect.Float64:
+		n, ok := v.(json.Number)
+		if !ok {
+			ps.add(path, ProblemType, "want a number, got %s", jsonKind(v))
+		} else if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+			ps.add(path, ProblemType, "number %s is out of range", n)
+		}
+	default:
+		panic("questionnaire: walkStrict: unsupported type " + t.String())
+	}
+}
+
+// jsonFields maps the JSON names of a struct's exported fields to the fields.
+func jsonFields(t reflect.Type) map[string]reflect.StructField {
+	fields := make(map[string]reflect.StructField)
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f
+	}
+	return fields
+}
+
+// jsonKind names the JSON type of a decoded value, for messages.
+func jsonKind(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
+
+// join appends a field name to a path.
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

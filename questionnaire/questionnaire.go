@@ -1,0 +1,261 @@
+// Package questionnaire defines questionnaire definitions and what is done
+// with them: strict decoding and semantic validation of the public definition
+// format (docs/questionnaire-format.md), the canonical digest, a catalogue of
+// versions, typed answers decoded from HTML forms and JSON, answer validation,
+// enableWhen skip logic and scoring.
+//
+// It is the domain of the service and imports only the standard library.
+package questionnaire
+
+// ItemType is the kind of an item; the names follow FHIR R4 where FHIR has one.
+type ItemType string
+
+// The item types of the definition format.
+const (
+	Group       ItemType = "group"
+	Display     ItemType = "display"
+	Choice      ItemType = "choice"
+	MultiChoice ItemType = "multichoice"
+	Boolean     ItemType = "boolean"
+	Integer     ItemType = "integer"
+	Decimal     ItemType = "decimal"
+	Scale       ItemType = "scale"
+	Date        ItemType = "date"
+	TextType    ItemType = "text"
+)
+
+var itemTypes = []ItemType{Group, Display, Choice, MultiChoice, Boolean, Integer, Decimal, Scale, Date, TextType}
+
+// Answerable reports whether items of this type take an answer.
+func (t ItemType) Answerable() bool {
+	switch t {
+	case Choice, MultiChoice, Boolean, Integer, Decimal, Scale, Date, TextType:
+		return true
+	}
+	return false
+}
+
+// numeric reports whether answers of this type are numbers.
+func (t ItemType) numeric() bool { return t == Integer || t == Decimal || t == Scale }
+
+// DefaultMaxLength is the maximum length, in characters, of a text answer
+// whose item does not set maxLength.
+const DefaultMaxLength = 2000
+
+// Text is a text in several languages, keyed by language code.
+type Text map[string]string
+
+// Get returns the text in the first of langs that it has, then in nb, then
+// in en, then in any language; "" when the text is empty.
+func (t Text) Get(langs ...string) string {
+	for _, l := range append(langs, "nb", "en") {
+		if s, ok := t[l]; ok && s != "" {
+			return s
+		}
+	}
+	for _, l := range sortedKeys(t) {
+		if t[l] != "" {
+			return t[l]
+		}
+	}
+	return ""
+}
+
+// Definition is one version of a questionnaire.
+type Definition struct {
+	ID           string            `json:"id"`
+	Version      string            `json:"version"`
+	Languages    []string          `json:"languages"`
+	Title        Text              `json:"title"`
+	Description  Text              `json:"description,omitempty"`
+	Demo         bool              `json:"demo,omitempty"`
+	Source       string            `json:"source,omitempty"`
+	Copyright    string            `json:"copyright,omitempty"`
+	Translations map[string]string `json:"translations,omitempty"`
+	Items        []*Item           `json:"items"`
+	Scores       []*Score          `json:"scores,omitempty"`
+
+	digest string
+	byID   map[string]*Item // every item by linkId
+	order  []*Item          // every item, in document (pre-)order
+	parent map[*Item]*Item  // nil for top-level items
+	pages  []Page
+}
+
+// Item is a group, a display text or a question.
+type Item struct {
+	LinkID         string      `json:"linkId"`
+	Type           ItemType    `json:"type"`
+	Text           Text        `json:"text,omitempty"`
+	Prefix         string      `json:"prefix,omitempty"`
+	Help           Text        `json:"help,omitempty"`
+	Required       bool        `json:"required,omitempty"`
+	EnableWhen     []Condition `json:"enableWhen,omitempty"`
+	EnableBehavior string      `json:"enableBehavior,omitempty"`
+	Items          []*Item     `json:"items,omitempty"`
+	Options        []Option    `json:"options,omitempty"`
+	Min            *float64    `json:"min,omitempty"`
+	Max            *float64    `json:"max,omitempty"`
+	Unit           Text        `json:"unit,omitempty"`
+	MinLabel       Text        `json:"minLabel,omitempty"`
+	MaxLabel       Text        `json:"maxLabel,omitempty"`
+	MinDate        string      `json:"minDate,omitempty"`
+	MaxDate        string      `json:"maxDate,omitempty"`
+	MaxLength      int         `json:"maxLength,omitempty"`
+	Multiline      bool        `json:"multiline,omitempty"`
+}
+
+// Option is one of the answers a choice or multichoice item offers.
+type Option struct {
+	Value     string   `json:"value"`
+	Text      Text     `json:"text"`
+	Score     *float64 `json:"score,omitempty"`
+	Exclusive bool     `json:"exclusive,omitempty"`
+}
+
+// Condition is one enableWhen condition: the item is shown when the answer
+// to Question compares with Answer by Operator.
+type Condition struct {
+	Question string `json:"question"`
+	Operator string `json:"operator"`
+	Answer   any    `json:"answer"`
+
+	want Value // Answer, typed after the question's type by the semantic check
+}
+
+// The enableWhen operators.
+const (
+	OpExists = "exists"
+	OpEq     = "="
+	OpNe     = "!="
+	OpGt     = ">"
+	OpLt     = "<"
+	OpGe     = ">="
+	OpLe     = "<="
+)
+
+// Score is a score computed from the answers, on the server only.
+type Score struct {
+	ID          string   `json:"id"`
+	Title       Text     `json:"title,omitempty"`
+	Method      string   `json:"method"`
+	Items       []string `json:"items"`
+	Reverse     []string `json:"reverse,omitempty"`
+	MinAnswered int      `json:"minAnswered,omitempty"`
+	Prorate     bool     `json:"prorate,omitempty"`
+	Bands       []Band   `json:"bands,omitempty"`
+}
+
+// The scoring methods.
+const (
+	MethodSum  = "sum"
+	MethodMean = "mean"
+)
+
+// Band is a labelled range of score values; Min and Max are inclusive.
+type Band struct {
+	Code  string  `json:"code"`
+	Min   float64 `json:"min"`
+	Max   float64 `json:"max"`
+	Label Text    `json:"label"`
+}
+
+// Page is what the patient sees at once: a top-level group, or a run of
+// top-level items that are not groups.
+type Page struct {
+	Group *Item   // the top-level group, or nil for a run of loose items
+	Items []*Item // the items on the page: the group's items, or the run
+}
+
+// Digest returns "sha256:" and the hex SHA-256 of the definition file's
+// canonical JSON form.
+func (d *Definition) Digest() string { return d.digest }
+
+// Item returns the item with the given linkId, or nil.
+func (d *Definition) Item(linkID string) *Item { return d.byID[linkID] }
+
+// Pages returns the pages of the definition, in order.
+func (d *Definition) Pages() []Page { return d.pages }
+
+// Questions returns every answerable item, in document order.
+func (d *Definition) Questions() []*Item {
+	var qs []*Item
+	for _, it := range d.order {
+		if it.Type.Answerable() {
+			qs = append(qs, it)
+		}
+	}
+	return qs
+}
+
+// ItemCount returns the number of items of every type, groups included.
+func (d *Definition) ItemCount() int { return len(d.order) }
+
+// Questions returns the answerable items on the page, nested ones included,
+// in document order.
+func (p Page) Questions() []*Item {
+	var qs []*Item
+	var walk func([]*Item)
+	walk = func(items []*Item) {
+		for _, it := range items {
+			if it.Type.Answerable() {
+				qs = append(qs, it)
+			}
+			walk(it.Items)
+		}
+	}
+	walk(p.Items)
+	return qs
+}
+
+// Option returns the option with the given value, or nil.
+func (it *Item) Option(value string) *Option {
+	for i := range it.Options {
+		if it.Options[i].Value == value {
+			return &it.Options[i]
+		}
+	}
+	return nil
+}
+
+// maxLength returns the item's maximum text length in characters.
+func (it *Item) maxLength() int {
+	if it.MaxLength > 0 {
+		return it.MaxLength
+	}
+	return DefaultMaxLength
+}
+
+// index fills the lookup tables and pages; it runs on a checked definition.
+func (d *Definition) index() {
+	d.byID = make(map[string]*Item)
+	d.parent = make(map[*Item]*Item)
+	d.order = d.order[:0]
+	var walk func(parent *Item, items []*Item)
+	walk = func(parent *Item, items []*Item) {
+		for _, it := range items {
+			d.byID[it.LinkID] = it
+			d.parent[it] = parent
+			d.order = append(d.order, it)
+			walk(it, it.Items)
+		}
+	}
+	walk(nil, d.Items)
+
+	d.pages = nil
+	var loose []*Item
+	for _, it := range d.Items {
+		if it.Type != Group {
+			loose = append(loose, it)
+			continue
+		}
+		if loose != nil {
+			d.pages = append(d.pages, Page{Items: loose})
+			loose = nil
+		}
+		d.pages = append(d.pages, Page{Group: it, Items: it.Items})
+	}
+	if loose != nil {
+		d.pages = append(d.pages, Page{Items: loose})
+	}
+}

@@ -1,0 +1,140 @@
+package questionnaire
+
+import "math"
+
+// ScoreResult is one computed score. Value is nil when fewer items than the
+// score's minimum were answered: the score is absent, not zero.
+type ScoreResult struct {
+	ID       string   `json:"id"`
+	Value    *float64 `json:"value,omitempty"`
+	Band     string   `json:"band,omitempty"`
+	Answered int      `json:"answered"`
+}
+
+// ComputeScores computes every score of the definition from the answers. Answers
+// to hidden items are not counted. Results come in the definition's order.
+func (d *Definition) ComputeScores(a Answers) []ScoreResult {
+	a = d.Prune(a)
+	out := make([]ScoreResult, 0, len(d.Scores))
+	for _, s := range d.Scores {
+		out = append(out, s.compute(d, a))
+	}
+	return out
+}
+
+// Score returns the score definition with the given id, or nil.
+func (d *Definition) Score(id string) *Score {
+	for _, s := range d.Scores {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// Band returns the band that holds v, or nil.
+func (s *Score) Band(v float64) *Band {
+	for i := range s.Bands {
+		if b := &s.Bands[i]; v >= b.Min && v <= b.Max {
+			return b
+		}
+	}
+	return nil
+}
+
+func (s *Score) compute(d *Definition, a Answers) ScoreResult {
+	res := ScoreResult{ID: s.ID}
+	sum := 0.0
+	for _, id := range s.Items {
+		v, ok := a[id]
+		if !ok {
+			continue
+		}
+		it := d.byID[id]
+		x, ok := itemScore(it, v)
+		if !ok {
+			continue
+		}
+		if s.isReverse(id) {
+			lo, hi := it.scoreRange()
+			x = lo + hi - x
+		}
+		sum += x
+		res.Answered++
+	}
+	need := s.MinAnswered
+	if need == 0 {
+		need = len(s.Items)
+	}
+	if res.Answered < need || res.Answered == 0 {
+		return res
+	}
+	var value float64
+	switch {
+	case s.Method == MethodMean:
+		value = sum / float64(res.Answered)
+	case s.Prorate:
+		value = sum * float64(len(s.Items)) / float64(res.Answered)
+	default:
+		value = sum
+	}
+	value = math.Round(value*100) / 100
+	res.Value = &value
+	if b := s.Band(value); b != nil {
+		res.Band = b.Code
+	}
+	return res
+}
+
+func (s *Score) isReverse(linkID string) bool {
+	for _, r := range s.Reverse {
+		if r == linkID {
+			return true
+		}
+	}
+	return false
+}
+
+// itemScore returns the score of one answer; ok is false when the answer
+// carries none (an option without a score, which the semantic check forbids
+// for scored items, or a value of the wrong type).
+func itemScore(it *Item, v Value) (float64, bool) {
+	switch {
+	case it.Type == Choice && v.Type == Choice:
+		if o := it.Option(v.String); o != nil && o.Score != nil {
+			return *o.Score, true
+		}
+	case it.Type == MultiChoice && v.Type == MultiChoice:
+		sum := 0.0
+		for _, s := range v.Strings {
+			o := it.Option(s)
+			if o == nil || o.Score == nil {
+				return 0, false
+			}
+			sum += *o.Score
+		}
+		return sum, true
+	case it.Type.numeric() && v.Type == it.Type:
+		return v.Number, true
+	}
+	return 0, false
+}
+
+// scoreRange returns the lowest and highest score an answer to the item can
+// have, for reverse coding. For a multichoice item it is the range of a
+// single option's score.
+func (it *Item) scoreRange() (lo, hi float64) {
+	if it.Type == Choice || it.Type == MultiChoice {
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for _, o := range it.Options {
+			if o.Score != nil {
+				lo, hi = min(lo, *o.Score), max(hi, *o.Score)
+			}
+		}
+		return lo, hi
+	}
+	if it.Min != nil && it.Max != nil {
+		return *it.Min, *it.Max
+	}
+	return 0, 0
+}

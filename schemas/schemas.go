@@ -1,0 +1,227 @@
+// Package schemas embeds the shipped questionnaire definitions and the JSON
+// Schema of their format, and loads definition folders: each file is checked
+// against the JSON Schema and by the domain's strict decoding and semantic
+// rules, and every problem is reported with its file and path.
+package schemas
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"eprom/questionnaire"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// SchemaFile is the name of the JSON Schema of the definition format.
+const SchemaFile = "questionnaire.schema.json"
+
+//go:embed *.json
+var shipped embed.FS
+
+// Shipped returns the definitions shipped with the service, and the schema.
+func Shipped() fs.FS { return shipped }
+
+// Schema returns the JSON Schema of the definition format.
+func Schema() []byte {
+	b, err := shipped.ReadFile(SchemaFile)
+	if err != nil {
+		panic("schemas: " + SchemaFile + " is not embedded")
+	}
+	return b
+}
+
+var compiled = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema()))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(SchemaFile, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(SchemaFile)
+})
+
+// File is the outcome of loading one definition file.
+type File struct {
+	Name       string                    // the file's path in the folder
+	Definition *questionnaire.Definition // nil when there are problems
+	Problems   []questionnaire.Problem
+}
+
+// Check checks one definition file: against the JSON Schema, then by strict
+// decoding and the semantic rules. Problems the JSON Schema finds at or under
+// a path where the domain checks found one too are left out, so each mistake
+// is reported once, in the domain's words.
+func Check(name string, data []byte) File {
+	f := File{Name: name}
+	def, err := questionnaire.Parse(data)
+	var de *questionnaire.DefinitionError
+	switch {
+	case err == nil:
+		f.Definition = def
+	case errors.As(err, &de):
+		f.Problems = de.Problems
+	default:
+		f.Problems = []questionnaire.Problem{{Code: questionnaire.ProblemSyntax, Message: err.Error()}}
+	}
+	if len(f.Problems) == 1 && f.Problems[0].Code == questionnaire.ProblemSyntax {
+		return f // not JSON: nothing more to say
+	}
+	for _, p := range schemaProblems(data) {
+		if !covered(p.Path, f.Problems) {
+			f.Problems = append(f.Problems, p)
+		}
+	}
+	if len(f.Problems) > 0 {
+		f.Definition = nil
+	}
+	return f
+}
+
+// covered reports whether a problem was already found at path or below it.
+func covered(path string, ps []questionnaire.Problem) bool {
+	for _, p := range ps {
+		if p.Path == path || path == "" ||
+			strings.HasPrefix(p.Path, path+".") || strings.HasPrefix(p.Path, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// english prints the JSON Schema library's messages.
+var english = message.NewPrinter(language.English)
+
+// schemaProblems validates data against the JSON Schema.
+func schemaProblems(data []byte) []questionnaire.Problem {
+	sch, err := compiled()
+	if err != nil {
+		panic("schemas: the embedded JSON Schema does not compile: " + err.Error())
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil // Parse has reported it
+	}
+	err = sch.Validate(doc)
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	var ps []questionnaire.Problem
+	seen := map[string]bool{}
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		p := questionnaire.Problem{
+			Path:    pointerPath(e.InstanceLocation),
+			Code:    questionnaire.ProblemSchema,
+			Message: e.ErrorKind.LocalizedString(english),
+		}
+		if key := p.Path + "\x00" + p.Message; !seen[key] {
+			seen[key] = true
+			ps = append(ps, p)
+		}
+	}
+	walk(ve)
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
+	return ps
+}
+
+// pointerPath turns JSON Pointer tokens into a path such as items[2].text.
+func pointerPath(tokens []string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		if _, err := strconv.Atoi(t); err == nil {
+			b.WriteString("[" + t + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
+// CheckDir checks every definition file (*.json but the schema) in a folder
+// and its subfolders, in name order. Beyond the problems of each file, two
+// files that claim one id and version with different content are both
+// reported. It returns an error only when the folder cannot be read.
+func CheckDir(fsys fs.FS) ([]File, error) {
+	var files []File
+	err := fs.WalkDir(fsys, ".", func(name string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() || path.Ext(name) != ".json" || path.Base(name) == SchemaFile {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		files = append(files, Check(name, data))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	cat := questionnaire.NewCatalogue()
+	for i := range files {
+		f := &files[i]
+		if f.Definition == nil {
+			continue
+		}
+		if err := cat.Add(f.Definition); err != nil {
+			f.Problems = append(f.Problems, questionnaire.Problem{Code: questionnaire.ProblemConflict, Message: questionnaire.ErrorMessage(err)})
+			f.Definition = nil
+		}
+	}
+	return files, nil
+}
+
+// Load builds a catalogue from folders of definitions, the first usually
+// Shipped(). It fails, listing every problem with its file and path, if any
+// file has one.
+func Load(folders ...fs.FS) (*questionnaire.Catalogue, error) {
+	cat := questionnaire.NewCatalogue()
+	var lines []string
+	for _, fsys := range folders {
+		files, err := CheckDir(fsys)
+		if err != nil {
+			return nil, fmt.Errorf("schemas: %w", err)
+		}
+		for _, f := range files {
+			for _, p := range f.Problems {
+				lines = append(lines, f.Name+": "+p.String())
+			}
+			if f.Definition == nil {
+				continue
+			}
+			if err := cat.Add(f.Definition); err != nil {
+				lines = append(lines, f.Name+": "+questionnaire.ErrorMessage(err))
+			}
+		}
+	}
+	if len(lines) > 0 {
+		return nil, fmt.Errorf("schemas: %d problems in questionnaire definitions:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	return cat, nil
+}
