@@ -47,7 +47,8 @@ func (v Value) Form() []string {
 	case Boolean:
 		return []string{strconv.FormatBool(v.Bool)}
 	case Integer, Scale, Decimal:
-		return []string{formatNumber(v.Number)}
+		// Plain digits, never an exponent, which the form would refuse.
+		return []string{strconv.FormatFloat(v.Number, 'f', -1, 64)}
 	default:
 		return []string{v.String}
 	}
@@ -311,6 +312,10 @@ func parseJSONValue(it *Item, raw json.RawMessage) (v Value, code string, ok boo
 		var vals []string
 		if json.Unmarshal(raw, &vals) != nil {
 			return Value{}, AnswerType, false
+		}
+		vals = slices.DeleteFunc(vals, func(s string) bool { return strings.TrimSpace(s) == "" })
+		for i := range vals {
+			vals[i] = strings.TrimSpace(vals[i])
 		}
 		if len(vals) == 0 {
 			return Value{}, "", false

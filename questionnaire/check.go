@@ -106,6 +106,9 @@ func (c *checker) text(path string, t Text, required bool) {
 		}
 		return
 	}
+	if len(c.d.Languages) == 0 {
+		return // reported once at languages
+	}
 	for _, l := range c.d.Languages {
 		s, ok := t[l]
 		switch {
