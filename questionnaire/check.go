@@ -148,7 +148,7 @@ func (c *checker) item(path string, it *Item) {
 	switch {
 	case t == "":
 		c.ps.add(join(path, "type"), ProblemRequired, "missing")
-	case !slices.Contains(itemTypes, t):
+	case !known(t):
 		names := make([]string, len(itemTypes))
 		for i, t := range itemTypes {
 			names[i] = string(t)
@@ -190,10 +190,13 @@ func (c *checker) item(path string, it *Item) {
 	c.items(join(path, "items"), it.Items)
 }
 
+// known reports whether t is an item type of the format.
+func known(t ItemType) bool { return slices.Contains(itemTypes, t) }
+
 // fields reports fields that the item's type does not take.
 func (c *checker) fields(path string, it *Item) {
 	t := it.Type
-	if !slices.Contains(itemTypes, t) {
+	if !known(t) {
 		return // reported already; which fields fit is unknowable
 	}
 	numeric := t == Integer || t == Decimal || t == Scale
@@ -307,6 +310,8 @@ func (c *checker) condition(path string, cond *Condition) {
 		c.ps.add(qpath, ProblemRequired, "missing")
 	case target == nil:
 		c.ps.add(qpath, ProblemReference, "%q does not exist or comes later", cond.Question)
+	case !known(target.Type):
+		target = nil // its type is reported at the item
 	case !target.Type.Answerable():
 		c.ps.add(qpath, ProblemReference, "%q is a %s item and has no answer", cond.Question, target.Type)
 	}
@@ -426,6 +431,8 @@ func (c *checker) score(path string, s *Score, ids map[string]string) {
 		switch {
 		case it == nil:
 			c.ps.add(p, ProblemReference, "%q does not exist", id)
+		case !known(it.Type):
+			// its type is reported at the item
 		case slices.Index(s.Items, id) < i:
 			c.ps.add(p, ProblemDuplicate, "%q is listed twice", id)
 		case it.Type == Choice || it.Type == MultiChoice:

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // MaxDefinitionSize is the largest definition file Parse accepts.
@@ -169,8 +170,14 @@ func walkStrict(ps *problems, path string, v any, t reflect.Type) {
 	}
 }
 
+// fieldCache holds jsonFields' answer per struct type.
+var fieldCache sync.Map // reflect.Type → map[string]reflect.StructField
+
 // jsonFields maps the JSON names of a struct's exported fields to the fields.
 func jsonFields(t reflect.Type) map[string]reflect.StructField {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.StructField)
+	}
 	fields := make(map[string]reflect.StructField)
 	for f := range t.Fields() {
 		if !f.IsExported() {
@@ -185,6 +192,7 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 		}
 		fields[name] = f
 	}
+	fieldCache.Store(t, fields)
 	return fields
 }
 

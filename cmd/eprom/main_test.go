@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestSchemasCheck(t *testing.T) {
+	t.Run("the shipped definitions: one line each, exit 0", func(t *testing.T) {
+		code, out, _ := runCmd(t, "schemas", "check")
+		if code != 0 {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		for _, id := range []string{"audit", "dudit", "kvarus-erfaring", "kvarus-maalepunkt"} {
+			if !strings.Contains(out, "ok    "+id+" ") {
+				t.Errorf("no line for %s:\n%s", id, out)
+			}
+		}
+		for _, field := range []string{"1.0.0", "languages=nb,nn,en", "items=", "pages=4", "scores=", "sha256:"} {
+			if !strings.Contains(out, field) {
+				t.Errorf("no %q in:\n%s", field, out)
+			}
+		}
+	})
+
+	t.Run("a folder of broken definitions: every problem with its path, exit 1", func(t *testing.T) {
+		code, out, _ := runCmd(t, "schemas", "check", "../../schemas/testdata/broken")
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+		for _, line := range []string{
+			`enablewhen-missing.json: items[1].enableWhen[0].question: "q9" does not exist or comes later`,
+			`duplicate-linkid.json: items[0].items[1].linkId: "q1" is already used at items[0].items[0]`,
+			`missing-nn.json: items[0].text.nn: missing the "nn" text`,
+			`unknown-field.json: items[0].requierd: unknown field`,
+		} {
+			if !strings.Contains(out, line) {
+				t.Errorf("no line %q in:\n%s", line, out)
+			}
+		}
+	})
+
+	t.Run("a folder that does not exist", func(t *testing.T) {
+		code, _, errOut := runCmd(t, "schemas", "check", t.TempDir()+"/nope")
+		if code != 2 || !strings.Contains(errOut, "is not a folder") {
+			t.Errorf("exit %d, stderr %q", code, errOut)
+		}
+	})
+
+	t.Run("a folder without definitions", func(t *testing.T) {
+		code, _, errOut := runCmd(t, "schemas", "check", t.TempDir())
+		if code != 1 || !strings.Contains(errOut, "no definition files") {
+			t.Errorf("exit %d, stderr %q", code, errOut)
+		}
+	})
+}
+
+func TestUsage(t *testing.T) {
+	if code, _, errOut := runCmd(t, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	if code, _, _ := runCmd(t); code != 2 {
+		t.Errorf("no command: exit %d", code)
+	}
+	if code, out, _ := runCmd(t, "version"); code != 0 || !strings.HasPrefix(out, "eprom ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
