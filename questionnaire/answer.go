@@ -127,9 +127,6 @@ func (d *Definition) DecodeForm(form map[string][]string, items []*Item) (Answer
 		}
 		var vals []string
 		for _, s := range form[it.LinkID] {
-			if it.Type != TextType {
-				s = strings.TrimSpace(s)
-			}
 			if strings.TrimSpace(s) != "" {
 				vals = append(vals, s)
 			}
@@ -138,6 +135,9 @@ func (d *Definition) DecodeForm(form map[string][]string, items []*Item) (Answer
 			continue
 		}
 		if it.Type == MultiChoice {
+			for i := range vals {
+				vals[i] = strings.TrimSpace(vals[i])
+			}
 			a[it.LinkID] = Value{Type: MultiChoice, Strings: it.sortOptions(vals)}
 			continue
 		}
@@ -156,8 +156,10 @@ func (d *Definition) DecodeForm(form map[string][]string, items []*Item) (Answer
 }
 
 // parseFormValue parses one form value of an item of type t; it returns a
-// non-empty answer error code when s is not of that type.
+// non-empty answer error code when s is not of that type. Surrounding white
+// space never counts.
 func parseFormValue(t ItemType, s string) (Value, string) {
+	s = strings.TrimSpace(s)
 	switch t {
 	case Choice:
 		return Value{Type: t, String: s}, ""
@@ -195,7 +197,7 @@ func parseFormValue(t ItemType, s string) (Value, string) {
 		}
 		return Value{Type: t, String: s}, ""
 	case TextType:
-		s = strings.ReplaceAll(strings.TrimSpace(s), "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r\n", "\n")
 		if !validText(s) {
 			return Value{}, AnswerText
 		}
