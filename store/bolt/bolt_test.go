@@ -1,0 +1,98 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"eprom/store"
+	"eprom/store/bolt"
+	"eprom/store/storetest"
+)
+
+// secret is a fixed test secret.
+var secret = bytes.Repeat([]byte{7}, 32)
+
+// MustOpen opens a store on a file in a temporary folder and closes it when
+// the test ends.
+func MustOpen(tb testing.TB, path string) *bolt.Store {
+	tb.Helper()
+	book, err := store.NewCodebook(secret)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := bolt.Open(path, book)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(tb testing.TB) (store.Orders, func() store.Orders) {
+		path := filepath.Join(tb.TempDir(), "eprom.db")
+		s := MustOpen(tb, path)
+		return s, func() store.Orders {
+			s.Close()
+			return MustOpen(tb, path)
+		}
+	})
+}
+
+func TestCodesAreNeverInTheFileInClear(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eprom.db")
+	s := MustOpen(t, path)
+	var codes []string
+	for range 20 {
+		o := storetest.NewOrder(time.Hour)
+		_, code, _, err := s.CreateOrder(context.Background(), o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, code)
+	}
+	s.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte("patient-1")) {
+		t.Fatal("the file does not hold the orders; the test would prove nothing")
+	}
+	for _, c := range codes {
+		if bytes.Contains(raw, []byte(c)) || bytes.Contains(raw, []byte(c[:5]+"-"+c[5:])) {
+			t.Errorf("code %s is in the file in clear", c)
+		}
+	}
+}
+
+func TestOpenFailsClearlyWhenTheFileIsInUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eprom.db")
+	MustOpen(t, path)
+	book, _ := store.NewCodebook(secret)
+	_, err := bolt.Open(path, book)
+	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
+func TestAnotherSecretFindsNoCode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eprom.db")
+	s := MustOpen(t, path)
+	_, code, _, _ := s.CreateOrder(context.Background(), storetest.NewOrder(time.Hour), nil)
+	s.Close()
+	other, _ := store.NewCodebook(bytes.Repeat([]byte{8}, 32))
+	s2, err := bolt.Open(path, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, _, err := s2.LookupCode(context.Background(), code); err == nil {
+		t.Fatal("a store with another secret found the code")
+	}
+}
