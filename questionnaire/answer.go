@@ -54,6 +54,18 @@ func (v Value) Form() []string {
 	}
 }
 
+// Empty reports whether the value holds no answer: no option ticked, or an
+// empty string where a string belongs.
+func (v Value) Empty() bool {
+	switch v.Type {
+	case MultiChoice:
+		return len(v.Strings) == 0
+	case Choice, Date, TextType:
+		return v.String == ""
+	}
+	return false
+}
+
 // Equal reports whether two values are the same answer.
 func (v Value) Equal(o Value) bool {
 	return v.Type == o.Type && v.String == o.String && slices.Equal(v.Strings, o.Strings) &&
@@ -265,17 +277,8 @@ func (it *Item) sortOptions(vals []string) []string {
 // it leaves the rest to Validate.
 func (d *Definition) DecodeJSON(data []byte) (Answers, AnswerErrors) {
 	var errs AnswerErrors
-	var list []struct {
-		LinkID string          `json:"linkId"`
-		Value  json.RawMessage `json:"value"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&list); err != nil {
-		errs.add("", AnswerMalformed)
-		return nil, errs
-	}
-	if _, err := dec.Token(); err == nil {
+	list, ok := answerList(data)
+	if !ok {
 		errs.add("", AnswerMalformed)
 		return nil, errs
 	}
@@ -300,6 +303,53 @@ func (d *Definition) DecodeJSON(data []byte) (Answers, AnswerErrors) {
 		}
 	}
 	return a, errs
+}
+
+// answerElem is one element of the JSON answer format.
+type answerElem struct {
+	LinkID string
+	Value  json.RawMessage
+}
+
+// answerList reads the JSON answer format strictly: an array of objects
+// with exactly the keys linkId (a string) and, optionally, value; keys are
+// case-sensitive and appear once.
+func answerList(data []byte) ([]answerElem, bool) {
+	tree, err := decodeTree(data)
+	if err != nil {
+		return nil, false
+	}
+	arr, ok := tree.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]answerElem, 0, len(arr))
+	for _, el := range arr {
+		obj, ok := el.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		id, ok := obj["linkId"].(string)
+		if !ok {
+			return nil, false
+		}
+		e := answerElem{LinkID: id}
+		for k, v := range obj {
+			switch k {
+			case "linkId":
+			case "value":
+				raw, err := canonicalJSON(v)
+				if err != nil {
+					return nil, false
+				}
+				e.Value = raw
+			default:
+				return nil, false
+			}
+		}
+		out = append(out, e)
+	}
+	return out, true
 }
 
 // parseJSONValue decodes one JSON answer value for item it. ok is false for

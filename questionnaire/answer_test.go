@@ -340,3 +340,40 @@ func TestValueForm(t *testing.T) {
 		t.Errorf("decimal JSON = %s", b)
 	}
 }
+
+func TestDecodeJSONIsStrictAboutKeys(t *testing.T) {
+	d := mustParse(t, baseDefinition)
+	for _, body := range []string{
+		`[{"LINKID":"used","VALUE":"yes"}]`,
+		`[{"linkId":"used","vAlue":"yes"}]`,
+		`[{"linkId":"used","linkId":"kids","value":"yes"}]`,
+		`[{"value":"yes"}]`,
+		`[{"linkId":1,"value":"yes"}]`,
+		`["used"]`,
+	} {
+		_, errs := d.DecodeJSON([]byte(body))
+		if len(errs) != 1 || errs[0].Code != questionnaire.AnswerMalformed {
+			t.Errorf("%s: %v, want %s", body, errs, questionnaire.AnswerMalformed)
+		}
+	}
+}
+
+func TestValidateDropsWhatIsNoAnswer(t *testing.T) {
+	d := mustParse(t, baseDefinition)
+	a := questionnaire.Answers{
+		"intro": {Type: questionnaire.TextType, String: "not a question"}, // a display item
+		"p1":    {Type: questionnaire.Choice, String: "x"},                // a group
+		"how":   {Type: questionnaire.MultiChoice},                        // nothing ticked
+		"note":  {Type: questionnaire.TextType},                           // empty text
+		"used":  {Type: questionnaire.Choice},                             // empty choice
+		"qol":   {Type: questionnaire.Scale, Number: 5},
+	}
+	kept, errs := d.Validate(a, nil, today)
+	if len(kept) != 1 || kept["qol"].Number != 5 {
+		t.Errorf("kept %v, want only qol", kept)
+	}
+	assertOneError(t, errs, "used", questionnaire.AnswerRequired)
+	if out, _ := d.MarshalAnswers(kept); strings.Contains(string(out), "intro") {
+		t.Errorf("a display item's answer would be sent: %s", out)
+	}
+}

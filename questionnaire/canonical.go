@@ -12,8 +12,8 @@ import (
 	"unicode/utf16"
 )
 
-// digestOf returns "sha256:" and the hex SHA-256 of b.
-func digestOf(b []byte) string {
+// Digest returns "sha256:" and the hex SHA-256 of b.
+func Digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }

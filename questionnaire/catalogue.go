@@ -3,7 +3,6 @@ package questionnaire
 import (
 	"cmp"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -107,15 +106,14 @@ func compareSemver(a, b string) int {
 	}
 	ia, ib := strings.Split(preA, "."), strings.Split(preB, ".")
 	for i := 0; i < len(ia) && i < len(ib); i++ {
-		na, errA := strconv.ParseUint(ia[i], 10, 64)
-		nb, errB := strconv.ParseUint(ib[i], 10, 64)
+		numA, numB := isDigits(ia[i]), isDigits(ib[i])
 		var c int
 		switch {
-		case errA == nil && errB == nil:
-			c = cmp.Compare(na, nb)
-		case errA == nil:
+		case numA && numB:
+			c = compareNumeric(ia[i], ib[i])
+		case numA:
 			c = -1 // numeric identifiers rank below alphanumeric ones
-		case errB == nil:
+		case numB:
 			c = 1
 		default:
 			c = strings.Compare(ia[i], ib[i])
@@ -127,7 +125,17 @@ func compareSemver(a, b string) int {
 	return cmp.Compare(len(ia), len(ib))
 }
 
-// compareNumeric compares two decimal digit strings without leading zeros.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// compareNumeric compares two decimal digit strings without leading zeros,
+// of any length.
 func compareNumeric(a, b string) int {
 	if c := cmp.Compare(len(a), len(b)); c != 0 {
 		return c

@@ -81,3 +81,22 @@ func TestCatalogue(t *testing.T) {
 		}
 	})
 }
+
+func TestSemverOrder(t *testing.T) {
+	// Each is older than the next (semver.org §11).
+	order := []string{"1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.99999999999999999999", "1.0.0-alpha.1a",
+		"1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.10.0", "2.0.0"}
+	c := questionnaire.NewCatalogue()
+	for i := len(order) - 1; i >= 0; i-- {
+		if err := c.Add(versioned(t, order[i], "T")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, d := range c.List() {
+		got = append([]string{d.Version}, got...)
+	}
+	if strings.Join(got, " ") != strings.Join(order, " ") {
+		t.Errorf("got  %v\nwant %v", got, order)
+	}
+}

@@ -13,7 +13,7 @@ import (
 
 var (
 	idPattern       = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	semverPattern   = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+	semverPattern   = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?$`)
 	languagePattern = regexp.MustCompile(`^[a-z]{2,3}(-[A-Z]{2})?$`)
 	linkIDPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	valuePattern    = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
@@ -216,7 +216,7 @@ func (c *checker) fields(path string, it *Item) {
 		{"maxLabel", it.MaxLabel != nil, t == Scale},
 		{"minDate", it.MinDate != "", t == Date},
 		{"maxDate", it.MaxDate != "", t == Date},
-		{"maxLength", it.MaxLength != 0, t == TextType},
+		{"maxLength", it.MaxLength != nil, t == TextType},
 		{"multiline", it.Multiline, t == TextType},
 	}
 	for _, r := range rules {
@@ -289,8 +289,8 @@ func (c *checker) bounds(path string, it *Item) {
 			c.ps.add(join(path, "minDate"), ProblemRange, "minDate %s is after maxDate %s", lo, hi)
 		}
 	case TextType:
-		if it.MaxLength < 0 || it.MaxLength > maxTextMaxLength {
-			c.ps.add(join(path, "maxLength"), ProblemRange, "%d is not from 1 to %d", it.MaxLength, maxTextMaxLength)
+		if n := it.MaxLength; n != nil && (*n < 1 || *n > maxTextMaxLength) {
+			c.ps.add(join(path, "maxLength"), ProblemRange, "%d is not from 1 to %d", *n, maxTextMaxLength)
 		}
 	}
 	if it.Min != nil && it.Max != nil && *it.Min > *it.Max {
@@ -378,8 +378,15 @@ func conditionValue(target *Item, answer any) (Value, string) {
 			return Value{}, fmt.Sprintf("want a number for %s %q, got %s", target.Type, target.LinkID, jsonKind(answer))
 		}
 		f, err := strconv.ParseFloat(string(n), 64)
-		if err != nil || (target.Type != Decimal && f != math.Trunc(f)) {
+		switch {
+		case err != nil || math.Abs(f) > maxExactInt:
+			return Value{}, fmt.Sprintf("%s is too large a number for %s %q", n, target.Type, target.LinkID)
+		case target.Type != Decimal && f != math.Trunc(f):
 			return Value{}, fmt.Sprintf("want a whole number for %s %q, got %s", target.Type, target.LinkID, n)
+		case target.Min != nil && target.Max != nil && *target.Min > *target.Max:
+			// the bounds are reported at the item
+		case target.Min != nil && f < *target.Min, target.Max != nil && f > *target.Max:
+			return Value{}, fmt.Sprintf("%s is outside the range of %q, so the condition is decided in advance", n, target.LinkID)
 		}
 		return Value{Type: target.Type, Number: f}, ""
 	case Date:
@@ -458,8 +465,8 @@ func (c *checker) score(path string, s *Score, ids map[string]string) {
 			c.ps.add(p, ProblemReference, "%q needs min and max to be reverse-coded", id)
 		}
 	}
-	if s.MinAnswered < 0 || s.MinAnswered > len(s.Items) {
-		c.ps.add(join(path, "minAnswered"), ProblemRange, "%d is not from 1 to the %d items", s.MinAnswered, len(s.Items))
+	if n := s.MinAnswered; n != nil && (*n < 1 || *n > len(s.Items)) {
+		c.ps.add(join(path, "minAnswered"), ProblemRange, "%d is not from 1 to the %d items", *n, len(s.Items))
 	}
 	if s.Prorate && s.Method != MethodSum {
 		c.ps.add(join(path, "prorate"), ProblemNotAllowed, "only a sum can be prorated")

@@ -372,3 +372,56 @@ func TestParseSyntaxErrorSaysWhere(t *testing.T) {
 		t.Errorf("got %v, want a syntax problem on line 3", ps)
 	}
 }
+
+func TestParseIJSON(t *testing.T) {
+	tests := []struct {
+		name, data, path, code string
+	}{
+		{"ErrDuplicate on a key given twice", `{"id": "a", "id": "b"}`, "id", questionnaire.ProblemDuplicate},
+		{"ErrDuplicate on a nested key given twice, with its path",
+			strings.Replace(baseDefinition, `"linkId": "kids", "type": "boolean",`, `"linkId": "kids", "type": "boolean", "required": "yes", "required": true,`, 1),
+			"items[1].items[0].required", questionnaire.ProblemDuplicate},
+		{"ErrSyntax on a lone surrogate", strings.Replace(baseDefinition, `"Test"`, `"T\ud800"`, 1), "", questionnaire.ProblemSyntax},
+		{"ErrSyntax on a reversed surrogate pair", strings.Replace(baseDefinition, `"Test"`, `"\udc00\ud800"`, 1), "", questionnaire.ProblemSyntax},
+		{"ErrSyntax on invalid UTF-8", strings.Replace(baseDefinition, `"Test"`, "\"T\xff\"", 1), "", questionnaire.ProblemSyntax},
+		{"ErrSyntax on nesting too deep", strings.Repeat("[", 100) + strings.Repeat("]", 100), "", questionnaire.ProblemSyntax},
+		{"ErrRange on maxLength 0", strings.Replace(baseDefinition, `"maxLength": 20`, `"maxLength": 0`, 1),
+			"items[1].items[4].maxLength", questionnaire.ProblemRange},
+		{"ErrRange on minAnswered 0", strings.Replace(baseDefinition, `"minAnswered": 1`, `"minAnswered": 0`, 1),
+			"scores[0].minAnswered", questionnaire.ProblemRange},
+		{"ErrPattern on a pre-release with a leading zero", strings.Replace(baseDefinition, `"1.2.3"`, `"1.2.3-01"`, 1),
+			"version", questionnaire.ProblemPattern},
+		{"ErrType on a condition answer outside the question's range",
+			strings.Replace(baseDefinition, `"operator": ">=", "answer": 2`, `"operator": ">=", "answer": 99`, 1),
+			"items[0].items[3].enableWhen[0].answer", questionnaire.ProblemType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := problemsOf(t, []byte(tt.data))
+			if len(ps) != 1 || ps[0].Path != tt.path || ps[0].Code != tt.code {
+				t.Fatalf("got %v, want one %s at %q", ps, tt.code, tt.path)
+			}
+		})
+	}
+
+	t.Run("a valid surrogate pair is fine", func(t *testing.T) {
+		mustParse(t, strings.Replace(baseDefinition, `"Test"`, `"\ud83d\ude00"`, 1))
+	})
+
+	t.Run("whole numbers written as 1e3 or 20.0 are whole numbers, with the same digest", func(t *testing.T) {
+		a := mustParse(t, baseDefinition)
+		b := mustParse(t, strings.Replace(baseDefinition, `"maxLength": 20`, `"maxLength": 2.0e1`, 1))
+		if a.Digest() != b.Digest() {
+			t.Error("the digest depends on how a number is written")
+		}
+	})
+}
+
+func TestTextGetLeavesTheCallersSliceAlone(t *testing.T) {
+	langs := make([]string, 1, 4)
+	langs[0] = "de"
+	questionnaire.Text{"en": "x"}.Get(langs...)
+	if got := langs[:cap(langs)]; got[1] != "" || got[2] != "" {
+		t.Errorf("Get wrote into the caller's slice: %q", got)
+	}
+}

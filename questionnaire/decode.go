@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // MaxDefinitionSize is the largest definition file Parse accepts.
@@ -25,6 +27,10 @@ func Parse(data []byte) (*Definition, error) {
 	}
 	tree, err := decodeTree(data)
 	if err != nil {
+		var te *treeError
+		if errors.As(err, &te) {
+			return nil, &DefinitionError{Problems: []Problem{{Path: te.path, Code: te.code, Message: te.msg}}}
+		}
 		return nil, &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: err.Error()}}}
 	}
 	var ps problems
@@ -36,12 +42,18 @@ func Parse(data []byte) (*Definition, error) {
 			return nil, ps.err()
 		}
 	}
+	canon, err := canonicalJSON(tree)
+	if err != nil {
+		return nil, &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: err.Error()}}}
+	}
+	// Decoding the canonical form, not the file, means what was vetted is
+	// what is decoded, with whole numbers written as such (1e3 → 1000).
 	var d Definition
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(bytes.NewReader(canon))
 	dec.UseNumber()
 	if err := dec.Decode(&d); err != nil {
-		// walkStrict has vetted every value's type, so this is unexpected.
-		return nil, &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: err.Error()}}}
+		// walkStrict has vetted every value's type, so this is a bug.
+		return nil, &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: "internal: " + err.Error()}}}
 	}
 	// Unknown fields are reported along with the semantic problems, so that
 	// one run shows every mistake.
@@ -51,27 +63,142 @@ func Parse(data []byte) (*Definition, error) {
 	if len(ps) > 0 {
 		return nil, ps.err()
 	}
-	canon, err := canonicalJSON(tree)
-	if err != nil {
-		return nil, &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: err.Error()}}}
-	}
-	d.digest = digestOf(canon)
+	d.digest = Digest(canon)
 	return &d, nil
 }
 
-// decodeTree decodes one JSON value, numbers kept as json.Number, and
-// refuses trailing data.
+// maxDepth bounds the nesting of a JSON document.
+const maxDepth = 64
+
+// treeError is a problem found while decoding the tree, at a path.
+type treeError struct{ path, code, msg string }
+
+func (e *treeError) Error() string { return e.path + ": " + e.msg }
+
+// decodeTree decodes one JSON value as I-JSON (RFC 7493), which RFC 8785
+// requires: valid UTF-8, no lone surrogate escapes, no key twice in one
+// object. Numbers are kept as json.Number; trailing data is refused.
 func decodeTree(data []byte) (any, error) {
+	if !utf8.Valid(data) {
+		return nil, errors.New("the file is not valid UTF-8")
+	}
+	if loneSurrogate(data) {
+		return nil, errors.New(`a string has a lone surrogate escape such as \ud800`)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := readValue(dec, "", 0)
+	if err != nil {
+		var te *treeError
+		if errors.As(err, &te) {
+			return nil, err
+		}
 		return nil, jsonError(data, err)
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("unexpected data after the JSON value")
 	}
 	return v, nil
+}
+
+// readValue reads one value token by token, so that a repeated key can be
+// reported with its path.
+func readValue(dec *json.Decoder, path string, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, &treeError{"", ProblemSyntax, fmt.Sprintf("values are nested more than %d deep", maxDepth)}
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		obj := map[string]any{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			key := kt.(string) // the decoder allows nothing else here
+			if _, dup := obj[key]; dup {
+				return nil, &treeError{join(path, key), ProblemDuplicate, fmt.Sprintf("the key %q appears twice in one object", key)}
+			}
+			if obj[key], err = readValue(dec, join(path, key), depth+1); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // '}'
+			return nil, err
+		}
+		return obj, nil
+	case json.Delim('['):
+		arr := []any{}
+		for i := 0; dec.More(); i++ {
+			v, err := readValue(dec, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		if _, err := dec.Token(); err != nil { // ']'
+			return nil, err
+		}
+		return arr, nil
+	}
+	return tok, nil // string, json.Number, bool or nil
+}
+
+// loneSurrogate reports whether a JSON string in data escapes half of a
+// UTF-16 surrogate pair without the other half; the decoder would turn it
+// into U+FFFD silently.
+func loneSurrogate(data []byte) bool {
+	inString, high := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if !inString {
+			inString = c == '"'
+			continue
+		}
+		if c != '\\' {
+			if high {
+				return true
+			}
+			inString = c != '"'
+			continue
+		}
+		if i+1 >= len(data) {
+			return false
+		}
+		if data[i+1] != 'u' || i+5 >= len(data) {
+			if high {
+				return true
+			}
+			i++ // the escaped character
+			continue
+		}
+		r, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 32)
+		i += 5
+		if err != nil {
+			continue // the decoder reports it
+		}
+		switch {
+		case r >= 0xD800 && r < 0xDC00:
+			if high {
+				return true
+			}
+			high = true
+		case r >= 0xDC00 && r < 0xE000:
+			if !high {
+				return true
+			}
+			high = false
+		default:
+			if high {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // jsonError adds the line and column to a JSON syntax error.
@@ -155,7 +282,7 @@ func walkStrict(ps *problems, path string, v any, t reflect.Type) {
 		n, ok := v.(json.Number)
 		if !ok {
 			ps.add(path, ProblemType, "want a whole number, got %s", jsonKind(v))
-		} else if _, err := strconv.ParseInt(string(n), 10, 32); err != nil {
+		} else if f, err := strconv.ParseFloat(string(n), 64); err != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
 			ps.add(path, ProblemType, "want a whole number, got %s", n)
 		}
 	case reflect.Float64:

@@ -24,13 +24,14 @@ func (d *Definition) IsEnabled(linkID string, a Answers) bool {
 	return d.Enabled(a)[linkID]
 }
 
-// Prune returns the answers without those to hidden items and to linkIds
-// the definition does not have. The answers given are left unchanged.
+// Prune returns the answers without those to hidden items, to items that
+// take no answer (groups, display texts), to linkIds the definition does
+// not have, and without empty values. The answers given are left unchanged.
 func (d *Definition) Prune(a Answers) Answers {
 	enabled := d.Enabled(a)
 	out := make(Answers, len(a))
 	for id, v := range a {
-		if enabled[id] {
+		if enabled[id] && d.byID[id].Type.Answerable() && !v.Empty() {
 			out[id] = v
 		}
 	}
@@ -46,7 +47,7 @@ func (it *Item) conditionsHold(a Answers, enabled map[string]bool) bool {
 		holds := false
 		if enabled[c.Question] {
 			v, answered := a[c.Question]
-			holds = c.holds(v, answered)
+			holds = c.holds(v, answered && !v.Empty())
 		}
 		if anyOf && holds {
 			return true
@@ -59,8 +60,8 @@ func (it *Item) conditionsHold(a Answers, enabled map[string]bool) bool {
 }
 
 // holds evaluates the condition against the question's answer, as FHIR R4
-// does: exists tests for an answer; "=" holds when some answer equals the
-// value, "!=" when some answer differs from it; the ordering operators
+// defines the operators: exists tests for an answer; "=" holds when some
+// answer equals the value and "!=" when none does; the ordering operators
 // compare numbers or dates. Without an answer only "exists false" holds.
 func (c *Condition) holds(v Value, answered bool) bool {
 	if c.Operator == OpExists {
@@ -68,6 +69,11 @@ func (c *Condition) holds(v Value, answered bool) bool {
 	}
 	if !answered {
 		return false
+	}
+	if c.Operator == OpNe {
+		eq := *c
+		eq.Operator = OpEq
+		return !eq.holds(v, answered)
 	}
 	if v.Type == MultiChoice {
 		for _, s := range v.Strings {

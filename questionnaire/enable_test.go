@@ -70,12 +70,14 @@ func TestEnableWhenTruthTable(t *testing.T) {
 		{"c", "!=", "a", v(choice("b")), true},
 		{"c", "!=", "a", v(choice("a")), false},
 		{"c", "!=", "a", none, false},
-		// multichoice: "=" some ticked option equals, "!=" some differs (FHIR)
+		// multichoice: "=" some ticked option equals, "!=" none does (FHIR R4)
 		{"m", "=", "a", v(multi("a", "b")), true},
 		{"m", "=", "a", v(multi("b")), false},
 		{"m", "!=", "a", v(multi("a")), false},
-		{"m", "!=", "a", v(multi("a", "b")), true},
+		{"m", "!=", "a", v(multi("a", "b")), false},
+		{"m", "!=", "a", v(multi("b")), true},
 		{"m", "!=", "a", none, false},
+		{"m", "exists", true, v(multi()), false}, // nothing ticked is no answer
 		// boolean
 		{"b", "=", true, v(boolean(true)), true},
 		{"b", "=", true, v(boolean(false)), false},

@@ -48,9 +48,11 @@ type Text map[string]string
 // Get returns the text in the first of langs that it has, then in nb, then
 // in en, then in any language; "" when the text is empty.
 func (t Text) Get(langs ...string) string {
-	for _, l := range append(langs, "nb", "en") {
-		if s, ok := t[l]; ok && s != "" {
-			return s
+	for _, list := range [][]string{langs, {"nb", "en"}} {
+		for _, l := range list {
+			if s, ok := t[l]; ok && s != "" {
+				return s
+			}
 		}
 	}
 	for _, l := range sortedKeys(t) {
@@ -101,7 +103,7 @@ type Item struct {
 	MaxLabel       Text        `json:"maxLabel,omitempty"`
 	MinDate        string      `json:"minDate,omitempty"`
 	MaxDate        string      `json:"maxDate,omitempty"`
-	MaxLength      int         `json:"maxLength,omitempty"`
+	MaxLength      *int        `json:"maxLength,omitempty"`
 	Multiline      bool        `json:"multiline,omitempty"`
 }
 
@@ -141,7 +143,7 @@ type Score struct {
 	Method      string   `json:"method"`
 	Items       []string `json:"items"`
 	Reverse     []string `json:"reverse,omitempty"`
-	MinAnswered int      `json:"minAnswered,omitempty"`
+	MinAnswered *int     `json:"minAnswered,omitempty"`
 	Prorate     bool     `json:"prorate,omitempty"`
 	Bands       []Band   `json:"bands,omitempty"`
 }
@@ -220,8 +222,8 @@ func (it *Item) Option(value string) *Option {
 
 // maxLength returns the item's maximum text length in characters.
 func (it *Item) maxLength() int {
-	if it.MaxLength > 0 {
-		return it.MaxLength
+	if it.MaxLength != nil {
+		return *it.MaxLength
 	}
 	return DefaultMaxLength
 }

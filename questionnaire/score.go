@@ -62,9 +62,9 @@ func (s *Score) compute(d *Definition, a Answers) ScoreResult {
 		sum += x
 		res.Answered++
 	}
-	need := s.MinAnswered
-	if need == 0 {
-		need = len(s.Items)
+	need := len(s.Items)
+	if s.MinAnswered != nil {
+		need = *s.MinAnswered
 	}
 	if res.Answered < need || res.Answered == 0 {
 		return res
@@ -78,12 +78,21 @@ func (s *Score) compute(d *Definition, a Answers) ScoreResult {
 	default:
 		value = sum
 	}
-	value = math.Round(value*100) / 100
+	value = round2(value)
 	res.Value = &value
 	if b := s.Band(value); b != nil {
 		res.Band = b.Code
 	}
 	return res
+}
+
+// round2 rounds to two decimals, half away from zero, as a person would
+// round the decimal number: 1.025 → 1.03, although 1.025×100 is
+// 102.49999999999999 in binary floating point.
+func round2(v float64) float64 {
+	x := v * 100
+	x += math.Copysign(math.Abs(x)*1e-12+1e-9, x)
+	return math.Round(x) / 100
 }
 
 func (s *Score) isReverse(linkID string) bool {

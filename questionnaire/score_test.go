@@ -139,3 +139,25 @@ func TestScores(t *testing.T) {
 		}
 	})
 }
+
+func TestScoresRoundHalfAwayFromZero(t *testing.T) {
+	d := mustParse(t, `{"id": "r", "version": "1.0.0", "languages": ["en"], "title": {"en": "T"}, "items": [
+		{"linkId": "a", "type": "decimal", "text": {"en": "A"}}, {"linkId": "b", "type": "decimal", "text": {"en": "B"}}],
+		"scores": [{"id": "mean", "method": "mean", "items": ["a", "b"]}, {"id": "sum", "method": "sum", "items": ["a", "b"]}]}`)
+	tests := []struct {
+		a, b      string
+		mean, sum float64
+	}{
+		{"1", "1,05", 1.03, 2.05},     // 1.025 is 1.02499… in binary
+		{"10", "10,15", 10.08, 20.15}, // 10.075
+		{"-1", "-1,05", -1.03, -2.05}, // away from zero
+		{"0,001", "0,001", 0, 0},      // sums are rounded too
+		{"2,5", "2,5", 2.5, 5},        // exact values stay
+		{"0,3333", "0,3333", 0.33, 0.67},
+	}
+	for _, tt := range tests {
+		s := scoresOf(t, d, url.Values{"a": {tt.a}, "b": {tt.b}})
+		assertScore(t, s["mean"], tt.mean, "")
+		assertScore(t, s["sum"], tt.sum, "")
+	}
+}

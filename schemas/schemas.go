@@ -161,10 +161,13 @@ func pointerPath(tokens []string) string {
 }
 
 // CheckDir checks every definition file (*.json but the schema) in a folder
-// and its subfolders, in name order. Beyond the problems of each file, two
-// files that claim one id and version with different content are both
-// reported. It returns an error only when the folder cannot be read.
-func CheckDir(fsys fs.FS) ([]File, error) {
+// and its subfolders, in name order, and adds the good ones to cat (which
+// may hold definitions already, such as the shipped ones; nil for none).
+// Beyond the problems of each file, a definition that claims an id and
+// version already in cat, or in another file of the folder, with other
+// content is a conflict, reported on both files when both are here. It
+// returns an error only when the folder cannot be read.
+func CheckDir(fsys fs.FS, cat *questionnaire.Catalogue) ([]File, error) {
 	var files []File
 	err := fs.WalkDir(fsys, ".", func(name string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -183,15 +186,36 @@ func CheckDir(fsys fs.FS) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat := questionnaire.NewCatalogue()
+	if cat == nil {
+		cat = questionnaire.NewCatalogue()
+	}
+	conflict := func(f *File, msg string) {
+		f.Problems = append(f.Problems, questionnaire.Problem{Code: questionnaire.ProblemConflict, Message: msg})
+	}
+	first := map[string]int{} // id@version → the file that brought it
 	for i := range files {
 		f := &files[i]
-		if f.Definition == nil {
+		d := f.Definition
+		if d == nil {
 			continue
 		}
-		if err := cat.Add(f.Definition); err != nil {
-			f.Problems = append(f.Problems, questionnaire.Problem{Code: questionnaire.ProblemConflict, Message: questionnaire.ErrorMessage(err)})
-			f.Definition = nil
+		key := d.ID + "@" + d.Version
+		if err := cat.Add(d); err != nil {
+			msg := questionnaire.ErrorMessage(err)
+			if j, ok := first[key]; ok {
+				msg = fmt.Sprintf("%s and %s both define %s %s, with different content; a version is immutable", files[j].Name, f.Name, d.ID, d.Version)
+				conflict(&files[j], msg)
+			}
+			conflict(f, msg)
+			continue
+		}
+		if _, ok := first[key]; !ok {
+			first[key] = i
+		}
+	}
+	for i := range files {
+		if len(files[i].Problems) > 0 {
+			files[i].Definition = nil
 		}
 	}
 	return files, nil
@@ -204,19 +228,13 @@ func Load(folders ...fs.FS) (*questionnaire.Catalogue, error) {
 	cat := questionnaire.NewCatalogue()
 	var lines []string
 	for _, fsys := range folders {
-		files, err := CheckDir(fsys)
+		files, err := CheckDir(fsys, cat)
 		if err != nil {
 			return nil, fmt.Errorf("schemas: %w", err)
 		}
 		for _, f := range files {
 			for _, p := range f.Problems {
 				lines = append(lines, f.Name+": "+p.String())
-			}
-			if f.Definition == nil {
-				continue
-			}
-			if err := cat.Add(f.Definition); err != nil {
-				lines = append(lines, f.Name+": "+questionnaire.ErrorMessage(err))
 			}
 		}
 	}

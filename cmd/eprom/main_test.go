@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -73,5 +75,21 @@ func TestUsage(t *testing.T) {
 	}
 	if code, out, _ := runCmd(t, "version"); code != 0 || !strings.HasPrefix(out, "eprom ") {
 		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+func TestSchemasCheckFolderAgainstTheShippedSet(t *testing.T) {
+	dir := t.TempDir()
+	shipped, err := os.ReadFile("../../schemas/audit-1.0.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := bytes.Replace(shipped, []byte(`"Lav risiko`), []byte(`"Låg risiko`), 1)
+	if err := os.WriteFile(filepath.Join(dir, "audit.json"), changed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd(t, "schemas", "check", dir)
+	if code != 1 || !strings.Contains(out, "audit.json: questionnaire audit version 1.0.0 is defined twice") {
+		t.Errorf("exit %d:\n%s", code, out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"eprom/questionnaire"
 	"eprom/schemas"
 )
 
@@ -19,6 +20,7 @@ func runSchemas(args []string, stdout, stderr io.Writer) int {
 	}
 	var fsys fs.FS = schemas.Shipped()
 	where := "shipped definitions"
+	var cat *questionnaire.Catalogue
 	if len(args) == 2 {
 		dir := args[1]
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -26,8 +28,15 @@ func runSchemas(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		fsys, where = os.DirFS(dir), dir
+		// A folder is loaded beside the shipped set (EPROM_SCHEMAS), so it
+		// must not contradict it.
+		var err error
+		if cat, err = schemas.Load(schemas.Shipped()); err != nil {
+			fmt.Fprintf(stderr, "eprom: schemas check: the shipped definitions: %v\n", err)
+			return 1
+		}
 	}
-	files, err := schemas.CheckDir(fsys)
+	files, err := schemas.CheckDir(fsys, cat)
 	if err != nil {
 		fmt.Fprintf(stderr, "eprom: schemas check: %v\n", err)
 		return 1
