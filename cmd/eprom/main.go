@@ -1,5 +1,6 @@
 // Command eprom is the ePROM service: the server and its admin subcommands.
 //
+//	eprom serve                 run the service
 //	eprom schemas check [DIR]   check questionnaire definitions
 //	eprom version               print the version
 package main
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // dates are shown in Europe/Oslo, also where the system has no zone files
 )
 
 // version is stamped by `make build` with -ldflags "-X main.version=...".
@@ -19,6 +21,7 @@ var version = "dev"
 const usage = `usage: eprom <command> [arguments]
 
 commands:
+  serve                 run the service (eprom serve -h lists its settings)
   schemas check [DIR]   check the shipped questionnaire definitions, or those in DIR
   version               print the version
 `
@@ -37,6 +40,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
 	case "schemas":
 		return runSchemas(args[1:], stdout, stderr)
 	case "version":

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+)
+
+// Config is the configuration of `eprom serve`. Each field is a flag and an
+// environment variable (DESIGN.md §9); a flag wins over the environment,
+// which wins over the default.
+type Config struct {
+	Addr              string // EPROM_ADDR
+	Data              string // EPROM_DATA
+	Store             string // EPROM_STORE: "bolt", or redis://host:port/db
+	PublicURL         string // EPROM_PUBLIC_URL
+	APITokens         string // EPROM_API_TOKENS: name:token pairs, comma-separated
+	APITokensFile     string // EPROM_API_TOKENS_FILE: one pair a line
+	RegistryURL       string // EPROM_REGISTRY_URL: empty means pull only
+	RegistryToken     string // EPROM_REGISTRY_TOKEN
+	RegistryTokenFile string // EPROM_REGISTRY_TOKEN_FILE
+	Schemas           string // EPROM_SCHEMAS: a folder of extra definitions
+	TrustedProxies    string // EPROM_TRUSTED_PROXIES: CIDRs, comma-separated
+	SecretFile        string // EPROM_SECRET_FILE
+	SigningKeysFile   string // EPROM_SIGNING_KEYS_FILE
+}
+
+// DefaultConfig returns the defaults of DESIGN.md §9.
+func DefaultConfig() Config {
+	return Config{
+		Addr:      "127.0.0.1:8080",
+		Data:      "./data",
+		Store:     "bolt",
+		PublicURL: "http://localhost:8080",
+	}
+}
+
+// setting ties a field to its flag and environment variable.
+type setting struct {
+	flag, env, usage string
+	field            func(*Config) *string
+}
+
+var settings = []setting{
+	{"addr", "EPROM_ADDR", "address to listen on", func(c *Config) *string { return &c.Addr }},
+	{"data", "EPROM_DATA", "data folder (bbolt file, generated secrets, audit log)", func(c *Config) *string { return &c.Data }},
+	{"store", "EPROM_STORE", `"bolt", or redis://host:port/db`, func(c *Config) *string { return &c.Store }},
+	{"public-url", "EPROM_PUBLIC_URL", "the address patients use; codes open {public-url}/c/{CODE}", func(c *Config) *string { return &c.PublicURL }},
+	{"api-tokens", "EPROM_API_TOKENS", "API tokens as name:token pairs, comma-separated", func(c *Config) *string { return &c.APITokens }},
+	{"api-tokens-file", "EPROM_API_TOKENS_FILE", "file of API tokens, one name:token a line", func(c *Config) *string { return &c.APITokensFile }},
+	{"registry-url", "EPROM_REGISTRY_URL", "where signed submissions are pushed; empty: pull only", func(c *Config) *string { return &c.RegistryURL }},
+	{"registry-token", "EPROM_REGISTRY_TOKEN", "bearer token for the registry", func(c *Config) *string { return &c.RegistryToken }},
+	{"registry-token-file", "EPROM_REGISTRY_TOKEN_FILE", "file holding the registry token", func(c *Config) *string { return &c.RegistryTokenFile }},
+	{"schemas", "EPROM_SCHEMAS", "folder of extra questionnaire definitions", func(c *Config) *string { return &c.Schemas }},
+	{"trusted-proxies", "EPROM_TRUSTED_PROXIES", "CIDRs of proxies whose X-Forwarded-For counts, comma-separated", func(c *Config) *string { return &c.TrustedProxies }},
+	{"secret-file", "EPROM_SECRET_FILE", "file of 32+ random bytes for codes (default: generated in the data folder)", func(c *Config) *string { return &c.SecretFile }},
+	{"signing-keys-file", "EPROM_SIGNING_KEYS_FILE", "PEM file of Ed25519 signing keys (default: generated in the data folder)", func(c *Config) *string { return &c.SigningKeysFile }},
+}
+
+// parseConfig reads flags over the environment over the defaults, then
+// checks the result. Its errors are one line, naming the setting.
+func parseConfig(name string, args []string, getenv func(string) string, usageOut io.Writer) (Config, error) {
+	cfg := DefaultConfig()
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			*s.field(&cfg) = v
+		}
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+	for _, s := range settings {
+		fs.StringVar(s.field(&cfg), s.flag, *s.field(&cfg), s.usage+" ("+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, cfg.check()
+}
+
+// check finds what would fail later, and says it in one line.
+func (c *Config) check() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("EPROM_ADDR: %q is not host:port", c.Addr)
+	}
+	if c.Data == "" {
+		return errors.New("EPROM_DATA: the data folder must be set")
+	}
+	if c.Store != "bolt" && !strings.HasPrefix(c.Store, "redis://") {
+		return fmt.Errorf("EPROM_STORE: %q is neither bolt nor a redis://host:port/db URL", c.Store)
+	}
+	if c.APITokens != "" && c.APITokensFile != "" {
+		return errors.New("EPROM_API_TOKENS and EPROM_API_TOKENS_FILE are both set; use one")
+	}
+	if c.APITokens == "" && c.APITokensFile == "" {
+		return errors.New("EPROM_API_TOKENS: no API token; set EPROM_API_TOKENS=name:token or EPROM_API_TOKENS_FILE")
+	}
+	if c.RegistryToken != "" && c.RegistryTokenFile != "" {
+		return errors.New("EPROM_REGISTRY_TOKEN and EPROM_REGISTRY_TOKEN_FILE are both set; use one")
+	}
+	for _, cidr := range splitList(c.TrustedProxies) {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			if net.ParseIP(cidr) == nil {
+				return fmt.Errorf("EPROM_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8", cidr)
+			}
+		}
+	}
+	return nil
+}
+
+// apiTokens returns the token list from the setting or its file.
+func (c *Config) apiTokens() (string, error) {
+	if c.APITokensFile == "" {
+		return c.APITokens, nil
+	}
+	b, err := os.ReadFile(c.APITokensFile)
+	if err != nil {
+		return "", fmt.Errorf("EPROM_API_TOKENS_FILE: %w", err)
+	}
+	return string(b), nil
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

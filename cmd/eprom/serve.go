@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"eprom/locales"
+	"eprom/schemas"
+	"eprom/store"
+	"eprom/store/bolt"
+	"eprom/web"
+)
+
+// sweepInterval is how often open orders past their expiry are closed.
+const sweepInterval = 30 * time.Second
+
+// runServe runs `eprom serve` until ctx is cancelled (SIGINT, SIGTERM).
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig("eprom serve", args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "eprom: %v\n", err)
+		return 1
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	svc, err := openService(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "eprom: %v\n", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		svc.Close()
+		fmt.Fprintf(stderr, "eprom: EPROM_ADDR: cannot listen on %s: %v\n", cfg.Addr, errors.Unwrap(err))
+		return 1
+	}
+	if err := svc.Run(ctx, ln); err != nil {
+		logger.Error("stopped", "err", err.Error())
+		return 1
+	}
+	return 0
+}
+
+// service is the assembled server: store, web layer and background work.
+type service struct {
+	cfg    Config
+	logger *slog.Logger
+	orders store.Orders
+	web    *web.Server
+	closer []io.Closer
+}
+
+// openService builds everything `serve` needs from the configuration. Its
+// errors are one line that names the setting or file at fault.
+func openService(cfg Config, logger *slog.Logger) (*service, error) {
+	svc := &service{cfg: cfg, logger: logger}
+	ok := false
+	defer func() {
+		if !ok {
+			svc.Close()
+		}
+	}()
+	if cfg.Store != "bolt" {
+		return nil, fmt.Errorf("EPROM_STORE: %s: this version has only the embedded bolt store", cfg.Store)
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("EPROM_DATA: %w", err)
+	}
+
+	secretPath, generate := cfg.SecretFile, false
+	if secretPath == "" {
+		secretPath, generate = filepath.Join(cfg.Data, "secret"), true
+	}
+	secret, err := store.LoadSecret(secretPath, generate)
+	if err != nil {
+		return nil, fmt.Errorf("EPROM_SECRET_FILE: %w", err)
+	}
+	book, err := store.NewCodebook(secret)
+	if err != nil {
+		return nil, fmt.Errorf("EPROM_SECRET_FILE: %w", err)
+	}
+
+	folders := []fs.FS{schemas.Shipped()}
+	if cfg.Schemas != "" {
+		if st, err := os.Stat(cfg.Schemas); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("EPROM_SCHEMAS: %s is not a folder", cfg.Schemas)
+		}
+		folders = append(folders, os.DirFS(cfg.Schemas))
+	}
+	cat, err := schemas.Load(folders...)
+	if err != nil {
+		return nil, fmt.Errorf("EPROM_SCHEMAS: %w (run `eprom schemas check` on the folder for every problem)", firstLine(err))
+	}
+
+	rawTokens, err := cfg.apiTokens()
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := web.ParseTokens(rawTokens)
+	if err != nil {
+		return nil, fmt.Errorf("EPROM_API_TOKENS: %w", err)
+	}
+	loc, err := locales.New()
+	if err != nil {
+		return nil, err
+	}
+
+	db, err := bolt.Open(filepath.Join(cfg.Data, "eprom.db"), book)
+	if err != nil {
+		return nil, fmt.Errorf("EPROM_DATA: %w", err)
+	}
+	svc.orders = db
+	svc.closer = append(svc.closer, db)
+
+	auditFile, err := os.OpenFile(filepath.Join(cfg.Data, "audit.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("EPROM_DATA: audit log: %w", err)
+	}
+	svc.closer = append(svc.closer, auditFile)
+
+	svc.web, err = web.New(web.Config{
+		PublicURL:      cfg.PublicURL,
+		Tokens:         tokens,
+		Catalogue:      cat,
+		Orders:         db,
+		Locales:        loc,
+		Logger:         logger,
+		Audit:          slog.New(slog.NewJSONHandler(auditFile, nil)).With("log", "audit"),
+		TrustedProxies: splitList(cfg.TrustedProxies),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("EPROM_PUBLIC_URL: %w", err)
+	}
+	ok = true
+	return svc, nil
+}
+
+// Run serves on ln and sweeps expired orders until ctx is cancelled, then
+// shuts down gracefully: running requests get up to 10 seconds.
+func (s *service) Run(ctx context.Context, ln net.Listener) error {
+	defer s.Close()
+	s.logger.Info("listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL, "store", s.cfg.Store)
+
+	var wg sync.WaitGroup
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	wg.Go(func() { s.sweep(sweepCtx) })
+
+	served := make(chan error, 1)
+	go func() { served <- s.web.App().Listener(ln) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+		s.logger.Info("shutting down")
+		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = s.web.Shutdown(shutCtx)
+		cancel()
+		<-served
+	case err = <-served:
+	}
+	stopSweep()
+	wg.Wait()
+	s.logger.Info("stopped")
+	return err
+}
+
+// sweep closes open orders past their expiry, now and every sweepInterval.
+func (s *service) sweep(ctx context.Context) {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		expired, err := s.orders.ExpireOrders(ctx, time.Now())
+		if err != nil {
+			s.logger.Error("sweep", "err", err.Error())
+		} else if len(expired) > 0 {
+			s.logger.Info("orders expired", "count", len(expired))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close releases the store and files, last opened first.
+func (s *service) Close() {
+	for i := len(s.closer) - 1; i >= 0; i-- {
+		s.closer[i].Close()
+	}
+	s.closer = nil
+}
+
+// firstLine returns an error's first line as an error.
+func firstLine(err error) error {
+	msg := err.Error()
+	for i := range len(msg) {
+		if msg[i] == '\n' {
+			return errors.New(msg[:i])
+		}
+	}
+	return err
+}

@@ -1,0 +1,64 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"eprom/questionnaire"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// statusOf maps application error codes to HTTP statuses.
+var statusOf = map[string]int{
+	questionnaire.EINVALID:        http.StatusBadRequest,
+	questionnaire.EUNAUTHORIZED:   http.StatusUnauthorized,
+	questionnaire.ENOTFOUND:       http.StatusNotFound,
+	questionnaire.ECONFLICT:       http.StatusConflict,
+	questionnaire.ETOOLARGE:       http.StatusRequestEntityTooLarge,
+	questionnaire.EUNPROCESSABLE:  http.StatusUnprocessableEntity,
+	questionnaire.ETOOMANYREQUEST: http.StatusTooManyRequests,
+	questionnaire.EUNAVAILABLE:    http.StatusServiceUnavailable,
+	questionnaire.EINTERNAL:       http.StatusInternalServerError,
+}
+
+// apiError is the JSON body of every error: {"error": {"code", "message"}}.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// handleError is the one place where errors become responses. Application
+// errors show their message; anything else is logged and shown only as an
+// internal error, never with its text.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	code, msg := questionnaire.ErrorCode(err), questionnaire.ErrorMessage(err)
+	status := statusOf[code]
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		// fiber's own errors: unknown routes, methods, body limits.
+		status = fe.Code
+		switch fe.Code {
+		case fiber.StatusNotFound:
+			code, msg = questionnaire.ENOTFOUND, "There is nothing at this address."
+		case fiber.StatusMethodNotAllowed:
+			code, msg = "method_not_allowed", "This method is not allowed here."
+		case fiber.StatusRequestEntityTooLarge:
+			code, msg = questionnaire.ETOOLARGE, "The request body is larger than 64 KiB."
+		case fiber.StatusBadRequest:
+			code, msg = questionnaire.EINVALID, "The request is malformed."
+		default:
+			status = http.StatusInternalServerError
+		}
+	}
+	if status == 0 || status == http.StatusInternalServerError {
+		s.cfg.Logger.Error("internal error", "route", c.Route().Path, "method", c.Method(), "err", err.Error())
+		status, code, msg = http.StatusInternalServerError, questionnaire.EINTERNAL, "Internal error. It has been logged; please try again."
+	}
+	var body apiError
+	body.Error.Code, body.Error.Message = code, msg
+	c.Set("Cache-Control", "no-store")
+	return c.Status(status).JSON(body)
+}

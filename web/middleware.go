@@ -1,0 +1,90 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"path"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"eprom/questionnaire"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// contentSecurityPolicy allows only this origin's scripts, styles and
+// images, no inline script, and no framing.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders sets the headers every response carries. Responses are
+// not cached (they may hold codes or answers) unless a handler says so.
+func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	h := &c.Response().Header
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+	h.Set("Cache-Control", "no-store")
+	if s.secure {
+		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	}
+	return c.Next()
+}
+
+// logRequests logs one line per request: the route pattern, never the path
+// (which may hold a code), and never the query or the body.
+func (s *Server) logRequests(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := c.App().ErrorHandler(c, err); herr != nil {
+			c.Status(fiber.StatusInternalServerError)
+		}
+	}
+	route := c.Route().Path
+	if route == "/" && c.Path() != "/" {
+		route = "(no route)"
+	}
+	s.cfg.Logger.LogAttrs(c.UserContext(), slog.LevelInfo, "request",
+		slog.String("method", c.Method()),
+		slog.String("route", route),
+		slog.Int("status", c.Response().StatusCode()),
+		slog.Float64("ms", float64(time.Since(start).Microseconds())/1000),
+	)
+	return nil
+}
+
+// recover turns a panic into a logged internal error.
+func (s *Server) recover(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.cfg.Logger.Error("panic", "route", c.Route().Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = errors.New("panic")
+		}
+	}()
+	return c.Next()
+}
+
+// handleStatic serves GET /static/*: embedded assets, cached for a day.
+func (s *Server) handleStatic(fsys fs.FS) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		name := path.Clean(c.Params("*"))
+		if name == "." || strings.HasPrefix(name, "..") {
+			return questionnaire.Errorf(questionnaire.ENOTFOUND, "not found")
+		}
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return questionnaire.Errorf(questionnaire.ENOTFOUND, "not found")
+		}
+		c.Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+		c.Set("Cache-Control", "public, max-age=86400")
+		return c.Send(b)
+	}
+}

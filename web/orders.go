@@ -1,0 +1,412 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"eprom/locales"
+	"eprom/questionnaire"
+	"eprom/store"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+// registerOrderRoutes adds the order API under /api/v1 (authenticated).
+func (s *Server) registerOrderRoutes(r fiber.Router) {
+	r.Get("/questionnaires", s.handleQuestionnaireList)
+	r.Post("/orders", s.handleOrderCreate)
+	r.Get("/orders/:id", s.handleOrderGet)
+	r.Post("/orders/:id/cancel", s.handleOrderCancel)
+	r.Post("/orders/:id/reissue", s.handleOrderReissue)
+	r.Get("/orders/:id/qr.png", s.handleOrderQRPNG)
+	r.Get("/orders/:id/qr.svg", s.handleOrderQRSVG)
+	r.Get("/orders/:id/slip", s.handleOrderSlip)
+}
+
+// createOrderRequest is the body of POST /api/v1/orders.
+type createOrderRequest struct {
+	Questionnaire   string     `json:"questionnaire"`
+	Version         string     `json:"version"`
+	PatientRef      string     `json:"patientRef"`
+	RegistrationRef string     `json:"registrationRef"`
+	Unit            string     `json:"unit"`
+	Language        string     `json:"language"`
+	ExpiresAt       *time.Time `json:"expiresAt"`
+	TTL             string     `json:"ttl"`
+}
+
+// orderResponse is an order as the API shows it: never the answers; the
+// code and URL only while the order is open.
+type orderResponse struct {
+	ID              string                         `json:"id"`
+	Status          questionnaire.Status           `json:"status"`
+	Code            string                         `json:"code,omitempty"`
+	URL             string                         `json:"url,omitempty"`
+	Questionnaire   questionnaire.QuestionnaireRef `json:"questionnaire"`
+	Language        string                         `json:"language"`
+	PatientRef      string                         `json:"patientRef"`
+	RegistrationRef string                         `json:"registrationRef,omitempty"`
+	Unit            string                         `json:"unit,omitempty"`
+	CreatedAt       time.Time                      `json:"createdAt"`
+	ExpiresAt       time.Time                      `json:"expiresAt"`
+	OpenedAt        *time.Time                     `json:"openedAt,omitempty"`
+	SubmittedAt     *time.Time                     `json:"submittedAt,omitempty"`
+	DeliveredAt     *time.Time                     `json:"deliveredAt,omitempty"`
+	ClosedAt        *time.Time                     `json:"closedAt,omitempty"`
+	ReissuedAt      *time.Time                     `json:"reissuedAt,omitempty"`
+	QR              string                         `json:"qr,omitempty"`
+	QRSVG           string                         `json:"qrSvg,omitempty"`
+	Slip            string                         `json:"slip,omitempty"`
+}
+
+// respond builds the API view of an order; code is "" when not shown.
+func (s *Server) respond(o *questionnaire.Order, code string) orderResponse {
+	r := orderResponse{
+		ID: o.ID, Status: o.Status, Questionnaire: o.Questionnaire, Language: o.Language,
+		PatientRef: o.PatientRef, RegistrationRef: o.RegistrationRef, Unit: o.Unit,
+		CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt, OpenedAt: o.OpenedAt, SubmittedAt: o.SubmittedAt,
+		DeliveredAt: o.DeliveredAt, ClosedAt: o.ClosedAt, ReissuedAt: o.ReissuedAt,
+	}
+	if o.Expired(s.now()) {
+		r.Status = questionnaire.StatusExpired // the sweeper may not have run yet
+	}
+	if code != "" && r.Status.Open() {
+		base := "/api/v1/orders/" + o.ID
+		r.Code, r.URL = questionnaire.FormatCode(code), s.patientURL(code)
+		r.QR, r.QRSVG, r.Slip = base+"/qr.png", base+"/qr.svg", base+"/slip"
+	}
+	return r
+}
+
+// patientURL is the URL a code opens: {public-url}/c/{CODE}.
+func (s *Server) patientURL(code string) string {
+	return s.cfg.PublicURL + "/c/" + questionnaire.FormatCode(code)
+}
+
+// handleQuestionnaireList serves GET /api/v1/questionnaires.
+func (s *Server) handleQuestionnaireList(c *fiber.Ctx) error {
+	type entry struct {
+		ID        string             `json:"id"`
+		Version   string             `json:"version"`
+		Digest    string             `json:"digest"`
+		Latest    bool               `json:"latest"`
+		Title     questionnaire.Text `json:"title"`
+		Languages []string           `json:"languages"`
+		Demo      bool               `json:"demo,omitempty"`
+	}
+	list := []entry{}
+	for _, d := range s.cfg.Catalogue.List() {
+		latest, _ := s.cfg.Catalogue.Get(d.ID, "")
+		list = append(list, entry{ID: d.ID, Version: d.Version, Digest: d.Digest(), Latest: latest == d,
+			Title: d.Title, Languages: d.Languages, Demo: d.Demo})
+	}
+	return c.JSON(fiber.Map{"questionnaires": list})
+}
+
+// handleOrderCreate serves POST /api/v1/orders.
+func (s *Server) handleOrderCreate(c *fiber.Ctx) error {
+	body := c.Body()
+	var req createOrderRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	now := s.now()
+	o, err := s.newOrder(&req, caller(c), now)
+	if err != nil {
+		return err
+	}
+	var idem *store.Idempotency
+	if key := c.Get("Idempotency-Key"); key != "" {
+		if len(key) > 255 || !isPrintableASCII(key) {
+			return questionnaire.Errorf(questionnaire.EINVALID, "Idempotency-Key must be printable ASCII of at most 255 characters.")
+		}
+		canon, err := questionnaire.Canonical(body)
+		if err != nil {
+			return questionnaire.Errorf(questionnaire.EINVALID, "The body is not valid JSON.")
+		}
+		idem = &store.Idempotency{Caller: caller(c), Key: key, Hash: questionnaire.Digest(canon)}
+	}
+	got, code, created, err := s.cfg.Orders.CreateOrder(c.UserContext(), o, idem)
+	if err != nil {
+		return err
+	}
+	status, action := fiber.StatusCreated, "order.create"
+	if !created {
+		status, action = fiber.StatusOK, "order.create.replay"
+	}
+	s.audit(c, action, got)
+	c.Location("/api/v1/orders/" + got.ID)
+	return c.Status(status).JSON(s.respond(got, code))
+}
+
+// newOrder validates a create request against the catalogue and the limits.
+func (s *Server) newOrder(req *createOrderRequest, by string, now time.Time) (*questionnaire.Order, error) {
+	if req.Questionnaire == "" {
+		return nil, unprocessable("questionnaire is required: the id of a questionnaire from GET /api/v1/questionnaires.")
+	}
+	def, err := s.cfg.Catalogue.Get(req.Questionnaire, req.Version)
+	if err != nil {
+		return nil, unprocessable("%s.", questionnaire.ErrorMessage(err))
+	}
+	if err := checkRef("patientRef", req.PatientRef, true); err != nil {
+		return nil, err
+	}
+	if err := checkRef("registrationRef", req.RegistrationRef, false); err != nil {
+		return nil, err
+	}
+	if err := checkRef("unit", req.Unit, false); err != nil {
+		return nil, err
+	}
+	lang := req.Language
+	if lang == "" {
+		lang = defaultLanguage(def)
+	}
+	if !locales.Supported(lang) || !slices.Contains(def.Languages, lang) {
+		return nil, unprocessable("language %q is not available for %s %s; it has %s.", lang, def.ID, def.Version,
+			strings.Join(available(def), ", "))
+	}
+	expires, err := expiry(req, now)
+	if err != nil {
+		return nil, err
+	}
+	return &questionnaire.Order{
+		ID:              uuid.Must(uuid.NewV7()).String(),
+		Status:          questionnaire.StatusOrdered,
+		Questionnaire:   questionnaire.QuestionnaireRef{ID: def.ID, Version: def.Version, Digest: def.Digest()},
+		Language:        lang,
+		PatientRef:      req.PatientRef,
+		RegistrationRef: req.RegistrationRef,
+		Unit:            req.Unit,
+		OrderedBy:       by,
+		CreatedAt:       now,
+		UpdatedAt:       now,
+		ExpiresAt:       expires,
+	}, nil
+}
+
+// defaultLanguage is nb when the definition has it, else its first language.
+func defaultLanguage(d *questionnaire.Definition) string {
+	if slices.Contains(d.Languages, locales.Default) {
+		return locales.Default
+	}
+	return d.Languages[0]
+}
+
+// available lists the languages an order for d may use.
+func available(d *questionnaire.Definition) []string {
+	var out []string
+	for _, l := range d.Languages {
+		if locales.Supported(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+var ttlForm = regexp.MustCompile(`^([0-9]+)d$`)
+
+// expiry works out an order's expiry from expiresAt or ttl (a Go duration
+// such as "72h", or days such as "14d"); by default 14 days.
+func expiry(req *createOrderRequest, now time.Time) (time.Time, error) {
+	var at time.Time
+	switch {
+	case req.ExpiresAt != nil && req.TTL != "":
+		return at, unprocessable("Give expiresAt or ttl, not both.")
+	case req.ExpiresAt != nil:
+		at = *req.ExpiresAt
+	case req.TTL != "":
+		var d time.Duration
+		if m := ttlForm.FindStringSubmatch(req.TTL); m != nil {
+			days, err := strconv.Atoi(m[1])
+			if err != nil || days > 1000 {
+				return at, unprocessable("ttl %q is too long.", req.TTL)
+			}
+			d = time.Duration(days) * 24 * time.Hour
+		} else {
+			var err error
+			if d, err = time.ParseDuration(req.TTL); err != nil {
+				return at, unprocessable("ttl %q is not a duration such as \"72h\" or \"14d\".", req.TTL)
+			}
+		}
+		at = now.Add(d)
+	default:
+		at = now.Add(questionnaire.DefaultOrderTTL)
+	}
+	switch {
+	case !at.After(now):
+		return at, unprocessable("The expiry %s is in the past.", at.UTC().Format(time.RFC3339))
+	case at.Before(now.Add(questionnaire.MinOrderTTL)):
+		return at, unprocessable("The expiry must be at least %s from now.", questionnaire.MinOrderTTL)
+	case at.After(now.Add(questionnaire.MaxOrderTTL)):
+		return at, unprocessable("The expiry %s is more than 90 days from now.", at.UTC().Format(time.RFC3339))
+	}
+	return at.UTC().Truncate(time.Second), nil
+}
+
+// checkRef checks a reference field: required if so, at most 128
+// characters, printable.
+func checkRef(field, v string, required bool) error {
+	switch {
+	case v == "" && required:
+		return unprocessable("%s is required.", field)
+	case utf8.RuneCountInString(v) > questionnaire.MaxRefLength:
+		return unprocessable("%s is longer than %d characters.", field, questionnaire.MaxRefLength)
+	case strings.TrimSpace(v) != v:
+		return unprocessable("%s has leading or trailing white space.", field)
+	}
+	for _, r := range v {
+		if !unicode.IsPrint(r) {
+			return unprocessable("%s has a character that cannot be printed.", field)
+		}
+	}
+	return nil
+}
+
+// handleOrderGet serves GET /api/v1/orders/:id.
+func (s *Server) handleOrderGet(c *fiber.Ctx) error {
+	o, err := s.order(c)
+	if err != nil {
+		return err
+	}
+	code := ""
+	if o.Status.Open() && !o.Expired(s.now()) {
+		if code, err = s.cfg.Orders.OrderCode(c.UserContext(), o.ID, s.now()); err != nil &&
+			questionnaire.ErrorCode(err) != questionnaire.ECONFLICT {
+			return err
+		}
+	}
+	s.audit(c, "order.get", o)
+	return c.JSON(s.respond(o, code))
+}
+
+// handleOrderCancel serves POST /api/v1/orders/:id/cancel.
+func (s *Server) handleOrderCancel(c *fiber.Ctx) error {
+	if err := checkID(c.Params("id")); err != nil {
+		return err
+	}
+	o, err := s.cfg.Orders.CancelOrder(c.UserContext(), c.Params("id"), s.now())
+	if err != nil {
+		return err
+	}
+	s.audit(c, "order.cancel", o)
+	return c.JSON(s.respond(o, ""))
+}
+
+// handleOrderReissue serves POST /api/v1/orders/:id/reissue.
+func (s *Server) handleOrderReissue(c *fiber.Ctx) error {
+	if err := checkID(c.Params("id")); err != nil {
+		return err
+	}
+	o, code, err := s.cfg.Orders.ReissueCode(c.UserContext(), c.Params("id"), s.now())
+	if err != nil {
+		return err
+	}
+	s.audit(c, "order.reissue", o)
+	return c.JSON(s.respond(o, code))
+}
+
+// order loads the order named in the path.
+func (s *Server) order(c *fiber.Ctx) (*questionnaire.Order, error) {
+	id := c.Params("id")
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	return s.cfg.Orders.Order(c.UserContext(), id)
+}
+
+// openOrderCode loads the order named in the path and its current code;
+// ECONFLICT when the order is closed.
+func (s *Server) openOrderCode(c *fiber.Ctx) (*questionnaire.Order, string, error) {
+	o, err := s.order(c)
+	if err != nil {
+		return nil, "", err
+	}
+	code, err := s.cfg.Orders.OrderCode(c.UserContext(), o.ID, s.now())
+	if err != nil {
+		return nil, "", err
+	}
+	return o, code, nil
+}
+
+// checkID rejects ids that cannot be order ids before they reach the store.
+func checkID(id string) error {
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return questionnaire.Errorf(questionnaire.ENOTFOUND, "No order %q.", id)
+	}
+	return nil
+}
+
+// audit records an order action: who (the token's name), what, which
+// order. Never the code, the patient reference or answers.
+func (s *Server) audit(c *fiber.Ctx, action string, o *questionnaire.Order) {
+	s.cfg.Audit.Info(action, "token", caller(c), "order", o.ID, "questionnaire", o.Questionnaire.ID,
+		"version", o.Questionnaire.Version, "status", string(o.Status))
+}
+
+// decodeStrict decodes one JSON object into v: unknown fields and trailing
+// data are errors that name what is wrong.
+func decodeStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return questionnaire.Errorf(questionnaire.EINVALID, "The body is empty; send a JSON object.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return questionnaire.Errorf(questionnaire.EINVALID, "The body is not valid JSON (at byte %d): %s.", se.Offset, se.Error())
+		case errors.As(err, &te):
+			return questionnaire.Errorf(questionnaire.EINVALID, "%s must be a JSON %s.", te.Field, jsonTypeName(te.Type.String()))
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return questionnaire.Errorf(questionnaire.EINVALID, "The body is not valid JSON: it ends too early.")
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return questionnaire.Errorf(questionnaire.EINVALID, "Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		case strings.Contains(err.Error(), "parsing time"):
+			return questionnaire.Errorf(questionnaire.EINVALID, "expiresAt must be a time as RFC 3339, such as 2026-12-24T12:00:00+01:00.")
+		default:
+			return questionnaire.Errorf(questionnaire.EINVALID, "The body is not valid JSON.")
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return questionnaire.Errorf(questionnaire.EINVALID, "The body has data after the JSON object.")
+	}
+	return nil
+}
+
+func jsonTypeName(goType string) string {
+	switch goType {
+	case "string", "time.Time":
+		return "string"
+	case "bool":
+		return "boolean"
+	}
+	if strings.HasPrefix(goType, "web.") || strings.HasPrefix(goType, "struct") {
+		return "object"
+	}
+	return goType
+}
+
+func unprocessable(format string, args ...any) error {
+	return questionnaire.Errorf(questionnaire.EUNPROCESSABLE, format, args...)
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
