@@ -62,3 +62,66 @@ type Idempotency struct {
 	Key    string // the Idempotency-Key header
 	Hash   string // "sha256:..." of the canonical request body
 }
+
+// IdleTimeout is how long a patient's session lives without a request. The
+// draft outlives it.
+const IdleTimeout = 30 * time.Minute
+
+// Session is a patient's visit, begun by a good code. Its id is the cookie
+// value; stores keep only its SHA-256.
+type Session struct {
+	ID        string    `json:"-"`
+	OrderID   string    `json:"order"`
+	CSRF      string    `json:"csrf"` // the token every form of the session carries
+	CreatedAt time.Time `json:"createdAt"`
+	SeenAt    time.Time `json:"seenAt"`
+}
+
+// Patients is what the patient pages need: sessions, drafts and the moves
+// of an order that a patient makes.
+type Patients interface {
+	// StartSession records that a current code of an open order was used:
+	// the order becomes opened (the first time), an "opened" event is
+	// logged, and the session is stored. Returns ECONFLICT when the order
+	// is closed or expired.
+	StartSession(ctx context.Context, s *Session, now time.Time) (*questionnaire.Order, error)
+
+	// Session returns the session with the given id, as of now, and notes
+	// that it was seen. Returns ENOTFOUND when there is none or it has been
+	// idle for IdleTimeout.
+	Session(ctx context.Context, id string, now time.Time) (*Session, error)
+
+	// EndSession deletes a session; it is not an error if there is none.
+	EndSession(ctx context.Context, id string) error
+
+	// Draft returns an order's draft; an empty one when there is none.
+	Draft(ctx context.Context, orderID string) (*questionnaire.Draft, error)
+
+	// SaveDraft stores an order's draft and moves an opened order to
+	// in_progress. Returns ECONFLICT when the order is closed or expired.
+	SaveDraft(ctx context.Context, orderID string, d *questionnaire.Draft, now time.Time) (*questionnaire.Order, error)
+
+	// Submit stores the response and closes the order (submitted, or
+	// declined for a decline) in one transaction, and deletes the draft.
+	// Returns ECONFLICT when the order is closed already: a second submit
+	// stores nothing.
+	Submit(ctx context.Context, r *questionnaire.Response, now time.Time) (*questionnaire.Order, error)
+
+	// Response returns the stored response of an order. Returns ENOTFOUND
+	// when there is none.
+	Response(ctx context.Context, orderID string) (*questionnaire.Response, error)
+
+	// PurgeSessions deletes sessions idle for IdleTimeout.
+	PurgeSessions(ctx context.Context, now time.Time) (int, error)
+}
+
+// Limits counts failures, such as wrong codes, to slow down guessing.
+type Limits interface {
+	// Failures returns how many failures key has had in the window ending
+	// at now, and when the oldest of them leaves the window.
+	Failures(ctx context.Context, key string, window time.Duration, now time.Time) (n int, oldest time.Time, err error)
+
+	// AddFailure records a failure of key at now; failures older than
+	// window are forgotten.
+	AddFailure(ctx context.Context, key string, window time.Duration, now time.Time) error
+}

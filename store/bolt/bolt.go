@@ -25,7 +25,8 @@ var (
 	bucketSealed      = []byte("sealed")      // order id → the sealed current code, while the order is open
 	bucketIdempotency = []byte("idempotency") // caller \x00 key → idemEntry JSON
 	bucketExpiry      = []byte("expiry")      // expiry (8 bytes, big-endian Unix ns) + order id → nothing, while open
-	allBuckets        = [][]byte{bucketOrders, bucketCodes, bucketSealed, bucketIdempotency, bucketExpiry}
+	allBuckets        = [][]byte{bucketOrders, bucketCodes, bucketSealed, bucketIdempotency, bucketExpiry,
+		bucketSessions, bucketDrafts, bucketResponses, bucketLimits}
 )
 
 // codeEntry is what the code index holds for a code.

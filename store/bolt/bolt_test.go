@@ -34,10 +34,10 @@ func MustOpen(tb testing.TB, path string) *bolt.Store {
 }
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(tb testing.TB) (store.Orders, func() store.Orders) {
+	storetest.Run(t, func(tb testing.TB) (storetest.Store, func() storetest.Store) {
 		path := filepath.Join(tb.TempDir(), "eprom.db")
 		s := MustOpen(tb, path)
-		return s, func() store.Orders {
+		return s, func() storetest.Store {
 			s.Close()
 			return MustOpen(tb, path)
 		}

@@ -14,10 +14,17 @@ import (
 	"github.com/google/uuid"
 )
 
+// Store is everything a store adapter implements.
+type Store interface {
+	store.Orders
+	store.Patients
+	store.Limits
+}
+
 // Opener opens a fresh, empty store for one test. reopen closes it and opens
 // the same data again, as a restart would; adapters without persistence of
 // their own may reopen by returning the same store.
-type Opener func(tb testing.TB) (s store.Orders, reopen func() store.Orders)
+type Opener func(tb testing.TB) (s Store, reopen func() Store)
 
 // t0 is the suite's "now".
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -42,7 +49,7 @@ func Run(t *testing.T, open Opener) {
 	ctx := context.Background()
 	day := 24 * time.Hour
 
-	create := func(t *testing.T, s store.Orders, o *questionnaire.Order) string {
+	create := func(t *testing.T, s Store, o *questionnaire.Order) string {
 		t.Helper()
 		_, code, created, err := s.CreateOrder(ctx, o, nil)
 		if err != nil || !created {
@@ -280,4 +287,7 @@ func Run(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 	})
+
+	runPatients(t, open, create, errCode)
+	runLimits(t, open)
 }

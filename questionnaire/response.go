@@ -1,0 +1,94 @@
+package questionnaire
+
+import "time"
+
+// Event types in an order's log, sent with the response.
+const (
+	EventOpened    = "opened"    // the code was used to start or resume
+	EventPage      = "page"      // a page was posted
+	EventSaved     = "saved"     // the patient chose to save and leave
+	EventSubmitted = "submitted" // the patient sent the answers
+	EventDeclined  = "declined"  // the patient declined to answer
+)
+
+// MaxEvents bounds an order's event log; later events are dropped.
+const MaxEvents = 500
+
+// Event is one entry in an order's log.
+type Event struct {
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+	Page int       `json:"page,omitempty"` // 1-based, for EventPage
+}
+
+// Draft is a patient's answers so far: form values by linkId (as
+// Value.Form gives them), the page last seen and the event log.
+type Draft struct {
+	Answers   map[string][]string `json:"answers"`
+	Page      int                 `json:"page"` // 0-based index of the page last shown
+	Events    []Event             `json:"events"`
+	UpdatedAt time.Time           `json:"updatedAt"`
+}
+
+// AddEvent appends an event, up to MaxEvents.
+func (d *Draft) AddEvent(e Event) {
+	if len(d.Events) < MaxEvents {
+		d.Events = append(d.Events, e)
+	}
+}
+
+// Response is a validated, scored submission, or a decline: what goes to
+// the registry for one order.
+type Response struct {
+	OrderID     string        `json:"orderId"`
+	Type        string        `json:"type"` // "response" or "declined"
+	Language    string        `json:"language"`
+	Answers     []AnswerJSON  `json:"answers"`
+	Scores      []ScoreResult `json:"scores"`
+	Events      []Event       `json:"events"`
+	SubmittedAt time.Time     `json:"submittedAt"`
+}
+
+// Response types.
+const (
+	ResponseAnswered = "response"
+	ResponseDeclined = "declined"
+)
+
+// Open marks the order opened when it is used for the first time.
+func (o *Order) Open(now time.Time) {
+	if o.Status == StatusOrdered {
+		o.Status, o.OpenedAt = StatusOpened, &now
+	}
+	o.UpdatedAt = now
+}
+
+// Progress marks an opened order in progress.
+func (o *Order) Progress(now time.Time) {
+	if o.Status == StatusOpened || o.Status == StatusOrdered {
+		if o.OpenedAt == nil {
+			o.OpenedAt = &now
+		}
+		o.Status = StatusInProgress
+	}
+	o.UpdatedAt = now
+}
+
+// Submit moves an open order to submitted. Returns ECONFLICT when it is
+// closed, so a second submit of one order cannot succeed.
+func (o *Order) Submit(now time.Time) error {
+	if err := o.mustBeOpen(now, "submitted"); err != nil {
+		return err
+	}
+	o.Status, o.SubmittedAt, o.UpdatedAt = StatusSubmitted, &now, now
+	return nil
+}
+
+// Decline moves an open order to declined. Returns ECONFLICT when closed.
+func (o *Order) Decline(now time.Time) error {
+	if err := o.mustBeOpen(now, "declined"); err != nil {
+		return err
+	}
+	o.close(StatusDeclined, now)
+	return nil
+}
