@@ -18,9 +18,9 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/eprom ./cmd/eprom
 
-## demo: check and list the shipped questionnaires (the server comes with the next issues)
+## demo: the whole service on a temporary data folder, with printed demo codes
 demo:
-	$(GO) run ./cmd/eprom schemas check
+	$(GO) run ./cmd/eprom demo
 
 ## test: lint, the whole suite with -race, then each fuzz target briefly
 test: lint unit fuzz

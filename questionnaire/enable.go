@@ -24,6 +24,26 @@ func (d *Definition) IsEnabled(linkID string, a Answers) bool {
 	return d.Enabled(a)[linkID]
 }
 
+// Conditions reports, for each enableWhen condition of the item in order,
+// whether it holds given the answers; a condition on a hidden question
+// does not. Nil when there is no such item.
+func (d *Definition) Conditions(linkID string, a Answers) []bool {
+	it := d.byID[linkID]
+	if it == nil {
+		return nil
+	}
+	enabled := d.Enabled(a)
+	out := make([]bool, len(it.EnableWhen))
+	for i := range it.EnableWhen {
+		c := &it.EnableWhen[i]
+		if enabled[c.Question] {
+			v, answered := a[c.Question]
+			out[i] = c.holds(v, answered && !v.Empty())
+		}
+	}
+	return out
+}
+
 // Prune returns the answers without those to hidden items, to items that
 // take no answer (groups, display texts), to linkIds the definition does
 // not have, and without empty values. The answers given are left unchanged.

@@ -6,7 +6,9 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -21,6 +23,7 @@ import (
 	"eprom/store"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
 )
 
 //go:embed templates/*.html
@@ -45,8 +48,16 @@ type Config struct {
 	// Catalogue holds the questionnaire definitions. Required.
 	Catalogue *questionnaire.Catalogue
 
-	// Orders is the store. Required.
-	Orders store.Orders
+	// Orders, Patients and Limits are the store. Required.
+	Orders   store.Orders
+	Patients store.Patients
+	Limits   store.Limits
+
+	// CodeLimits slow down guessing of codes.
+	CodeLimits CodeLimits
+
+	// Demo shows a DEMO banner on every page.
+	Demo bool
 
 	// Locales translates the user interface. Required.
 	Locales *locales.Catalog
@@ -76,13 +87,15 @@ type Server struct {
 	public    *url.URL
 	secure    bool // PublicURL is https: HSTS and Secure cookies
 	templates map[string]*template.Template
+	static    fs.FS
 }
 
 // New checks the configuration, parses the templates and builds the routes.
 func New(cfg Config) (*Server, error) {
-	if cfg.Catalogue == nil || cfg.Orders == nil || cfg.Locales == nil || cfg.Tokens == nil {
-		return nil, errors.New("web: Catalogue, Orders, Locales and Tokens are required")
+	if cfg.Catalogue == nil || cfg.Orders == nil || cfg.Patients == nil || cfg.Limits == nil || cfg.Locales == nil || cfg.Tokens == nil {
+		return nil, errors.New("web: Catalogue, Orders, Patients, Limits, Locales and Tokens are required")
 	}
+	cfg.CodeLimits.defaults()
 	u, err := ParsePublicURL(cfg.PublicURL)
 	if err != nil {
 		return nil, err
@@ -103,7 +116,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, public: u, secure: u.Scheme == "https"}
-	if s.templates, err = parseTemplates(cfg.Locales); err != nil {
+	s.static, _ = fs.Sub(staticFiles, "static")
+	assets, err := assetVersions(s.static)
+	if err != nil {
+		return nil, err
+	}
+	if s.templates, err = parseTemplates(cfg.Locales, assets); err != nil {
 		return nil, err
 	}
 	s.app = fiber.New(fiber.Config{
@@ -142,40 +160,69 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWith
 
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.logRequests, s.recover, s.securityHeaders)
-	static, _ := fs.Sub(staticFiles, "static")
-	app.Get("/static/*", s.handleStatic(static))
+	app.Use(s.logRequests, s.recover, s.securityHeaders, compress.New())
+	app.Get("/static/*", s.handleStatic(s.static))
 	app.Get("/healthz", s.handleHealthz)
 	app.Get("/readyz", s.handleReadyz)
 
 	s.registerOrderRoutes(app.Group("/api/v1", s.authenticate))
+	s.registerPatientRoutes(app)
 }
 
-// parseTemplates parses every page template once, with the functions they
-// use; a template that does not parse stops the start-up.
-func parseTemplates(loc *locales.Catalog) (map[string]*template.Template, error) {
+// pageTemplates are the pages drawn inside layout.html; standalone ones
+// (the slip) have their own HTML head.
+var (
+	pageTemplates       = []string{"code.html", "message.html", "page.html", "review.html", "decline.html"}
+	standaloneTemplates = []string{"slip.html"}
+)
+
+// parseTemplates parses every template once, with the functions they use;
+// a template that is missing or does not parse stops the start-up.
+func parseTemplates(loc *locales.Catalog, assets map[string]string) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"t":    loc.T,
-		"text": func(t questionnaire.Text, lang string) string { return t.Get(lang) },
+		"t": loc.T,
+		"asset": func(name string) (string, error) {
+			if v, ok := assets[name]; ok {
+				return "/static/" + name + "?v=" + v, nil
+			}
+			return "", fmt.Errorf("no static file %s", name)
+		},
 	}
 	out := map[string]*template.Template{}
-	names, err := fs.Glob(templateFiles, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	for _, name := range names {
-		t, err := template.New(name[len("templates/"):]).Funcs(funcs).ParseFS(templateFiles, name)
+	for _, name := range pageTemplates {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
-		out[t.Name()] = t
+		out[name] = t
 	}
-	for _, need := range []string{"slip.html"} {
-		if out[need] == nil {
-			return nil, fmt.Errorf("web: template %s is missing", need)
+	for _, name := range standaloneTemplates {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
+		out[name] = t
 	}
 	return out, nil
+}
+
+// assetVersions returns a short content hash of every static file, for
+// cache-busting links.
+func assetVersions(fsys fs.FS) (map[string]string, error) {
+	out := map[string]string{}
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[name] = hex.EncodeToString(sum[:4])
+		return nil
+	})
+	return out, err
 }
 
 // proxyHeader is X-Forwarded-For behind trusted proxies, and nothing else.

@@ -89,6 +89,8 @@ func newHarness(t *testing.T) *harness {
 		Tokens:    tokens,
 		Catalogue: cat,
 		Orders:    db,
+		Patients:  db,
+		Limits:    db,
 		Locales:   loc,
 		Logger:    slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Audit:     slog.New(slog.NewJSONHandler(h.audit, nil)),

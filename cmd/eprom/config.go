@@ -27,6 +27,8 @@ type Config struct {
 	TrustedProxies    string // EPROM_TRUSTED_PROXIES: CIDRs, comma-separated
 	SecretFile        string // EPROM_SECRET_FILE
 	SigningKeysFile   string // EPROM_SIGNING_KEYS_FILE
+
+	demo bool // eprom demo: a DEMO banner on every page
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §9.

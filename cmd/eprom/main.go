@@ -1,6 +1,7 @@
 // Command eprom is the ePROM service: the server and its admin subcommands.
 //
 //	eprom serve                 run the service
+//	eprom demo                  run it with demo codes, no configuration
 //	eprom schemas check [DIR]   check questionnaire definitions
 //	eprom version               print the version
 package main
@@ -11,8 +12,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // dates are shown in Europe/Oslo, also where the system has no zone files
+
+	"eprom/questionnaire"
 )
 
 // version is stamped by `make build` with -ldflags "-X main.version=...".
@@ -22,6 +26,7 @@ const usage = `usage: eprom <command> [arguments]
 
 commands:
   serve                 run the service (eprom serve -h lists its settings)
+  demo                  run the whole service with demo codes and no configuration
   schemas check [DIR]   check the shipped questionnaire definitions, or those in DIR
   version               print the version
 `
@@ -33,6 +38,15 @@ func main() {
 	os.Exit(code)
 }
 
+// randomWord returns n random symbols of the code alphabet.
+func randomWord(n int) string {
+	var b strings.Builder
+	for b.Len() < n {
+		b.WriteString(questionnaire.NewCode())
+	}
+	return b.String()[:n]
+}
+
 // run runs one command and returns the process exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -42,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
 	case "schemas":
 		return runSchemas(args[1:], stdout, stderr)
 	case "version":

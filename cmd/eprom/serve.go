@@ -58,6 +58,7 @@ type service struct {
 	cfg    Config
 	logger *slog.Logger
 	orders store.Orders
+	db     *bolt.Store
 	web    *web.Server
 	closer []io.Closer
 }
@@ -121,7 +122,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_DATA: %w", err)
 	}
-	svc.orders = db
+	svc.orders, svc.db = db, db
 	svc.closer = append(svc.closer, db)
 
 	auditFile, err := os.OpenFile(filepath.Join(cfg.Data, "audit.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -135,7 +136,10 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		Tokens:         tokens,
 		Catalogue:      cat,
 		Orders:         db,
+		Patients:       db,
+		Limits:         db,
 		Locales:        loc,
+		Demo:           cfg.demo,
 		Logger:         logger,
 		Audit:          slog.New(slog.NewJSONHandler(auditFile, nil)).With("log", "audit"),
 		TrustedProxies: splitList(cfg.TrustedProxies),
@@ -181,11 +185,15 @@ func (s *service) sweep(ctx context.Context) {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
 	for {
-		expired, err := s.orders.ExpireOrders(ctx, time.Now())
+		now := time.Now()
+		expired, err := s.orders.ExpireOrders(ctx, now)
 		if err != nil {
 			s.logger.Error("sweep", "err", err.Error())
 		} else if len(expired) > 0 {
 			s.logger.Info("orders expired", "count", len(expired))
+		}
+		if _, err := s.db.PurgeSessions(ctx, now); err != nil {
+			s.logger.Error("sweep sessions", "err", err.Error())
 		}
 		select {
 		case <-ctx.Done():

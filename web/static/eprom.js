@@ -1,0 +1,94 @@
+// ePROM patient pages: optional help. Shows and hides follow-up questions at
+// once (the server decides again on every post), keeps "none of these"
+// exclusive, saves the page while the patient works, and moves focus to an
+// error summary. Everything works without it.
+(function () {
+  "use strict";
+  var form = document.querySelector("form.questions");
+  var summary = document.getElementById("errors");
+  if (summary) summary.focus();
+  if (!form) return;
+
+  function values(name) {
+    var out = [];
+    var els = form.elements[name];
+    if (!els) return out;
+    if (els.length === undefined || els.tagName === "SELECT") els = [els];
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];
+      if ((el.type === "radio" || el.type === "checkbox") && !el.checked) continue;
+      var v = (el.value || "").trim();
+      if (v !== "") out.push(v);
+    }
+    return out;
+  }
+
+  function shown(link) {
+    var el = form.querySelector('[data-link="' + link + '"]');
+    for (; el && el !== form; el = el.parentElement) if (el.hidden) return false;
+    return true;
+  }
+
+  function num(s) { return parseFloat(String(s).replace(",", ".")); }
+
+  function compare(op, got, want) {
+    var a = got, b = want;
+    if (typeof want === "number") { a = num(got); b = want; if (isNaN(a)) return false; }
+    else if (typeof want === "boolean") { a = got === "true"; }
+    switch (op) {
+      case "=": return a === b;
+      case ">": return a > b;
+      case "<": return a < b;
+      case ">=": return a >= b;
+      case "<=": return a <= b;
+    }
+    return false;
+  }
+
+  function holds(c) {
+    if (c.k !== undefined) return c.k;
+    if (!shown(c.q)) return false;
+    var vals = values(c.q);
+    if (c.op === "exists") return (vals.length > 0) === c.v;
+    if (vals.length === 0) return false;
+    if (c.op === "!=") return !vals.some(function (v) { return compare("=", v, c.v); });
+    return vals.some(function (v) { return compare(c.op, v, c.v); });
+  }
+
+  var items = form.querySelectorAll("[data-when]");
+  function update() {
+    for (var i = 0; i < items.length; i++) {
+      var w = JSON.parse(items[i].getAttribute("data-when"));
+      var r = w.any ? w.c.some(holds) : w.c.every(holds);
+      items[i].hidden = !r;
+    }
+  }
+
+  form.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.type === "checkbox" && t.checked) {
+      var group = form.querySelectorAll('input[type=checkbox][name="' + t.name + '"]');
+      for (var i = 0; i < group.length; i++) {
+        if (group[i] === t) continue;
+        if (t.hasAttribute("data-exclusive") || group[i].hasAttribute("data-exclusive")) group[i].checked = false;
+      }
+    }
+    update();
+    schedule();
+  });
+  form.addEventListener("input", schedule);
+  update();
+
+  var timer = null;
+  function schedule() {
+    if (!form.hasAttribute("data-autosave") || !window.fetch || !window.FormData) return;
+    clearTimeout(timer);
+    timer = setTimeout(save, 1500);
+  }
+  function save() {
+    var data = new FormData(form);
+    data.set("action", "autosave");
+    fetch(form.action, { method: "POST", body: new URLSearchParams(data), credentials: "same-origin" })
+      .catch(function () { /* offline: the next post saves */ });
+  }
+})();
