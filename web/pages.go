@@ -145,7 +145,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	// Raw values, so that what was typed wrong is shown as typed.
 	raw := mergeRaw(draft.Answers, form, questions)
 	if action == "back" {
-		if len(decodeErrs) > 0 {
+		if decodeErrs = shown(v.def, v.answers(), decodeErrs); len(decodeErrs) > 0 {
 			return s.renderPage(c, fiber.StatusUnprocessableEntity, v, i, raw, decodeErrs, before)
 		}
 		a := v.answers()
@@ -157,7 +157,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 
 	a := v.answers()
 	_, errs := v.def.Validate(a, questions, s.today())
-	errs = append(decodeErrs, errs...)
+	errs = append(shown(v.def, a, decodeErrs), errs...)
 	if len(errs) > 0 {
 		return s.renderPage(c, fiber.StatusUnprocessableEntity, v, i, raw, errs, before)
 	}
@@ -168,6 +168,19 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 		return c.Redirect("/q?page="+strconv.Itoa(j+1), fiber.StatusSeeOther)
 	}
 	return c.Redirect("/q/review", fiber.StatusSeeOther)
+}
+
+// shown keeps the errors of questions that are shown given the answers:
+// what a hidden question holds is dropped, never rejected.
+func shown(def *questionnaire.Definition, a questionnaire.Answers, errs questionnaire.AnswerErrors) questionnaire.AnswerErrors {
+	enabled := def.Enabled(a)
+	var out questionnaire.AnswerErrors
+	for _, e := range errs {
+		if enabled[e.LinkID] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // formValues returns the posted form as url.Values-like map.

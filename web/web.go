@@ -151,6 +151,9 @@ func ParsePublicURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// Catalogue returns the questionnaire definitions the server knows.
+func (s *Server) Catalogue() *questionnaire.Catalogue { return s.cfg.Catalogue }
+
 // App returns the fiber app, for tests (app.Test) and for Listen.
 func (s *Server) App() *fiber.App { return s.app }
 

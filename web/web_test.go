@@ -57,12 +57,26 @@ type harness struct {
 	t     *testing.T
 	srv   *web.Server
 	store *bolt.Store
+	path  string
+	book  *store.Codebook
+	cfg   web.Config
 	clock *clock
 	logs  *syncBuffer
 	audit *syncBuffer
 }
 
-func newHarness(t *testing.T) *harness {
+// option changes the harness's web configuration.
+type option func(*web.Config)
+
+func withTrustedProxies(cidrs ...string) option {
+	return func(c *web.Config) { c.TrustedProxies = cidrs }
+}
+
+func withGlobalLimit(n int) option {
+	return func(c *web.Config) { c.CodeLimits.GlobalPerMin = n }
+}
+
+func newHarness(t *testing.T, opts ...option) *harness {
 	t.Helper()
 	cat, err := schemas.Load(schemas.Shipped())
 	if err != nil {
@@ -73,18 +87,19 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	book, _ := store.NewCodebook(bytes.Repeat([]byte{3}, 32))
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "eprom.db"), book)
+	path := filepath.Join(t.TempDir(), "eprom.db")
+	db, err := bolt.Open(path, book)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
 	tokens, err := web.ParseTokens("registry:" + token + ",other:other-token-0123456789")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: db, clock: &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
+	h := &harness{t: t, store: db, path: path, book: book, clock: &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
 		logs: &syncBuffer{}, audit: &syncBuffer{}}
-	h.srv, err = web.New(web.Config{
+	t.Cleanup(func() { h.store.Close() })
+	h.cfg = web.Config{
 		PublicURL: publicURL,
 		Tokens:    tokens,
 		Catalogue: cat,
@@ -95,11 +110,30 @@ func newHarness(t *testing.T) *harness {
 		Logger:    slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Audit:     slog.New(slog.NewJSONHandler(h.audit, nil)),
 		Now:       h.clock.Now,
-	})
-	if err != nil {
+	}
+	for _, o := range opts {
+		o(&h.cfg)
+	}
+	if h.srv, err = web.New(h.cfg); err != nil {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// restart closes the store and starts a new server on the same file, as
+// a process restart would.
+func (h *harness) restart() {
+	h.t.Helper()
+	h.store.Close()
+	db, err := bolt.Open(h.path, h.book)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.store = db
+	h.cfg.Orders, h.cfg.Patients, h.cfg.Limits = db, db, db
+	if h.srv, err = web.New(h.cfg); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // listen serves the app on a loopback port until the test ends and returns
