@@ -75,25 +75,35 @@ func startService(t *testing.T, data string) (base string, stop func()) {
 // phone starts Chromium with a 360×740 phone viewport.
 func phone(t *testing.T, js bool) (context.Context, func()) {
 	t.Helper()
+	// Not t.TempDir: Chromium may still write its profile while it exits.
+	profile, err := os.MkdirTemp("", "eprom-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium(t)),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	err := chromedp.Run(ctx,
+	err = chromedp.Run(ctx,
 		chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)),
 		emulation.SetScriptExecutionDisabled(!js),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ctx, func() { cancelTimeout(); cancelCtx(); cancelAlloc() }
+	return ctx, func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+		os.RemoveAll(profile)
+	}
 }
 
 // shot saves a full-page screenshot.
@@ -271,6 +281,39 @@ func TestBrowserAuditWithoutJavaScript(t *testing.T) {
 	}
 	mustRun(t, ctx, "review", shot(dir, "02-page2"), press("review"), on("review"), shot(dir, "03-review"))
 	if got := text(ctx, t); !strings.Contains(got, "Check your answers") || !strings.Contains(got, "2-4 times a month") {
+		t.Errorf("review: %s", got)
+	}
+	mustRun(t, ctx, "submit", click("form.submit button"), on("done"), shot(dir, "04-done"))
+	if got := text(ctx, t); !strings.Contains(got, "Thank you! Your answers have been sent") {
+		t.Errorf("done: %s", got)
+	}
+	if _, o := api(t, "GET", base+"/api/v1/orders/"+order["id"].(string), ""); o["status"] != "submitted" {
+		t.Errorf("order after submit: %v", o)
+	}
+}
+
+func TestBrowserKvarusErfaringInEnglish(t *testing.T) {
+	chromium(t)
+	base, _ := startService(t, t.TempDir())
+	status, order := api(t, "POST", base+"/api/v1/orders", `{"questionnaire": "kvarus-erfaring", "patientRef": "p-3", "language": "nb"}`)
+	if status != 201 {
+		t.Fatalf("order: %d %v", status, order)
+	}
+	dir := screenshots(t, "kvarus-erfaring-en")
+	ctx, cancel := phone(t, true)
+	defer cancel()
+
+	// The order is in Norwegian; the patient switches to English.
+	mustRun(t, ctx, "QR link", chromedp.Navigate(order["url"].(string)), on("page-1"))
+	mustRun(t, ctx, "switch language", click(`a[hreflang="en"]`), chromedp.WaitVisible(`html[lang="en"] main[data-page="page-1"]`, chromedp.ByQuery))
+	if got := text(ctx, t); !strings.Contains(got, "Page 1 of 2") || !strings.Contains(got, "Has the treatment helped you?") {
+		t.Fatalf("page 1 in English: %s", got)
+	}
+	mustRun(t, ctx, "page 1",
+		pick("nytte", "4"), pick("lyttet", "5"), pick("medvirkning", "3"), pick("fornoyd", "4"), pick("informasjon", "vet-ikke"),
+		shot(dir, "01-experience"), press("next"), on("page-2"))
+	mustRun(t, ctx, "page 2", typeIn("bra", "Kind people."), shot(dir, "02-comments"), press("review"), on("review"), shot(dir, "03-review"))
+	if got := text(ctx, t); !strings.Contains(got, "Kind people.") || !strings.Contains(got, "Check your answers") {
 		t.Errorf("review: %s", got)
 	}
 	mustRun(t, ctx, "submit", click("form.submit button"), on("done"), shot(dir, "04-done"))
