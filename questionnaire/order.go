@@ -55,6 +55,7 @@ type Order struct {
 	Unit            string           `json:"unit,omitempty"`
 	OrderedBy       string           `json:"orderedBy"` // the API token's name
 	CodeGeneration  int              `json:"codeGeneration"`
+	SubmissionID    string           `json:"submissionId,omitempty"` // the envelope sent when the order closed
 
 	CreatedAt   time.Time  `json:"createdAt"`
 	ExpiresAt   time.Time  `json:"expiresAt"`

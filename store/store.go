@@ -101,19 +101,100 @@ type Patients interface {
 	// in_progress. Returns ECONFLICT when the order is closed or expired.
 	SaveDraft(ctx context.Context, orderID string, d *questionnaire.Draft, now time.Time) (*questionnaire.Order, error)
 
-	// Submit stores the response and closes the order (submitted, or
-	// declined for a decline) in one transaction, and deletes the draft.
-	// Returns ECONFLICT when the order is closed already: a second submit
-	// stores nothing.
+	// Submit closes the order (submitted, or declined for a decline),
+	// signs its envelope and puts it in the outbox, and deletes the draft,
+	// all in one durable transaction: when Submit returns, the envelope is
+	// on disk. Returns ECONFLICT when the order is closed already: a second
+	// submit stores nothing.
 	Submit(ctx context.Context, r *questionnaire.Response, now time.Time) (*questionnaire.Order, error)
-
-	// Response returns the stored response of an order. Returns ENOTFOUND
-	// when there is none.
-	Response(ctx context.Context, orderID string) (*questionnaire.Response, error)
 
 	// PurgeSessions deletes sessions idle for IdleTimeout.
 	PurgeSessions(ctx context.Context, now time.Time) (int, error)
 }
+
+// Signer signs envelope payloads.
+type Signer interface {
+	// Sign returns the JWS compact serialization of payload and the id of
+	// the key that signed it.
+	Sign(payload []byte) (jws, kid string, err error)
+}
+
+// Submission is an envelope in the outbox: the signed JWS and its delivery
+// state. A delivered submission leaves the outbox; a tombstone remains.
+type Submission struct {
+	ID          string    `json:"id"`
+	OrderID     string    `json:"orderId"`
+	Type        string    `json:"type"`
+	KeyID       string    `json:"kid"`
+	JWS         string    `json:"jws,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	Attempts    int       `json:"attempts"`
+	NextAt      time.Time `json:"nextAt"`                // not before this time
+	LeaseHolder string    `json:"leaseHolder,omitempty"` // "push" or "pull" while leased
+	LeaseUntil  time.Time `json:"leaseUntil,omitzero"`
+	LastError   string    `json:"lastError,omitempty"`
+	DeadAt      time.Time `json:"deadAt,omitzero"` // in the dead-letter list since
+}
+
+// OutboxStats describe the outbox at a moment.
+type OutboxStats struct {
+	Depth     int           `json:"depth"`     // envelopes waiting or leased
+	Leased    int           `json:"leased"`    // of them, leased now
+	Dead      int           `json:"dead"`      // in the dead-letter list
+	OldestAge time.Duration `json:"oldestAge"` // age of the oldest undelivered envelope
+	Delivered int           `json:"tombstones"`
+}
+
+// Outbox is the durable queue of signed envelopes (store-and-forward).
+// Push (the delivery worker) and pull (the submissions API) lease from it;
+// a lease hides an envelope until it is acknowledged, returned or lapses.
+type Outbox interface {
+	// Lease takes up to n envelopes due at now, oldest first, for holder,
+	// hiding them until now+ttl.
+	Lease(ctx context.Context, holder string, n int, ttl time.Duration, now time.Time) ([]*Submission, error)
+
+	// Ack records an envelope as delivered: it leaves the outbox with its
+	// answers, a tombstone stays, and the order is marked delivered.
+	// Acknowledging a delivered envelope again is not an error. Returns
+	// ENOTFOUND when the id was never in the outbox (or its tombstone has
+	// been purged).
+	Ack(ctx context.Context, id string, now time.Time) error
+
+	// Retry returns a leased envelope to the queue, due at at, counting
+	// an attempt and its error. Returns ENOTFOUND when it is not there.
+	Retry(ctx context.Context, id string, at time.Time, lastErr string) error
+
+	// Dead moves an envelope to the dead-letter list. Returns ENOTFOUND
+	// when it is not in the outbox.
+	Dead(ctx context.Context, id, reason string, now time.Time) error
+
+	// Redrive moves a dead letter back to the queue, due now. Returns
+	// ENOTFOUND when it is not in the dead-letter list.
+	Redrive(ctx context.Context, id string, now time.Time) error
+
+	// Submission returns an envelope by id from the queue or the
+	// dead-letter list. Returns ENOTFOUND when it is in neither.
+	Submission(ctx context.Context, id string) (*Submission, error)
+
+	// Submissions lists up to limit envelopes of the queue, or of the
+	// dead-letter list, oldest first, without their JWS.
+	Submissions(ctx context.Context, dead bool, limit int) ([]*Submission, error)
+
+	// Stats describes the outbox at now.
+	Stats(ctx context.Context, now time.Time) (OutboxStats, error)
+
+	// KeyInUse reports whether an undelivered envelope was signed by kid.
+	KeyInUse(ctx context.Context, kid string) (bool, error)
+
+	// PurgeTombstones deletes tombstones older than TombstoneTTL.
+	PurgeTombstones(ctx context.Context, now time.Time) (int, error)
+
+	// Enqueued is signalled after an envelope is put in the outbox.
+	Enqueued() <-chan struct{}
+}
+
+// TombstoneTTL is how long a delivered envelope's tombstone is kept.
+const TombstoneTTL = 30 * 24 * time.Hour
 
 // Limits counts failures, such as wrong codes, to slow down guessing.
 type Limits interface {

@@ -339,9 +339,9 @@ func TestQuestionnairePages(t *testing.T) {
 		wantPage(t, review, 200, "Se over svarene", "2–3 ganger i uka", `href="/q?page=1#q-q1"`, `action="/q/submit"`)
 		done := b.follow(b.post("/q/submit", review, url.Values{}))
 		wantPage(t, done, 200, "Takk! Svarene er sendt", "Du kan lukke denne siden nå.")
-		r, err := h.store.Response(t.Context(), id)
-		if err != nil || len(r.Answers) != 10 || len(r.Scores) != 1 || *r.Scores[0].Value != 8 || r.Scores[0].Band != "hazardous" {
-			t.Fatalf("response %+v, %v", r, err)
+		r := h.envelope(id)
+		if r.Type != "response" || len(r.Answers) != 10 || len(r.Scores) != 1 || *r.Scores[0].Value != 8 || r.Scores[0].Band != "hazardous" {
+			t.Fatalf("envelope %+v", r)
 		}
 		var types []string
 		for _, e := range r.Events {
@@ -383,8 +383,9 @@ func TestSubmitTwice(t *testing.T) {
 			t.Errorf("a submit answered %d", s)
 		}
 	}
-	if _, err := h.store.Response(t.Context(), id); err != nil {
-		t.Fatal(err)
+	h.envelope(id)
+	if st, _ := h.store.Stats(t.Context(), h.clock.Now()); st.Depth != 1 {
+		t.Fatalf("%d envelopes in the outbox, want 1", st.Depth)
 	}
 	// The order was submitted once: a second Submit conflicts.
 	_, err := h.store.Submit(t.Context(), &questionnaire.Response{OrderID: id, Type: questionnaire.ResponseAnswered}, h.clock.Now())
@@ -418,10 +419,7 @@ func TestSkipLogicOnTheServer(t *testing.T) {
 		t.Error("the review shows a hidden question")
 	}
 	b.post("/q/submit", review, url.Values{})
-	r, err := h.store.Response(t.Context(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := h.envelope(id)
 	for _, a := range r.Answers {
 		if a.LinkID == "barn-bor" || a.LinkID == "alkohol-dager" || a.LinkID == "alkohol-enheter" {
 			t.Errorf("the hidden %s was kept: %v", a.LinkID, a.Value)
@@ -500,9 +498,8 @@ func TestDecline(t *testing.T) {
 	if o["status"] != "declined" {
 		t.Errorf("order %v", o)
 	}
-	r, err := h.store.Response(t.Context(), id)
-	if err != nil || r.Type != questionnaire.ResponseDeclined || len(r.Answers) != 0 {
-		t.Errorf("response %+v, %v", r, err)
+	if r := h.envelope(id); r.Type != questionnaire.EnvelopeDeclined || len(r.Answers) != 0 {
+		t.Errorf("envelope %+v", r)
 	}
 	_ = p
 }

@@ -52,6 +52,10 @@ type Config struct {
 	Orders   store.Orders
 	Patients store.Patients
 	Limits   store.Limits
+	Outbox   store.Outbox
+
+	// Keys publishes the signing keys at /.well-known/jwks.json. Required.
+	Keys JWKS
 
 	// CodeLimits slow down guessing of codes.
 	CodeLimits CodeLimits
@@ -92,8 +96,9 @@ type Server struct {
 
 // New checks the configuration, parses the templates and builds the routes.
 func New(cfg Config) (*Server, error) {
-	if cfg.Catalogue == nil || cfg.Orders == nil || cfg.Patients == nil || cfg.Limits == nil || cfg.Locales == nil || cfg.Tokens == nil {
-		return nil, errors.New("web: Catalogue, Orders, Patients, Limits, Locales and Tokens are required")
+	if cfg.Catalogue == nil || cfg.Orders == nil || cfg.Patients == nil || cfg.Limits == nil || cfg.Outbox == nil ||
+		cfg.Keys == nil || cfg.Locales == nil || cfg.Tokens == nil {
+		return nil, errors.New("web: Catalogue, Orders, Patients, Limits, Outbox, Keys, Locales and Tokens are required")
 	}
 	cfg.CodeLimits.defaults()
 	u, err := ParsePublicURL(cfg.PublicURL)
@@ -167,8 +172,11 @@ func (s *Server) routes() {
 	app.Get("/static/*", s.handleStatic(s.static))
 	app.Get("/healthz", s.handleHealthz)
 	app.Get("/readyz", s.handleReadyz)
+	app.Get("/.well-known/jwks.json", s.handleJWKS)
 
-	s.registerOrderRoutes(app.Group("/api/v1", s.authenticate))
+	api := app.Group("/api/v1", s.authenticate)
+	s.registerOrderRoutes(api)
+	s.registerSubmissionRoutes(api)
 	s.registerPatientRoutes(app)
 }
 

@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"eprom/locales"
+	"eprom/questionnaire"
 	"eprom/schemas"
 	"eprom/store"
 	"eprom/store/bolt"
+	"eprom/store/signing"
+	"eprom/store/storetest"
 	"eprom/web"
 )
 
@@ -59,6 +62,7 @@ type harness struct {
 	store *bolt.Store
 	path  string
 	book  *store.Codebook
+	keys  *signing.Keyring
 	cfg   web.Config
 	clock *clock
 	logs  *syncBuffer
@@ -87,8 +91,13 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		t.Fatal(err)
 	}
 	book, _ := store.NewCodebook(bytes.Repeat([]byte{3}, 32))
-	path := filepath.Join(t.TempDir(), "eprom.db")
-	db, err := bolt.Open(path, book)
+	dir := t.TempDir()
+	keys, err := signing.Load(filepath.Join(dir, "signing-keys.pem"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "eprom.db")
+	db, err := bolt.Open(path, book, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +105,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: db, path: path, book: book, clock: &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
+	h := &harness{t: t, store: db, path: path, book: book, keys: keys, clock: &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
 		logs: &syncBuffer{}, audit: &syncBuffer{}}
 	t.Cleanup(func() { h.store.Close() })
 	h.cfg = web.Config{
@@ -106,6 +115,8 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		Orders:    db,
 		Patients:  db,
 		Limits:    db,
+		Outbox:    db,
+		Keys:      keys,
 		Locales:   loc,
 		Logger:    slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Audit:     slog.New(slog.NewJSONHandler(h.audit, nil)),
@@ -125,12 +136,12 @@ func newHarness(t *testing.T, opts ...option) *harness {
 func (h *harness) restart() {
 	h.t.Helper()
 	h.store.Close()
-	db, err := bolt.Open(h.path, h.book)
+	db, err := bolt.Open(h.path, h.book, h.keys)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.store = db
-	h.cfg.Orders, h.cfg.Patients, h.cfg.Limits = db, db, db
+	h.cfg.Orders, h.cfg.Patients, h.cfg.Limits, h.cfg.Outbox = db, db, db, db
 	if h.srv, err = web.New(h.cfg); err != nil {
 		h.t.Fatal(err)
 	}
@@ -147,6 +158,16 @@ func (h *harness) listen() string {
 	go h.srv.App().Listener(ln)
 	h.t.Cleanup(func() { h.srv.App().Shutdown() })
 	return "http://" + ln.Addr().String()
+}
+
+// envelope returns the payload of the envelope an order's closing sent.
+func (h *harness) envelope(orderID string) *questionnaire.Envelope {
+	h.t.Helper()
+	o, err := h.store.Order(h.t.Context(), orderID)
+	if err != nil || o.SubmissionID == "" {
+		h.t.Fatalf("order %s has no submission: %+v %v", orderID, o, err)
+	}
+	return storetest.Envelope(h.t, h.store, o.SubmissionID)
 }
 
 // do sends a request through fiber's app.Test, with the registry's token

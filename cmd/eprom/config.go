@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // Config is the configuration of `eprom serve`. Each field is a flag and an
@@ -27,17 +29,20 @@ type Config struct {
 	TrustedProxies    string // EPROM_TRUSTED_PROXIES: CIDRs, comma-separated
 	SecretFile        string // EPROM_SECRET_FILE
 	SigningKeysFile   string // EPROM_SIGNING_KEYS_FILE
+	DeliveryBackoff   string // EPROM_DELIVERY_MAX_BACKOFF: the longest wait between two tries of one envelope
 
-	demo bool // eprom demo: a DEMO banner on every page
+	demo       bool          // eprom demo: a DEMO banner on every page
+	maxBackoff time.Duration // DeliveryBackoff, parsed
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §9.
 func DefaultConfig() Config {
 	return Config{
-		Addr:      "127.0.0.1:8080",
-		Data:      "./data",
-		Store:     "bolt",
-		PublicURL: "http://localhost:8080",
+		Addr:            "127.0.0.1:8080",
+		Data:            "./data",
+		Store:           "bolt",
+		PublicURL:       "http://localhost:8080",
+		DeliveryBackoff: "5m",
 	}
 }
 
@@ -61,6 +66,7 @@ var settings = []setting{
 	{"trusted-proxies", "EPROM_TRUSTED_PROXIES", "CIDRs of proxies whose X-Forwarded-For counts, comma-separated", func(c *Config) *string { return &c.TrustedProxies }},
 	{"secret-file", "EPROM_SECRET_FILE", "file of 32+ random bytes for codes (default: generated in the data folder)", func(c *Config) *string { return &c.SecretFile }},
 	{"signing-keys-file", "EPROM_SIGNING_KEYS_FILE", "PEM file of Ed25519 signing keys (default: generated in the data folder)", func(c *Config) *string { return &c.SigningKeysFile }},
+	{"delivery-max-backoff", "EPROM_DELIVERY_MAX_BACKOFF", "longest wait between two tries to deliver one envelope", func(c *Config) *string { return &c.DeliveryBackoff }},
 }
 
 // parseConfig reads flags over the environment over the defaults, then
@@ -106,6 +112,17 @@ func (c *Config) check() error {
 	if c.RegistryToken != "" && c.RegistryTokenFile != "" {
 		return errors.New("EPROM_REGISTRY_TOKEN and EPROM_REGISTRY_TOKEN_FILE are both set; use one")
 	}
+	d, err := time.ParseDuration(c.DeliveryBackoff)
+	if err != nil || d < time.Second || d > 24*time.Hour {
+		return fmt.Errorf("EPROM_DELIVERY_MAX_BACKOFF: %q is not a duration from 1s to 24h, such as 5m", c.DeliveryBackoff)
+	}
+	c.maxBackoff = d
+	if c.RegistryURL != "" {
+		u, err := url.Parse(c.RegistryURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("EPROM_REGISTRY_URL: %q is not an http(s) URL", c.RegistryURL)
+		}
+	}
 	for _, cidr := range splitList(c.TrustedProxies) {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
 			if net.ParseIP(cidr) == nil {
@@ -114,6 +131,18 @@ func (c *Config) check() error {
 		}
 	}
 	return nil
+}
+
+// registryToken returns the registry token from the setting or its file.
+func (c *Config) registryToken() (string, error) {
+	if c.RegistryTokenFile == "" {
+		return c.RegistryToken, nil
+	}
+	b, err := os.ReadFile(c.RegistryTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("EPROM_REGISTRY_TOKEN_FILE: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // apiTokens returns the token list from the setting or its file.

@@ -18,6 +18,8 @@ import (
 	"eprom/schemas"
 	"eprom/store"
 	"eprom/store/bolt"
+	"eprom/store/delivery"
+	"eprom/store/signing"
 	"eprom/web"
 )
 
@@ -59,6 +61,8 @@ type service struct {
 	logger *slog.Logger
 	orders store.Orders
 	db     *bolt.Store
+	keys   *signing.Keyring
+	worker *delivery.Worker // nil in pull-only mode
 	web    *web.Server
 	closer []io.Closer
 }
@@ -118,12 +122,34 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		return nil, err
 	}
 
-	db, err := bolt.Open(filepath.Join(cfg.Data, "eprom.db"), book)
+	keysPath, generate := cfg.SigningKeysFile, false
+	if keysPath == "" {
+		keysPath, generate = filepath.Join(cfg.Data, "signing-keys.pem"), true
+	}
+	keys, err := signing.Load(keysPath, generate)
+	if err != nil {
+		return nil, fmt.Errorf("EPROM_SIGNING_KEYS_FILE: %w", err)
+	}
+	svc.keys = keys
+
+	db, err := bolt.Open(filepath.Join(cfg.Data, "eprom.db"), book, keys)
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_DATA: %w", err)
 	}
 	svc.orders, svc.db = db, db
 	svc.closer = append(svc.closer, db)
+
+	if cfg.RegistryURL != "" {
+		token, err := cfg.registryToken()
+		if err != nil {
+			return nil, err
+		}
+		svc.worker, err = delivery.New(delivery.Config{Outbox: db, URL: cfg.RegistryURL, Token: token,
+			MaxBackoff: cfg.maxBackoff, Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("EPROM_REGISTRY_URL: %w", err)
+		}
+	}
 
 	auditFile, err := os.OpenFile(filepath.Join(cfg.Data, "audit.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -138,6 +164,8 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		Orders:         db,
 		Patients:       db,
 		Limits:         db,
+		Outbox:         db,
+		Keys:           keys,
 		Locales:        loc,
 		Demo:           cfg.demo,
 		Logger:         logger,
@@ -158,8 +186,11 @@ func (s *service) Run(ctx context.Context, ln net.Listener) error {
 	s.logger.Info("listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL, "store", s.cfg.Store)
 
 	var wg sync.WaitGroup
-	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	wg.Go(func() { s.sweep(sweepCtx) })
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	wg.Go(func() { s.sweep(bgCtx) })
+	if s.worker != nil {
+		wg.Go(func() { s.worker.Run(bgCtx) })
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- s.web.App().Listener(ln) }()
@@ -174,7 +205,7 @@ func (s *service) Run(ctx context.Context, ln net.Listener) error {
 		<-served
 	case err = <-served:
 	}
-	stopSweep()
+	stopBackground()
 	wg.Wait()
 	s.logger.Info("stopped")
 	return err
@@ -194,6 +225,9 @@ func (s *service) sweep(ctx context.Context) {
 		}
 		if _, err := s.db.PurgeSessions(ctx, now); err != nil {
 			s.logger.Error("sweep sessions", "err", err.Error())
+		}
+		if _, err := s.db.PurgeTombstones(ctx, now); err != nil {
+			s.logger.Error("sweep tombstones", "err", err.Error())
 		}
 		select {
 		case <-ctx.Done():

@@ -26,7 +26,7 @@ var (
 	bucketIdempotency = []byte("idempotency") // caller \x00 key → idemEntry JSON
 	bucketExpiry      = []byte("expiry")      // expiry (8 bytes, big-endian Unix ns) + order id → nothing, while open
 	allBuckets        = [][]byte{bucketOrders, bucketCodes, bucketSealed, bucketIdempotency, bucketExpiry,
-		bucketSessions, bucketDrafts, bucketResponses, bucketLimits}
+		bucketSessions, bucketDrafts, bucketLimits, bucketOutbox, bucketOutboxDue, bucketDead, bucketTombstones}
 )
 
 // codeEntry is what the code index holds for a code.
@@ -42,17 +42,21 @@ type idemEntry struct {
 	At      time.Time `json:"at"`
 }
 
-// Store is the bbolt implementation of store.Orders.
+// Store is the bbolt implementation of the store: orders, patients'
+// sessions and drafts, limits, and the outbox.
 type Store struct {
-	db    *bolt.DB
-	codes *store.Codebook
+	db       *bolt.DB
+	codes    *store.Codebook
+	signer   store.Signer
+	enqueued chan struct{}
 }
 
 var _ store.Orders = (*Store)(nil)
 
 // Open opens or creates the bbolt file at path. It fails at once, with a
-// clear error, when another process holds the file.
-func Open(path string, codes *store.Codebook) (*Store, error) {
+// clear error, when another process holds the file. The signer signs the
+// envelopes that closing an order puts in the outbox.
+func Open(path string, codes *store.Codebook, signer store.Signer) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("bolt: %s is in use by another process (is another eprom running on this data folder?)", path)
@@ -71,7 +75,7 @@ func Open(path string, codes *store.Codebook) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt: create buckets: %w", err)
 	}
-	return &Store{db: db, codes: codes}, nil
+	return &Store{db: db, codes: codes, signer: signer, enqueued: make(chan struct{}, 1)}, nil
 }
 
 // DB returns the underlying database, for the outbox that shares the file.
@@ -309,6 +313,16 @@ func (s *Store) ExpireOrders(ctx context.Context, now time.Time) ([]*questionnai
 				}
 				continue
 			}
+			d, err := getDraft(tx, o.ID)
+			if err != nil {
+				return err
+			}
+			if err := s.enqueue(tx, o, nil, d.Events, now); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketDrafts).Delete([]byte(o.ID)); err != nil {
+				return err
+			}
 			if err := closeOrder(tx, o, keys[i]); err != nil {
 				return err
 			}
@@ -318,6 +332,9 @@ func (s *Store) ExpireOrders(ctx context.Context, now time.Time) ([]*questionnai
 	})
 	if err != nil {
 		return nil, wrap("expire orders", err)
+	}
+	if len(expired) > 0 {
+		s.signal()
 	}
 	return expired, nil
 }

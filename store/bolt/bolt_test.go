@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"eprom/store"
 	"eprom/store/bolt"
+	"eprom/store/signing"
 	"eprom/store/storetest"
 )
 
@@ -25,13 +27,31 @@ func MustOpen(tb testing.TB, path string) *bolt.Store {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := bolt.Open(path, book)
+	s, err := bolt.Open(path, book, keyring(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
 }
+
+// keyring is a signing keyring in a temporary folder, made once.
+var keyring = func() func(testing.TB) *signing.Keyring {
+	var once sync.Once
+	var k *signing.Keyring
+	return func(tb testing.TB) *signing.Keyring {
+		once.Do(func() {
+			dir, err := os.MkdirTemp("", "eprom-keys-")
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if k, err = signing.Load(filepath.Join(dir, "keys.pem"), true); err != nil {
+				tb.Fatal(err)
+			}
+		})
+		return k
+	}
+}()
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(tb testing.TB) (storetest.Store, func() storetest.Store) {
@@ -75,7 +95,7 @@ func TestOpenFailsClearlyWhenTheFileIsInUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "eprom.db")
 	MustOpen(t, path)
 	book, _ := store.NewCodebook(secret)
-	_, err := bolt.Open(path, book)
+	_, err := bolt.Open(path, book, nil)
 	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
 		t.Fatalf("second open: %v", err)
 	}
@@ -87,7 +107,7 @@ func TestAnotherSecretFindsNoCode(t *testing.T) {
 	_, code, _, _ := s.CreateOrder(context.Background(), storetest.NewOrder(time.Hour), nil)
 	s.Close()
 	other, _ := store.NewCodebook(bytes.Repeat([]byte{8}, 32))
-	s2, err := bolt.Open(path, other)
+	s2, err := bolt.Open(path, other, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,9 @@ import (
 )
 
 var (
-	bucketSessions  = []byte("sessions")  // SHA-256 of the session id → Session JSON
-	bucketDrafts    = []byte("drafts")    // order id → Draft JSON
-	bucketResponses = []byte("responses") // order id → Response JSON
-	bucketLimits    = []byte("limits")    // key → failure times, Unix ns, 8 bytes each
+	bucketSessions = []byte("sessions") // SHA-256 of the session id → Session JSON
+	bucketDrafts   = []byte("drafts")   // order id → Draft JSON
+	bucketLimits   = []byte("limits")   // key → failure times, Unix ns, 8 bytes each
 )
 
 var (
@@ -153,10 +152,13 @@ func (s *Store) SaveDraft(ctx context.Context, orderID string, d *questionnaire.
 	return o, wrap("save draft", err)
 }
 
-// Submit implements store.Patients.
+// Submit implements store.Patients. Concurrent submits are committed
+// together (bbolt's Batch), so they share one fsync; never NoSync.
 func (s *Store) Submit(ctx context.Context, r *questionnaire.Response, now time.Time) (*questionnaire.Order, error) {
 	var o *questionnaire.Order
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	// Batch may run the function more than once: it starts from the
+	// stored state every time.
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		var err error
 		if o, err = getOrder(tx, r.OrderID); err != nil {
 			return err
@@ -170,7 +172,7 @@ func (s *Store) Submit(ctx context.Context, r *questionnaire.Response, now time.
 		if err != nil {
 			return err
 		}
-		if err := putJSON(tx, bucketResponses, []byte(o.ID), r); err != nil {
+		if err := s.enqueue(tx, o, r, nil, now); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketDrafts).Delete([]byte(o.ID)); err != nil {
@@ -178,23 +180,11 @@ func (s *Store) Submit(ctx context.Context, r *questionnaire.Response, now time.
 		}
 		return closeOrder(tx, o, expiry)
 	})
-	return o, wrap("submit", err)
-}
-
-// Response implements store.Patients.
-func (s *Store) Response(ctx context.Context, orderID string) (*questionnaire.Response, error) {
-	var r questionnaire.Response
-	err := s.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketResponses).Get([]byte(orderID))
-		if raw == nil {
-			return questionnaire.Errorf(questionnaire.ENOTFOUND, "no response for order %s", orderID)
-		}
-		return json.Unmarshal(raw, &r)
-	})
 	if err != nil {
-		return nil, wrap("response", err)
+		return nil, wrap("submit", err)
 	}
-	return &r, nil
+	s.signal()
+	return o, nil
 }
 
 // Failures implements store.Limits.

@@ -118,9 +118,10 @@ func runPatients(t *testing.T, open Opener, create func(*testing.T, Store, *ques
 		if err != nil || got.Status != questionnaire.StatusSubmitted || got.SubmittedAt == nil {
 			t.Fatalf("Submit: %+v, %v", got, err)
 		}
-		stored, err := s.Response(ctx, o.ID)
-		if err != nil || stored.OrderID != o.ID || len(stored.Answers) != 1 {
-			t.Fatalf("Response: %+v, %v", stored, err)
+		env := Envelope(t, s, got.SubmissionID)
+		if env.OrderID != o.ID || env.Type != "response" || len(env.Answers) != 1 || env.PatientRef != "patient-1" ||
+			env.SubmittedAt == nil || !env.OrderedAt.Equal(t0) {
+			t.Fatalf("envelope: %+v", env)
 		}
 		if d, _ := s.Draft(ctx, o.ID); len(d.Answers) != 0 {
 			t.Fatalf("the draft is still there: %v", d)
@@ -157,6 +158,9 @@ func runPatients(t *testing.T, open Opener, create func(*testing.T, Store, *ques
 		if ok.Load() != 1 {
 			t.Fatalf("%d submits succeeded, want 1", ok.Load())
 		}
+		if st, _ := s.Stats(ctx, t0); st.Depth != 1 {
+			t.Fatalf("%d envelopes in the outbox, want 1", st.Depth)
+		}
 	})
 
 	t.Run("decline closes the order as declined", func(t *testing.T) {
@@ -167,12 +171,9 @@ func runPatients(t *testing.T, open Opener, create func(*testing.T, Store, *ques
 		if err != nil || got.Status != questionnaire.StatusDeclined || got.ClosedAt == nil {
 			t.Fatalf("%+v, %v", got, err)
 		}
-	})
-
-	t.Run("ErrNotFound: no response", func(t *testing.T) {
-		s, _ := open(t)
-		_, err := s.Response(ctx, "nope")
-		errCode(t, err, questionnaire.ENOTFOUND)
+		if env := Envelope(t, s, got.SubmissionID); env.Type != "declined" || len(env.Answers) != 0 {
+			t.Fatalf("envelope %+v", env)
+		}
 	})
 
 	t.Run("idle sessions are purged", func(t *testing.T) {

@@ -19,6 +19,7 @@ type Store interface {
 	store.Orders
 	store.Patients
 	store.Limits
+	store.Outbox
 }
 
 // Opener opens a fresh, empty store for one test. reopen closes it and opens
@@ -290,4 +291,5 @@ func Run(t *testing.T, open Opener) {
 
 	runPatients(t, open, create, errCode)
 	runLimits(t, open)
+	runOutbox(t, open, create, errCode)
 }

@@ -1,0 +1,249 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"eprom/questionnaire"
+	"eprom/store"
+	"eprom/store/bolt"
+	"eprom/store/delivery"
+	"eprom/store/signing"
+	"eprom/store/storetest"
+)
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		status int
+		err    error
+		want   delivery.Outcome
+	}{
+		{200, nil, delivery.Delivered},
+		{201, nil, delivery.Delivered},
+		{204, nil, delivery.Delivered},
+		{500, nil, delivery.Retry},
+		{502, nil, delivery.Retry},
+		{503, nil, delivery.Retry},
+		{408, nil, delivery.Retry},
+		{425, nil, delivery.Retry},
+		{429, nil, delivery.Retry},
+		{0, errors.New("connection refused"), delivery.Retry},
+		{400, nil, delivery.DeadLetter},
+		{401, nil, delivery.DeadLetter},
+		{403, nil, delivery.DeadLetter},
+		{404, nil, delivery.DeadLetter},
+		{409, nil, delivery.DeadLetter},
+		{413, nil, delivery.DeadLetter},
+		{422, nil, delivery.DeadLetter},
+		{301, nil, delivery.DeadLetter},
+	}
+	for _, tt := range tests {
+		if got := delivery.Classify(tt.status, tt.err); got != tt.want {
+			t.Errorf("Classify(%d, %v) = %v, want %v", tt.status, tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	min, max := time.Second, 5*time.Minute
+	for attempt := range 40 {
+		ceiling := max
+		if attempt < 30 && min<<attempt < max {
+			ceiling = min << attempt
+		}
+		lo, hi := max, time.Duration(0)
+		for range 2000 {
+			d := delivery.Backoff(attempt, min, max)
+			if d < min || d > ceiling {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, min, ceiling)
+			}
+			lo, hi = minDur(lo, d), maxDur(hi, d)
+		}
+		// Full jitter: the draws spread over the range, not bunched at one end.
+		if ceiling >= 8*time.Second && (lo > min+(ceiling-min)/10 || hi < ceiling-(ceiling-min)/10) {
+			t.Errorf("attempt %d: draws %v–%v do not cover [%v, %v]", attempt, lo, hi, min, ceiling)
+		}
+	}
+	if d := delivery.Backoff(0, min, max); d != min {
+		t.Errorf("the first retry waits %v, want %v", d, min)
+	}
+}
+
+func minDur(a, b time.Duration) time.Duration {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func maxDur(a, b time.Duration) time.Duration {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// openStore opens a bolt store with a keyring in a temporary folder.
+func openStore(t *testing.T) *bolt.Store {
+	t.Helper()
+	dir := t.TempDir()
+	keys, err := signing.Load(filepath.Join(dir, "keys.pem"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := make([]byte, 32)
+	book, _ := store.NewCodebook(secret)
+	s, err := bolt.Open(filepath.Join(dir, "eprom.db"), book, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// submit puts one response's envelope in the outbox.
+func submit(t *testing.T, s *bolt.Store) string {
+	t.Helper()
+	o := storetest.NewOrder(time.Hour)
+	o.CreatedAt, o.ExpiresAt = time.Now(), time.Now().Add(time.Hour)
+	if _, _, _, err := s.CreateOrder(context.Background(), o, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Submit(context.Background(), &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseAnswered, SubmittedAt: time.Now()}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.SubmissionID
+}
+
+// run starts a worker and returns a function that stops it.
+func run(t *testing.T, cfg delivery.Config) (*delivery.Worker, func()) {
+	t.Helper()
+	cfg.MinBackoff, cfg.MaxBackoff, cfg.Poll = 10*time.Millisecond, 40*time.Millisecond, 10*time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := delivery.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	return w, func() { cancel(); <-done }
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("never: %s", what)
+}
+
+func TestWorkerDelivers(t *testing.T) {
+	s := openStore(t)
+	var mu sync.Mutex
+	got := map[string]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("Content-Type") != "application/jose" || r.Header.Get("Authorization") != "Bearer reg-token" || r.Method != "POST" {
+			http.Error(w, "bad request", 400)
+			return
+		}
+		mu.Lock()
+		got[r.Header.Get("Idempotency-Key")] = string(body)
+		mu.Unlock()
+		w.WriteHeader(201)
+	}))
+	defer srv.Close()
+	ids := []string{submit(t, s), submit(t, s), submit(t, s)}
+	w, stop := run(t, delivery.Config{Outbox: s, URL: srv.URL, Token: "reg-token"})
+	defer stop()
+	ids = append(ids, submit(t, s)) // one more while it runs: the signal wakes it
+	eventually(t, "all delivered", func() bool { st, _ := s.Stats(context.Background(), time.Now()); return st.Depth == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		sub := got[id]
+		if sub == "" {
+			t.Errorf("%s was not posted with its id as Idempotency-Key", id)
+		}
+	}
+	if w.Counters.Delivered.Load() != 4 || w.Counters.Attempts.Load() != 4 {
+		t.Errorf("counters: %d delivered of %d attempts", w.Counters.Delivered.Load(), w.Counters.Attempts.Load())
+	}
+}
+
+func TestWorkerRetriesUntilTheRegistryAnswers(t *testing.T) {
+	s := openStore(t)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			w.WriteHeader(503)
+		case 2:
+			w.WriteHeader(429)
+		case 3:
+			// a connection that breaks
+			hj, _ := w.(http.Hijacker)
+			conn, _, _ := hj.Hijack()
+			conn.Close()
+		default:
+			w.WriteHeader(200)
+		}
+	}))
+	defer srv.Close()
+	id := submit(t, s)
+	w, stop := run(t, delivery.Config{Outbox: s, URL: srv.URL})
+	defer stop()
+	eventually(t, "delivered after three failures", func() bool { _, err := s.Submission(context.Background(), id); return err != nil })
+	// Go's transport resends a request with an Idempotency-Key once on a
+	// broken connection by itself, so the break may not count as a failure.
+	if f := w.Counters.Failures.Load(); calls.Load() != 4 || f < 2 || f > 3 || w.Counters.Delivered.Load() != 1 {
+		t.Errorf("%d calls, %d failures", calls.Load(), w.Counters.Failures.Load())
+	}
+}
+
+func TestWorkerDeadLettersWhatTheRegistryRefuses(t *testing.T) {
+	s := openStore(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(422) }))
+	defer srv.Close()
+	id := submit(t, s)
+	w, stop := run(t, delivery.Config{Outbox: s, URL: srv.URL})
+	defer stop()
+	eventually(t, "dead-lettered", func() bool { st, _ := s.Stats(context.Background(), time.Now()); return st.Dead == 1 })
+	sub, _ := s.Submission(context.Background(), id)
+	if sub.LastError != "422 Unprocessable Entity" || w.Counters.DeadLetters.Load() != 1 {
+		t.Errorf("%+v", sub)
+	}
+}
+
+func TestWorkerStopsCleanly(t *testing.T) {
+	s := openStore(t)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	id := submit(t, s)
+	_, stop := run(t, delivery.Config{Outbox: s, URL: srv.URL})
+	eventually(t, "leased", func() bool { st, _ := s.Stats(context.Background(), time.Now()); return st.Leased == 1 })
+	stop() // returns although the registry never answered
+	if _, err := s.Submission(context.Background(), id); err != nil {
+		t.Fatal("the envelope was lost on shutdown")
+	}
+}
