@@ -64,6 +64,7 @@ type orderResponse struct {
 	DeliveredAt     *time.Time                     `json:"deliveredAt,omitempty"`
 	ClosedAt        *time.Time                     `json:"closedAt,omitempty"`
 	ReissuedAt      *time.Time                     `json:"reissuedAt,omitempty"`
+	SubmissionID    string                         `json:"submissionId,omitempty"`
 	QR              string                         `json:"qr,omitempty"`
 	QRSVG           string                         `json:"qrSvg,omitempty"`
 	Slip            string                         `json:"slip,omitempty"`
@@ -75,7 +76,7 @@ func (s *Server) respond(o *questionnaire.Order, code string) orderResponse {
 		ID: o.ID, Status: o.Status, Questionnaire: o.Questionnaire, Language: o.Language,
 		PatientRef: o.PatientRef, RegistrationRef: o.RegistrationRef, Unit: o.Unit,
 		CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt, OpenedAt: o.OpenedAt, SubmittedAt: o.SubmittedAt,
-		DeliveredAt: o.DeliveredAt, ClosedAt: o.ClosedAt, ReissuedAt: o.ReissuedAt,
+		DeliveredAt: o.DeliveredAt, ClosedAt: o.ClosedAt, ReissuedAt: o.ReissuedAt, SubmissionID: o.SubmissionID,
 	}
 	if o.Expired(s.now()) {
 		r.Status = questionnaire.StatusExpired // the sweeper may not have run yet

@@ -21,6 +21,7 @@ import (
 	"eprom/locales"
 	"eprom/questionnaire"
 	"eprom/store"
+	"eprom/web/sink"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
@@ -62,6 +63,9 @@ type Config struct {
 
 	// Demo shows a DEMO banner on every page.
 	Demo bool
+
+	// DemoRegistry, when set, is mounted at /demo/registry.
+	DemoRegistry *sink.Sink
 
 	// Locales translates the user interface. Required.
 	Locales *locales.Catalog
@@ -178,12 +182,15 @@ func (s *Server) routes() {
 	s.registerOrderRoutes(api)
 	s.registerSubmissionRoutes(api)
 	s.registerPatientRoutes(app)
+	if s.cfg.DemoRegistry != nil {
+		s.registerDemoRoutes(app, s.cfg.DemoRegistry)
+	}
 }
 
 // pageTemplates are the pages drawn inside layout.html; standalone ones
 // (the slip) have their own HTML head.
 var (
-	pageTemplates       = []string{"code.html", "message.html", "page.html", "review.html", "decline.html"}
+	pageTemplates       = []string{"code.html", "message.html", "page.html", "review.html", "decline.html", "registry.html"}
 	standaloneTemplates = []string{"slip.html"}
 )
 

@@ -209,6 +209,17 @@ func decode(t *testing.T, resp *http.Response) map[string]any {
 	return m
 }
 
+// readAll reads a response body.
+func readAll(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // wantError asserts the status and the error code of a JSON error body.
 func wantError(t *testing.T, resp *http.Response, status int, code string) map[string]any {
 	t.Helper()

@@ -57,6 +57,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	token := "demo-" + strings.ToLower(randomWord(24))
 	cfg := DefaultConfig()
 	cfg.Addr, cfg.Data, cfg.PublicURL, cfg.APITokens, cfg.demo = *addr, data, "http://"+net.JoinHostPort(host, port), "demo:"+token, true
+	// Deliveries go to the built-in receiver, over HTTP as to a registry.
+	cfg.RegistryURL = "http://" + net.JoinHostPort("127.0.0.1", port) + "/demo/registry"
+	cfg.maxBackoff = 10 * time.Second
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := openService(cfg, logger)
@@ -87,6 +90,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "    %-18s %s  %s\n", f.id, code, url)
 	}
+	fmt.Fprintf(stdout, "\n  What arrives at the registry: %s/demo/registry\n", cfg.PublicURL)
 	fmt.Fprintf(stdout, "\nPress Ctrl+C to stop.\n")
 	if err := <-done; err != nil {
 		fmt.Fprintf(stderr, "eprom: demo: %v\n", err)

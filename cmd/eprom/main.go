@@ -3,6 +3,8 @@
 //	eprom serve                 run the service
 //	eprom demo                  run it with demo codes, no configuration
 //	eprom schemas check [DIR]   check questionnaire definitions
+//	eprom queue ...             look at and re-drive the outbox
+//	eprom keys rotate|list      manage the signing keys
 //	eprom version               print the version
 package main
 
@@ -28,6 +30,10 @@ commands:
   serve                 run the service (eprom serve -h lists its settings)
   demo                  run the whole service with demo codes and no configuration
   schemas check [DIR]   check the shipped questionnaire definitions, or those in DIR
+  queue stats|list|dead|retry ID [-data DIR]
+                        the outbox of a data folder, stopped or running
+  keys rotate|list [-data DIR | -file PATH]
+                        a new signing key; the old ones stay published
   version               print the version
 `
 
@@ -60,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "schemas":
 		return runSchemas(args[1:], stdout, stderr)
+	case "queue":
+		return runQueue(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return runKeys(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "eprom", version)
 		return 0

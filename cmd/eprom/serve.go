@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,6 +22,9 @@ import (
 	"eprom/store/delivery"
 	"eprom/store/signing"
 	"eprom/web"
+	"eprom/web/sink"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // sweepInterval is how often open orders past their expiry are closed.
@@ -157,6 +161,18 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	}
 	svc.closer = append(svc.closer, auditFile)
 
+	var demoRegistry *sink.Sink
+	if cfg.demo {
+		source := func(ctx context.Context, refresh bool) (*jose.JSONWebKeySet, error) {
+			set := keys.JWKS(nil, time.Now())
+			return &set, nil
+		}
+		demoRegistry, err = sink.Open(sink.Config{Keys: source, Out: filepath.Join(cfg.Data, "demo-registry.jsonl"), Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		svc.closer = append(svc.closer, demoRegistry)
+	}
 	svc.web, err = web.New(web.Config{
 		PublicURL:      cfg.PublicURL,
 		Tokens:         tokens,
@@ -168,6 +184,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		Keys:           keys,
 		Locales:        loc,
 		Demo:           cfg.demo,
+		DemoRegistry:   demoRegistry,
 		Logger:         logger,
 		Audit:          slog.New(slog.NewJSONHandler(auditFile, nil)).With("log", "audit"),
 		TrustedProxies: splitList(cfg.TrustedProxies),
@@ -194,6 +211,13 @@ func (s *service) Run(ctx context.Context, ln net.Listener) error {
 
 	served := make(chan error, 1)
 	go func() { served <- s.web.App().Listener(ln) }()
+	if admin, err := listenAdmin(s.cfg.Data); err != nil {
+		s.logger.Warn("no admin socket; eprom queue works only while stopped", "err", err.Error())
+	} else {
+		adminSrv := &http.Server{Handler: adminHandler(s.db), ReadHeaderTimeout: 5 * time.Second}
+		go adminSrv.Serve(admin)
+		defer adminSrv.Close()
+	}
 
 	var err error
 	select {

@@ -52,7 +52,6 @@ func (f *fixture) open(token string) {
 	f.sink = s
 }
 
-
 // envelope signs an envelope with the given id.
 func (f *fixture) envelope(id string) string {
 	env := questionnaire.Envelope{ID: id, Type: "response", OrderID: "order-" + id, PatientRef: "p"}

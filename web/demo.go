@@ -1,0 +1,62 @@
+package web
+
+import (
+	"fmt"
+
+	"eprom/web/sink"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+)
+
+// registerDemoRoutes mounts the demo's built-in registry receiver: POST
+// /demo/registry receives and verifies envelopes as a registry would, and
+// GET /demo/registry shows what arrived.
+func (s *Server) registerDemoRoutes(app *fiber.App, r *sink.Sink) {
+	app.Post("/demo/registry", adaptor.HTTPHandler(r))
+	app.Get("/demo/registry", func(c *fiber.Ctx) error { return s.handleDemoRegistry(c, r) })
+}
+
+// demoRecord is one arrived envelope as the demo page shows it.
+type demoRecord struct {
+	ReceivedAt, Type, Questionnaire, OrderID, ID, KeyID string
+	Scores                                              []string
+	Answers                                             []string
+}
+
+// handleDemoRegistry serves GET /demo/registry: the envelopes the built-in
+// receiver verified, newest first.
+func (s *Server) handleDemoRegistry(c *fiber.Ctx, r *sink.Sink) error {
+	var recs []demoRecord
+	for _, rec := range r.Recent() {
+		e := rec.Envelope
+		d := demoRecord{
+			ReceivedAt:    rec.ReceivedAt.In(s.cfg.Location).Format("2006-01-02 15:04:05"),
+			Type:          e.Type,
+			Questionnaire: e.Questionnaire.ID + " " + e.Questionnaire.Version,
+			OrderID:       e.OrderID, ID: e.ID, KeyID: rec.KeyID,
+		}
+		for _, sc := range e.Scores {
+			v := "absent"
+			if sc.Value != nil {
+				v = number("en", *sc.Value)
+			}
+			if sc.Band != "" {
+				v += " (" + sc.Band + ")"
+			}
+			d.Scores = append(d.Scores, sc.ID+" = "+v)
+		}
+		for _, a := range e.Answers {
+			d.Answers = append(d.Answers, fmt.Sprintf("%s = %v", a.LinkID, a.Value))
+		}
+		recs = append(recs, d)
+	}
+	v := struct {
+		base
+		Records []demoRecord
+		Count   int
+	}{base: s.newBase("en", "Registry (demo)", "/demo/registry"), Records: recs, Count: len(recs)}
+	v.Page = "demo-registry"
+	c.Set("Refresh", "10")
+	return s.render(c, fiber.StatusOK, "registry.html", v)
+}
