@@ -48,6 +48,7 @@ type Config struct {
 type Record struct {
 	ReceivedAt time.Time               `json:"receivedAt"`
 	KeyID      string                  `json:"kid"`
+	JWS        string                  `json:"jws"` // as received, for anyone to verify again
 	Envelope   *questionnaire.Envelope `json:"envelope"`
 }
 
@@ -160,7 +161,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusBadRequest, map[string]string{"error": "Idempotency-Key is not the envelope's id"})
 		return
 	}
-	stored, err := s.store(env, kid)
+	stored, err := s.store(env, kid, string(body))
 	if err != nil {
 		s.cfg.Logger.Error("sink: store", "err", err.Error())
 		answer(w, http.StatusInternalServerError, map[string]string{"error": "could not store the envelope"})
@@ -198,13 +199,13 @@ func (s *Sink) verify(ctx context.Context, jws string) (*questionnaire.Envelope,
 }
 
 // store appends a new envelope and syncs; false for a duplicate.
-func (s *Sink) store(env *questionnaire.Envelope, kid string) (bool, error) {
+func (s *Sink) store(env *questionnaire.Envelope, kid, jws string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.seen[env.ID] {
 		return false, nil
 	}
-	rec := Record{ReceivedAt: s.cfg.Now().UTC(), KeyID: kid, Envelope: env}
+	rec := Record{ReceivedAt: s.cfg.Now().UTC(), KeyID: kid, JWS: jws, Envelope: env}
 	line, err := json.Marshal(rec)
 	if err != nil {
 		return false, err
