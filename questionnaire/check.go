@@ -19,6 +19,10 @@ var (
 	valuePattern    = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 )
 
+// ReservedLinkIDs are the names of the patient form's own fields; no
+// question may have them, since form fields are named by linkId.
+var ReservedLinkIDs = []string{"action", "page", "csrf", "lang", "confirm", "code"}
+
 // Limits of the format.
 const (
 	maxLinkIDLength  = 64
@@ -143,6 +147,8 @@ func (c *checker) item(path string, it *Item) {
 		c.ps.add(join(path, "linkId"), ProblemPattern, "longer than %d characters", maxLinkIDLength)
 	case !linkIDPattern.MatchString(it.LinkID):
 		c.ps.add(join(path, "linkId"), ProblemPattern, "%q is not a valid linkId (letters, digits, '.', '_' and '-')", it.LinkID)
+	case slices.Contains(ReservedLinkIDs, it.LinkID):
+		c.ps.add(join(path, "linkId"), ProblemPattern, "%q is reserved for the form's own fields (%s)", it.LinkID, strings.Join(ReservedLinkIDs, ", "))
 	}
 	t := it.Type
 	switch {

@@ -168,6 +168,8 @@ func TestParseProblems(t *testing.T) {
 			"items[0].items[0].linkId", questionnaire.ProblemRequired},
 		{"ErrPattern on a linkId with a space", func(d map[string]any) { item(d, 0, 0)["linkId"] = "in tro" },
 			"items[0].items[0].linkId", questionnaire.ProblemPattern},
+		{"ErrPattern on a linkId the form uses itself", func(d map[string]any) { item(d, 0, 0)["linkId"] = "action" },
+			"items[0].items[0].linkId", questionnaire.ProblemPattern},
 		{"ErrPattern on a linkId over 64 characters", func(d map[string]any) { item(d, 0, 0)["linkId"] = strings.Repeat("a", 65) },
 			"items[0].items[0].linkId", questionnaire.ProblemPattern},
 		{"ErrDuplicate on a linkId used twice", func(d map[string]any) { item(d, 1, 0)["linkId"] = "used" },

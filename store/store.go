@@ -72,7 +72,8 @@ const IdleTimeout = 30 * time.Minute
 type Session struct {
 	ID        string    `json:"-"`
 	OrderID   string    `json:"order"`
-	CSRF      string    `json:"csrf"` // the token every form of the session carries
+	CodeGen   int       `json:"codeGen"` // the order's code generation: a reissue ends the session
+	CSRF      string    `json:"csrf"`    // the token every form of the session carries
 	CreatedAt time.Time `json:"createdAt"`
 	SeenAt    time.Time `json:"seenAt"`
 }
@@ -97,9 +98,12 @@ type Patients interface {
 	// Draft returns an order's draft; an empty one when there is none.
 	Draft(ctx context.Context, orderID string) (*questionnaire.Draft, error)
 
-	// SaveDraft stores an order's draft and moves an opened order to
-	// in_progress. Returns ECONFLICT when the order is closed or expired.
-	SaveDraft(ctx context.Context, orderID string, d *questionnaire.Draft, now time.Time) (*questionnaire.Order, error)
+	// UpdateDraft changes an order's stored draft with fn, atomically, so
+	// that two devices saving different pages at once both keep their
+	// answers, and moves an opened order to in_progress. fn may run more
+	// than once and must only change the draft it is given. Returns
+	// ECONFLICT when the order is closed or expired, and fn's error.
+	UpdateDraft(ctx context.Context, orderID string, now time.Time, fn func(*questionnaire.Draft) error) (*questionnaire.Order, *questionnaire.Draft, error)
 
 	// Submit closes the order (submitted, or declined for a decline),
 	// signs its envelope and puts it in the outbox, and deletes the draft,
@@ -196,13 +200,18 @@ type Outbox interface {
 // TombstoneTTL is how long a delivered envelope's tombstone is kept.
 const TombstoneTTL = 30 * 24 * time.Hour
 
-// Limits counts failures, such as wrong codes, to slow down guessing.
+// Limits count failures, such as wrong codes, to slow down guessing. An
+// attempt reserves a failure before it is tried and gives it back when it
+// succeeds, so a burst of concurrent guesses cannot slip past the limit.
 type Limits interface {
-	// Failures returns how many failures key has had in the window ending
-	// at now, and when the oldest of them leaves the window.
-	Failures(ctx context.Context, key string, window time.Duration, now time.Time) (n int, oldest time.Time, err error)
+	// Reserve records a failure of key at now, unless key has had limit
+	// failures within the window ending at now; then ok is false and
+	// oldest says when the first of them leaves the window.
+	Reserve(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (ok bool, oldest time.Time, err error)
 
-	// AddFailure records a failure of key at now; failures older than
-	// window are forgotten.
-	AddFailure(ctx context.Context, key string, window time.Duration, now time.Time) error
+	// Release gives back the failure reserved at at: the attempt succeeded.
+	Release(ctx context.Context, key string, at time.Time) error
+
+	// PurgeLimits forgets keys whose last failure was before before.
+	PurgeLimits(ctx context.Context, before time.Time) (int, error)
 }

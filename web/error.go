@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"eprom/questionnaire"
 
@@ -57,8 +58,27 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		s.cfg.Logger.Error("internal error", "route", c.Route().Path, "method", c.Method(), "err", err.Error())
 		status, code, msg = http.StatusInternalServerError, questionnaire.EINTERNAL, "Internal error. It has been logged; please try again."
 	}
+	c.Set("Cache-Control", "no-store")
+	if path := c.Path(); !strings.HasPrefix(path, "/api/") && !strings.HasPrefix(path, "/.well-known/") {
+		return s.errorPage(c, status)
+	}
 	var body apiError
 	body.Error.Code, body.Error.Message = code, msg
-	c.Set("Cache-Control", "no-store")
 	return c.Status(status).JSON(body)
+}
+
+// errorPage answers a person (not the API) with a localized page.
+func (s *Server) errorPage(c *fiber.Ctx, status int) error {
+	lang := s.language(c, "")
+	key := "error.internal"
+	switch {
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+		key = "error.not_found"
+	case status < 500:
+		key = "error.invalid"
+	}
+	if err := s.message(c, status, lang, key, true); err != nil {
+		return c.Status(status).SendString(http.StatusText(status))
+	}
+	return nil
 }

@@ -103,7 +103,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	i := n - 1
 	action := c.FormValue("action")
 	switch action {
-	case "next", "back", "review", "save", "autosave":
+	case "next", "back", "review", "finish", "save", "autosave":
 	default:
 		action = "next" // Enter in a field, or an old browser without the button's value
 	}
@@ -113,25 +113,31 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	questions := pages[i].Questions()
 	posted, decodeErrs := v.def.DecodeForm(form, questions)
 
-	// The page's answers replace what the draft had for its questions: an
-	// option unticked is an answer withdrawn.
-	draft := v.draft
-	for _, it := range questions {
-		delete(draft.Answers, it.LinkID)
-		if val, ok := posted[it.LinkID]; ok {
-			draft.Answers[it.LinkID] = val.Form()
+	// The page's answers replace what the draft had for its questions (an
+	// option unticked is an answer withdrawn), in the stored draft, so a
+	// page saved at the same moment on another device is kept.
+	_, draft, err := s.cfg.Patients.UpdateDraft(ctx, v.order.ID, now, func(d *questionnaire.Draft) error {
+		for _, it := range questions {
+			delete(d.Answers, it.LinkID)
+			if val, ok := posted[it.LinkID]; ok {
+				d.Answers[it.LinkID] = val.Form()
+			}
 		}
-	}
-	draft.Page = i
-	if action != "autosave" {
-		draft.AddEvent(questionnaire.Event{Type: questionnaire.EventPage, At: now, Page: n})
-	}
-	if action == "save" {
-		draft.AddEvent(questionnaire.Event{Type: questionnaire.EventSaved, At: now})
-	}
-	if _, err := s.cfg.Patients.SaveDraft(ctx, v.order.ID, draft, now); err != nil {
+		d.Page = i
+		if action != "autosave" {
+			d.AddEvent(questionnaire.Event{Type: questionnaire.EventPage, At: now, Page: n})
+		}
+		if action == "save" {
+			d.AddEvent(questionnaire.Event{Type: questionnaire.EventSaved, At: now})
+		}
+		return nil
+	})
+	if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
+		return s.closedPage(c, v)
+	} else if err != nil {
 		return err
 	}
+	v.draft = draft
 
 	switch action {
 	case "autosave":
@@ -164,6 +170,8 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	if action == "review" {
 		return c.Redirect("/q/review", fiber.StatusSeeOther)
 	}
+	// next, and finish (the last page's button: an answer on the page may
+	// have brought a later page into view) go to the next shown page.
 	if j := nextVisible(v.def, v.def.Enabled(a), i+1, 1); j >= 0 {
 		return c.Redirect("/q?page="+strconv.Itoa(j+1), fiber.StatusSeeOther)
 	}
@@ -241,6 +249,7 @@ type itemView struct {
 	Multiline     bool
 	Options       []optionView
 	Errors        []string
+	DescribedBy   string // ids of the help and error texts, for aria-describedby
 	Children      []*itemView
 	When          string // the conditions for the script, as JSON
 	Hidden        bool
@@ -248,6 +257,7 @@ type itemView struct {
 
 type optionView struct {
 	Value, Text        string
+	Hint               string // read by screen readers only: the label of a scale's end
 	Checked, Exclusive bool
 }
 
@@ -266,7 +276,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, raw map[s
 	}
 	title := def.Title.Get(lang, v.order.Language)
 	pv := pageView{
-		base:       s.newBase(lang, title, "/q"),
+		base:       s.newBase(lang, title, "/q?page="+strconv.Itoa(i+1)),
 		FormTitle:  title,
 		PageNumber: i + 1,
 		PageCount:  len(def.Pages()),
@@ -361,6 +371,14 @@ func (s *Server) itemView(it *questionnaire.Item, lang, orderLang string, raw []
 	if len(raw) > 0 {
 		first = raw[0]
 	}
+	var described []string
+	if iv.Help != "" {
+		described = append(described, iv.ID+"-help")
+	}
+	if len(errs) > 0 {
+		described = append(described, iv.ID+"-error")
+	}
+	iv.DescribedBy = strings.Join(described, " ")
 	switch it.Type {
 	case questionnaire.Choice, questionnaire.MultiChoice:
 		iv.Fieldset, iv.InputType = true, "radio"
@@ -381,7 +399,13 @@ func (s *Server) itemView(it *questionnaire.Item, lang, orderLang string, raw []
 		iv.MinLabel, iv.MaxLabel = get(it.MinLabel), get(it.MaxLabel)
 		for n := int(*it.Min); n <= int(*it.Max); n++ {
 			val := strconv.Itoa(n)
-			iv.Options = append(iv.Options, optionView{Value: val, Text: val, Checked: first == val})
+			o := optionView{Value: val, Text: val, Checked: first == val}
+			if n == int(*it.Min) {
+				o.Hint = iv.MinLabel
+			} else if n == int(*it.Max) {
+				o.Hint = iv.MaxLabel
+			}
+			iv.Options = append(iv.Options, o)
 		}
 	case questionnaire.Integer:
 		iv.InputType, iv.InputMode, iv.Value, iv.MaxLength = "text", "numeric", first, 16

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"eprom/locales"
@@ -44,6 +45,7 @@ func (s *Server) registerPatientRoutes(app *fiber.App) {
 	app.Get("/", s.handleCodeForm)
 	app.Post("/", s.handleCodeSubmit)
 	app.Get("/c/:code", s.handleCodeLink)
+	app.Get("/c", func(c *fiber.Ctx) error { return c.Redirect("/", fiber.StatusSeeOther) })
 	app.Get("/done", s.handleDone)
 	q := app.Group("/q", s.patientSession)
 	q.Get("", s.handlePageShow)
@@ -134,12 +136,16 @@ type errorLink struct {
 	Anchor, Label, Message string
 }
 
-// newBase fills the layout's fields; path is where the language links go.
+// newBase fills the layout's fields; path (with any query) is where the
+// language links go, so switching keeps the patient's place.
 func (s *Server) newBase(lang, title, path string) base {
 	b := base{Lang: lang, Title: title, Demo: s.cfg.Demo}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
 	for _, l := range locales.Languages {
-		q := url.Values{"lang": {l}}
-		b.Langs = append(b.Langs, langLink{Code: l, Label: langLabels[l], Href: path + "?" + q.Encode(), Current: l == lang})
+		b.Langs = append(b.Langs, langLink{Code: l, Label: langLabels[l], Href: path + sep + "lang=" + url.QueryEscape(l), Current: l == lang})
 	}
 	return b
 }
@@ -216,31 +222,42 @@ func (s *Server) handleCodeLink(c *fiber.Ctx) error {
 }
 
 // enterCode exchanges a code for a session, or says clearly why not.
+// A wrong code counts against the client and against everyone; the count
+// is reserved before the lookup, so that a burst of guesses cannot slip
+// past it, and given back when the code is real.
 func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 	ctx, now := c.UserContext(), s.now()
-	limits := s.cfg.CodeLimits
-	ipKey := "code:" + c.IP()
-	if wait, err := s.codeWait(c, ipKey, now); err != nil {
-		return err
-	} else if wait > 0 {
-		minutes := int(math.Ceil(wait.Minutes()))
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return s.message(c, fiber.StatusTooManyRequests, lang, "limit", false, map[string]any{"Minutes": minutes})
-	}
 	code, ok := questionnaire.NormalizeCode(typed)
 	if !ok {
 		return s.renderCodeForm(c, fiber.StatusUnprocessableEntity, lang, typed, s.T(lang, "code.malformed"))
 	}
+	limits := s.cfg.CodeLimits
+	ipKey := "code:" + s.clientIP(c)
+	ok, oldest, err := s.cfg.Limits.Reserve(ctx, ipKey, limits.PerIP, limits.Window, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.cfg.Logger.Warn("code entry limited", "reason", "per-client limit")
+		return s.tooMany(c, lang, oldest.Add(limits.Window).Sub(now))
+	}
+	ok, oldest, err = s.cfg.Limits.Reserve(ctx, globalKey, limits.GlobalPerMin, time.Minute, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.cfg.Limits.Release(ctx, ipKey, now)
+		s.cfg.Logger.Error("code failure rate alarm: all code entry throttled", "limit_per_minute", limits.GlobalPerMin)
+		return s.tooMany(c, lang, oldest.Add(time.Minute).Sub(now))
+	}
 	o, current, err := s.cfg.Orders.LookupCode(ctx, code)
 	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
-		if err := s.cfg.Limits.AddFailure(ctx, ipKey, limits.Window, now); err != nil {
-			return err
-		}
-		if err := s.cfg.Limits.AddFailure(ctx, globalKey, time.Minute, now); err != nil {
-			return err
-		}
 		return s.renderCodeForm(c, fiber.StatusNotFound, lang, typed, s.T(lang, "code.unknown"))
-	} else if err != nil {
+	}
+	// A real code, or a failure of ours: not a guess.
+	s.cfg.Limits.Release(ctx, ipKey, now)
+	s.cfg.Limits.Release(ctx, globalKey, now)
+	if err != nil {
 		return err
 	}
 	lang = s.language(c, o.Language)
@@ -252,7 +269,14 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 	case !o.Status.Open():
 		return s.message(c, fiber.StatusGone, lang, closedMessage[o.Status], false)
 	}
-	sess := &store.Session{ID: randomToken(), OrderID: o.ID, CSRF: randomToken(), CreatedAt: now, SeenAt: now}
+	// The same link opened again in this browser (another tab, a reload of
+	// the QR page) keeps the session, so the first tab keeps working.
+	if id := c.Cookies(s.sessionCookie()); id != "" {
+		if sess, err := s.cfg.Patients.Session(ctx, id, now); err == nil && sess.OrderID == o.ID && sess.CodeGen == o.CodeGeneration {
+			return c.Redirect("/q", fiber.StatusSeeOther)
+		}
+	}
+	sess := &store.Session{ID: randomToken(), OrderID: o.ID, CodeGen: o.CodeGeneration, CSRF: randomToken(), CreatedAt: now, SeenAt: now}
 	if _, err := s.cfg.Patients.StartSession(ctx, sess, now); err != nil {
 		if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
 			return s.message(c, fiber.StatusGone, lang, "closed.expired", false)
@@ -264,39 +288,20 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 	return c.Redirect("/q", fiber.StatusSeeOther)
 }
 
-// codeWait says how long a client must wait before trying a code again:
-// after PerIP wrong codes in Window, or while wrong codes from everyone
-// exceed GlobalPerMin in a minute.
-func (s *Server) codeWait(c *fiber.Ctx, ipKey string, now time.Time) (time.Duration, error) {
-	limits := s.cfg.CodeLimits
-	ctx := c.UserContext()
-	n, oldest, err := s.cfg.Limits.Failures(ctx, ipKey, limits.Window, now)
-	if err != nil {
-		return 0, err
-	}
-	if n >= limits.PerIP {
-		s.cfg.Logger.Warn("code entry limited", "reason", "per-client limit", "failures", n)
-		return oldest.Add(limits.Window).Sub(now), nil
-	}
-	n, oldest, err = s.cfg.Limits.Failures(ctx, globalKey, time.Minute, now)
-	if err != nil {
-		return 0, err
-	}
-	if n >= limits.GlobalPerMin {
-		s.cfg.Logger.Error("code failure rate alarm: all code entry throttled", "failures_last_minute", n)
-		return oldest.Add(time.Minute).Sub(now), nil
-	}
-	return 0, nil
+// tooMany answers 429 with Retry-After and a page that says how long.
+func (s *Server) tooMany(c *fiber.Ctx, lang string, wait time.Duration) error {
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	return s.message(c, fiber.StatusTooManyRequests, lang, "limit", false, map[string]any{"Minutes": int(math.Ceil(wait.Minutes()))})
 }
 
 // handleDone serves GET /done: thanks, and the page can be closed.
 func (s *Server) handleDone(c *fiber.Ctx) error {
 	lang := s.language(c, "")
-	key := "done"
+	key, path := "done", "/done"
 	if c.Query("declined") != "" {
-		key = "done.declined"
+		key, path = "done.declined", "/done?declined=1"
 	}
-	v := messageView{base: s.newBase(lang, s.T(lang, key+".title"), "/done")}
+	v := messageView{base: s.newBase(lang, s.T(lang, key+".title"), path)}
 	v.Page = key
 	v.Heading = v.Title
 	v.Paragraphs = []string{s.T(lang, key+".text"), s.T(lang, "done.close")}
@@ -344,6 +349,12 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 		return err
 	}
 	lang = s.language(c, o.Language)
+	if sess.CodeGen != o.CodeGeneration {
+		// The code was reissued (a lost slip): what it opened ends too.
+		s.cfg.Patients.EndSession(ctx, id)
+		s.clearCookie(c, s.sessionCookie())
+		return s.message(c, fiber.StatusGone, lang, "closed.reissued", false)
+	}
 	if !o.Status.Open() || o.Expired(now) {
 		s.cfg.Patients.EndSession(ctx, id)
 		s.clearCookie(c, s.sessionCookie())
@@ -373,6 +384,25 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 }
 
 func getVisit(c *fiber.Ctx) *visit { return c.Locals(visitKey).(*visit) }
+
+// closedPage answers a patient whose order closed while they were on it
+// (cancelled, expired, or submitted in another tab): the session ends and
+// the page says what happened.
+func (s *Server) closedPage(c *fiber.Ctx, v *visit) error {
+	s.endVisit(c, v)
+	o, err := s.cfg.Orders.Order(c.UserContext(), v.order.ID)
+	if err != nil {
+		return err
+	}
+	if o.Status == questionnaire.StatusSubmitted || o.Status == questionnaire.StatusDelivered {
+		return c.Redirect("/done?lang="+v.lang, fiber.StatusSeeOther)
+	}
+	key := closedMessage[o.Status]
+	if key == "" || o.Expired(s.now()) {
+		key = "closed.expired"
+	}
+	return s.message(c, fiber.StatusGone, v.lang, key, false)
+}
 
 // endVisit ends the session: the cookie goes, and so does the record.
 func (s *Server) endVisit(c *fiber.Ctx, v *visit) {

@@ -206,7 +206,7 @@ func TestClosedCodes(t *testing.T) {
 
 func TestCodeLimits(t *testing.T) {
 	t.Run("ErrTooManyRequests after 10 wrong codes, for that client only, with Retry-After", func(t *testing.T) {
-		h := newHarness(t, withTrustedProxies("0.0.0.0/0"))
+		h := newHarness(t, withTrustedProxies("0.0.0.0/32"))
 		_, code := h.order("audit", "nb")
 		a, other := h.browser(), h.browser()
 		a.ip, other.ip = "203.0.113.7", "198.51.100.9"
@@ -242,7 +242,7 @@ func TestCodeLimits(t *testing.T) {
 	})
 
 	t.Run("a flood of wrong codes from many clients throttles everyone", func(t *testing.T) {
-		h := newHarness(t, withTrustedProxies("0.0.0.0/0"), withGlobalLimit(20))
+		h := newHarness(t, withTrustedProxies("0.0.0.0/32"), withGlobalLimit(20))
 		_, code := h.order("audit", "nb")
 		for i := range 20 {
 			b := h.browser()
@@ -308,7 +308,7 @@ func TestQuestionnairePages(t *testing.T) {
 
 	t.Run("next goes on, back comes back with the answers", func(t *testing.T) {
 		p2 := b.follow(b.answer(p1, 1, "next", auditPage1))
-		wantPage(t, p2, 200, "Side 2 av 2", `data-page="page-2"`, `value="review"`)
+		wantPage(t, p2, 200, "Side 2 av 2", `data-page="page-2"`, `value="finish"`, `href="/q?page=2&amp;lang=en"`)
 		back := b.follow(b.answer(p2, 2, "back", url.Values{"q6": {"1"}}))
 		wantPage(t, back, 200, "Side 1 av 2", `name="q1" value="2" checked`)
 		o := decode(t, h.do("GET", "/api/v1/orders/"+id, ""))
@@ -561,4 +561,95 @@ func gzipSize(s string) int {
 	w.Write([]byte(s))
 	w.Close()
 	return buf.Len()
+}
+
+func TestClientAddressBehindProxies(t *testing.T) {
+	h := newHarness(t, withTrustedProxies("0.0.0.0/32", "10.0.0.0/8"))
+	_, code := h.order("audit", "nb")
+	// A client that writes its own X-Forwarded-For before the proxy appends
+	// the address it saw: only the address the proxy saw counts.
+	for i := range 10 {
+		b := h.browser()
+		b.ip = fmt.Sprintf("198.51.100.%d, 203.0.113.7, 10.1.2.3", i)
+		wantPage(t, b.get("/c/AAAAA-AAAA"+fmt.Sprint(i)), 404)
+	}
+	b := h.browser()
+	b.ip = "192.0.2.99, 203.0.113.7"
+	wantPage(t, b.get("/c/"+code), 429)
+	other := h.browser()
+	other.ip = "203.0.113.8"
+	if p := other.get("/c/" + code); p.status != 303 {
+		t.Errorf("another client: %d", p.status)
+	}
+}
+
+func TestABurstOfGuessesIsLimited(t *testing.T) {
+	h := newHarness(t)
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			p := h.browser().get(fmt.Sprintf("/c/AAAAA-AA%03d", i))
+			mu.Lock()
+			statuses[p.status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if statuses[404] != 10 || statuses[429] != 40 {
+		t.Errorf("statuses %v: want 10 tried and 40 refused", statuses)
+	}
+}
+
+func TestOpeningTheLinkAgainKeepsTheSession(t *testing.T) {
+	h := newHarness(t)
+	_, code := h.order("audit", "nb")
+	b := h.browser()
+	first := b.enter(code)
+	cookie := b.cookies[sessionCookie]
+	b.get("/c/" + code) // the QR link again, in another tab
+	if b.cookies[sessionCookie] != cookie {
+		t.Fatal("a new session replaced the first tab's")
+	}
+	if p := b.answer(first, 1, "next", auditPage1); p.status != 303 {
+		t.Errorf("the first tab's post: %d", p.status)
+	}
+}
+
+func TestReissueEndsSessions(t *testing.T) {
+	h := newHarness(t)
+	id, code := h.order("audit", "nb")
+	b := h.browser()
+	b.enter(code)
+	h.do("POST", "/api/v1/orders/"+id+"/reissue", "")
+	wantPage(t, b.get("/q"), 410, "Koden er byttet ut")
+}
+
+func TestOrderClosedWhileAnswering(t *testing.T) {
+	h := newHarness(t)
+	id, code := h.order("audit", "nb")
+	b := h.browser()
+	p := b.enter(code)
+	p = b.follow(b.answer(p, 1, "next", auditPage1))
+	review := b.follow(b.answer(p, 2, "review", auditPage2))
+	h.do("POST", "/api/v1/orders/"+id+"/cancel", "")
+	// The middleware sees it closed now; a cancel between its check and the
+	// submit ends the same way, through closedPage.
+	wantPage(t, b.post("/q/submit", review, url.Values{}), 410, "Skjemaet er trukket tilbake")
+}
+
+func TestPagesForPeopleAreHTML(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	wantPage(t, b.get("/nope"), 404, "Siden finnes ikke", `<html lang="nb">`)
+	wantPage(t, b.get("/nope?lang=en"), 404, "There is no such page")
+	if p := b.get("/c"); p.status != 303 || p.header.Get("Location") != "/" {
+		t.Errorf("/c: %d %s", p.status, p.header.Get("Location"))
+	}
+	_, code := h.order("audit", "nb")
+	if p := b.get("/C/" + code); p.status != 303 {
+		t.Errorf("/C/ in capitals: %d", p.status)
+	}
+	wantPage(t, b.do("POST", "/done", url.Values{}), 405, "There is no such page") // the language chosen above
 }

@@ -235,7 +235,7 @@ func TestBrowserKvarusMaalepunktWithJavaScript(t *testing.T) {
 
 	mustRun(t, ctx, "page 4",
 		pick("hjelp-fornoyd", "4"), pick("hjelp-viktig", "partly"), pick("hjelp-behov", "ingenting"),
-		typeIn("til-behandler", "Takk for hjelpen."), shot(dir, "04-hjelp"), press("review"), on("review"), shot(dir, "05-review"))
+		typeIn("til-behandler", "Takk for hjelpen."), shot(dir, "04-hjelp"), press("finish"), on("review"), shot(dir, "05-review"))
 	review := text(ctx, t)
 	for _, want := range []string{"Se over svarene", "1. mars 2025", "6,5", "Takk for hjelpen.", "Endre"} {
 		if !strings.Contains(review, want) {
@@ -279,7 +279,7 @@ func TestBrowserAuditWithoutJavaScript(t *testing.T) {
 	for i := 5; i < 10; i++ {
 		mustRun(t, ctx, "page 2", pick(fmt.Sprintf("q%d", i+1), answers[i]))
 	}
-	mustRun(t, ctx, "review", shot(dir, "02-page2"), press("review"), on("review"), shot(dir, "03-review"))
+	mustRun(t, ctx, "review", shot(dir, "02-page2"), press("finish"), on("review"), shot(dir, "03-review"))
 	if got := text(ctx, t); !strings.Contains(got, "Check your answers") || !strings.Contains(got, "2-4 times a month") {
 		t.Errorf("review: %s", got)
 	}
@@ -312,7 +312,7 @@ func TestBrowserKvarusErfaringInEnglish(t *testing.T) {
 	mustRun(t, ctx, "page 1",
 		pick("nytte", "4"), pick("lyttet", "5"), pick("medvirkning", "3"), pick("fornoyd", "4"), pick("informasjon", "vet-ikke"),
 		shot(dir, "01-experience"), press("next"), on("page-2"))
-	mustRun(t, ctx, "page 2", typeIn("bra", "Kind people."), shot(dir, "02-comments"), press("review"), on("review"), shot(dir, "03-review"))
+	mustRun(t, ctx, "page 2", typeIn("bra", "Kind people."), shot(dir, "02-comments"), press("finish"), on("review"), shot(dir, "03-review"))
 	if got := text(ctx, t); !strings.Contains(got, "Kind people.") || !strings.Contains(got, "Check your answers") {
 		t.Errorf("review: %s", got)
 	}

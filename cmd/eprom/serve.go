@@ -253,6 +253,10 @@ func (s *service) sweep(ctx context.Context) {
 		if _, err := s.db.PurgeTombstones(ctx, now); err != nil {
 			s.logger.Error("sweep tombstones", "err", err.Error())
 		}
+		// Failure counts live 15 minutes at the most; an hour is plenty.
+		if _, err := s.db.PurgeLimits(ctx, now.Add(-time.Hour)); err != nil {
+			s.logger.Error("sweep limits", "err", err.Error())
+		}
 		select {
 		case <-ctx.Done():
 			return

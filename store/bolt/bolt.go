@@ -228,6 +228,11 @@ func (s *Store) CancelOrder(ctx context.Context, id string, now time.Time) (*que
 		if err := o.Cancel(now); err != nil {
 			return err
 		}
+		// The answers so far go with the order: nothing is sent for a
+		// cancelled order, and nothing is kept.
+		if err := tx.Bucket(bucketDrafts).Delete([]byte(o.ID)); err != nil {
+			return err
+		}
 		return closeOrder(tx, o, key)
 	})
 	return o, wrap("cancel order", err)

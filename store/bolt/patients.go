@@ -129,9 +129,12 @@ func (s *Store) Draft(ctx context.Context, orderID string) (*questionnaire.Draft
 	return d, wrap("draft", err)
 }
 
-// SaveDraft implements store.Patients.
-func (s *Store) SaveDraft(ctx context.Context, orderID string, d *questionnaire.Draft, now time.Time) (*questionnaire.Order, error) {
-	var o *questionnaire.Order
+// UpdateDraft implements store.Patients.
+func (s *Store) UpdateDraft(ctx context.Context, orderID string, now time.Time, fn func(*questionnaire.Draft) error) (*questionnaire.Order, *questionnaire.Draft, error) {
+	var (
+		o *questionnaire.Order
+		d *questionnaire.Draft
+	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if o, err = getOrder(tx, orderID); err != nil {
@@ -139,6 +142,12 @@ func (s *Store) SaveDraft(ctx context.Context, orderID string, d *questionnaire.
 		}
 		if o.Expired(now) || !o.Status.Open() {
 			return questionnaire.Errorf(questionnaire.ECONFLICT, "order %s is closed", o.ID)
+		}
+		if d, err = getDraft(tx, orderID); err != nil {
+			return err
+		}
+		if err := fn(d); err != nil {
+			return err
 		}
 		if o.Status != questionnaire.StatusInProgress {
 			o.Progress(now)
@@ -149,7 +158,10 @@ func (s *Store) SaveDraft(ctx context.Context, orderID string, d *questionnaire.
 		d.UpdatedAt = now
 		return putJSON(tx, bucketDrafts, []byte(orderID), d)
 	})
-	return o, wrap("save draft", err)
+	if err != nil {
+		return nil, nil, wrap("update draft", err)
+	}
+	return o, d, nil
 }
 
 // Submit implements store.Patients. Concurrent submits are committed
@@ -187,37 +199,65 @@ func (s *Store) Submit(ctx context.Context, r *questionnaire.Response, now time.
 	return o, nil
 }
 
-// Failures implements store.Limits.
-func (s *Store) Failures(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Time, error) {
-	var times []int64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		times = recentFailures(tx.Bucket(bucketLimits).Get([]byte(key)), now.Add(-window))
-		return nil
-	})
-	if err != nil || len(times) == 0 {
-		return 0, time.Time{}, wrap("failures", err)
-	}
-	return len(times), time.Unix(0, times[0]), nil
-}
-
-// maxFailuresKept bounds what one key keeps; the limits in use are far lower.
-const maxFailuresKept = 1000
-
-// AddFailure implements store.Limits.
-func (s *Store) AddFailure(ctx context.Context, key string, window time.Duration, now time.Time) error {
-	return wrap("add failure", s.db.Update(func(tx *bolt.Tx) error {
+// Reserve implements store.Limits.
+func (s *Store) Reserve(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (bool, time.Time, error) {
+	ok := false
+	var oldest time.Time
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLimits)
 		times := recentFailures(b.Get([]byte(key)), now.Add(-window))
-		times = append(times, now.UnixNano())
-		if len(times) > maxFailuresKept {
-			times = times[len(times)-maxFailuresKept:]
+		if len(times) >= limit {
+			oldest = time.Unix(0, times[0])
+			return nil
 		}
-		raw := make([]byte, 8*len(times))
-		for i, t := range times {
-			binary.BigEndian.PutUint64(raw[8*i:], uint64(t))
+		ok = true
+		return b.Put([]byte(key), encodeTimes(append(times, now.UnixNano())))
+	})
+	return ok, oldest, wrap("reserve", err)
+}
+
+// Release implements store.Limits.
+func (s *Store) Release(ctx context.Context, key string, at time.Time) error {
+	return wrap("release", s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLimits)
+		times := recentFailures(b.Get([]byte(key)), time.Time{})
+		for i := len(times) - 1; i >= 0; i-- {
+			if times[i] == at.UnixNano() {
+				times = append(times[:i], times[i+1:]...)
+				break
+			}
 		}
-		return b.Put([]byte(key), raw)
+		if len(times) == 0 {
+			return b.Delete([]byte(key))
+		}
+		return b.Put([]byte(key), encodeTimes(times))
 	}))
+}
+
+// PurgeLimits implements store.Limits.
+func (s *Store) PurgeLimits(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketLimits).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(recentFailures(v, before)) == 0 {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	return n, wrap("purge limits", err)
+}
+
+func encodeTimes(times []int64) []byte {
+	raw := make([]byte, 8*len(times))
+	for i, t := range times {
+		binary.BigEndian.PutUint64(raw[8*i:], uint64(t))
+	}
+	return raw
 }
 
 // recentFailures decodes failure times and keeps those after since.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,13 +83,14 @@ func runPatients(t *testing.T, open Opener, create func(*testing.T, Store, *ques
 		o := NewOrder(day)
 		create(t, s, o)
 		s.StartSession(ctx, newSession(o.ID, t0), t0)
-		d, _ := s.Draft(ctx, o.ID)
-		d.Answers["q1"] = []string{"2"}
-		d.Answers["q2"] = []string{"a", "b"}
-		d.Page = 1
-		got, err := s.SaveDraft(ctx, o.ID, d, t0.Add(time.Minute))
-		if err != nil || got.Status != questionnaire.StatusInProgress {
-			t.Fatalf("SaveDraft: %+v, %v", got, err)
+		got, d, err := s.UpdateDraft(ctx, o.ID, t0.Add(time.Minute), func(d *questionnaire.Draft) error {
+			d.Answers["q1"] = []string{"2"}
+			d.Answers["q2"] = []string{"a", "b"}
+			d.Page = 1
+			return nil
+		})
+		if err != nil || got.Status != questionnaire.StatusInProgress || len(d.Answers) != 2 || len(d.Events) != 1 {
+			t.Fatalf("UpdateDraft: %+v %+v, %v", got, d, err)
 		}
 		s = reopen()
 		back, err := s.Draft(ctx, o.ID)
@@ -103,15 +105,62 @@ func runPatients(t *testing.T, open Opener, create func(*testing.T, Store, *ques
 		o := NewOrder(day)
 		create(t, s, o)
 		s.CancelOrder(ctx, o.ID, t0)
-		_, err := s.SaveDraft(ctx, o.ID, &questionnaire.Draft{}, t0)
+		_, _, err := s.UpdateDraft(ctx, o.ID, t0, func(*questionnaire.Draft) error { return nil })
 		errCode(t, err, questionnaire.ECONFLICT)
+	})
+
+	t.Run("concurrent saves of different pages keep both", func(t *testing.T) {
+		s, _ := open(t)
+		o := NewOrder(day)
+		create(t, s, o)
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				_, _, err := s.UpdateDraft(ctx, o.ID, t0, func(d *questionnaire.Draft) error {
+					d.Answers[fmt.Sprintf("q%d", i)] = []string{"1"}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if d, _ := s.Draft(ctx, o.ID); len(d.Answers) != 20 {
+			t.Fatalf("%d answers kept of 20", len(d.Answers))
+		}
+	})
+
+	t.Run("an error from the change stores nothing", func(t *testing.T) {
+		s, _ := open(t)
+		o := NewOrder(day)
+		create(t, s, o)
+		_, _, err := s.UpdateDraft(ctx, o.ID, t0, func(d *questionnaire.Draft) error {
+			d.Answers["q1"] = []string{"1"}
+			return questionnaire.Errorf(questionnaire.EINVALID, "no")
+		})
+		errCode(t, err, questionnaire.EINVALID)
+		if d, _ := s.Draft(ctx, o.ID); len(d.Answers) != 0 {
+			t.Fatal("stored")
+		}
+	})
+
+	t.Run("a cancelled order keeps no answers", func(t *testing.T) {
+		s, _ := open(t)
+		o := NewOrder(day)
+		create(t, s, o)
+		s.UpdateDraft(ctx, o.ID, t0, func(d *questionnaire.Draft) error { d.Answers["q1"] = []string{"1"}; return nil })
+		s.CancelOrder(ctx, o.ID, t0)
+		if d, _ := s.Draft(ctx, o.ID); len(d.Answers) != 0 {
+			t.Fatalf("the draft outlived the cancel: %v", d.Answers)
+		}
 	})
 
 	t.Run("submit stores one response, closes the order and drops the draft", func(t *testing.T) {
 		s, _ := open(t)
 		o := NewOrder(day)
 		code := create(t, s, o)
-		s.SaveDraft(ctx, o.ID, &questionnaire.Draft{Answers: map[string][]string{"q1": {"1"}}}, t0)
+		s.UpdateDraft(ctx, o.ID, t0, func(d *questionnaire.Draft) error { d.Answers["q1"] = []string{"1"}; return nil })
 		r := &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseAnswered, Language: "nb",
 			Answers: []questionnaire.AnswerJSON{{LinkID: "q1", Value: "1"}}, SubmittedAt: t0}
 		got, err := s.Submit(ctx, r, t0)
@@ -197,24 +246,66 @@ func runLimits(t *testing.T, open Opener) {
 	ctx := context.Background()
 	window := 15 * time.Minute
 
-	t.Run("failures count within the window and leave it", func(t *testing.T) {
+	t.Run("reservations count within the window and leave it", func(t *testing.T) {
 		s, _ := open(t)
 		for i := range 3 {
-			if err := s.AddFailure(ctx, "ip:1", window, t0.Add(time.Duration(i)*time.Minute)); err != nil {
+			ok, _, err := s.Reserve(ctx, "ip:1", 3, window, t0.Add(time.Duration(i)*time.Minute))
+			if err != nil || !ok {
+				t.Fatalf("reservation %d: %v %v", i, ok, err)
+			}
+		}
+		ok, oldest, err := s.Reserve(ctx, "ip:1", 3, window, t0.Add(10*time.Minute))
+		if err != nil || ok || !oldest.Equal(t0) {
+			t.Fatalf("over the limit: ok=%v oldest=%v err=%v", ok, oldest, err)
+		}
+		if ok, _, _ := s.Reserve(ctx, "ip:2", 3, window, t0); !ok {
+			t.Fatal("another key is limited")
+		}
+		if ok, _, _ := s.Reserve(ctx, "ip:1", 3, window, t0.Add(15*time.Minute+time.Second)); !ok {
+			t.Fatal("the first failure did not leave the window")
+		}
+	})
+
+	t.Run("a released reservation does not count", func(t *testing.T) {
+		s, _ := open(t)
+		for i := range 5 {
+			at := t0.Add(time.Duration(i) * time.Second)
+			s.Reserve(ctx, "ip:1", 2, window, at)
+			if err := s.Release(ctx, "ip:1", at); err != nil {
 				t.Fatal(err)
 			}
 		}
-		s.AddFailure(ctx, "ip:2", window, t0)
-		n, oldest, err := s.Failures(ctx, "ip:1", window, t0.Add(10*time.Minute))
-		if err != nil || n != 3 || !oldest.Equal(t0) {
-			t.Fatalf("n=%d oldest=%v err=%v", n, oldest, err)
+		if ok, _, _ := s.Reserve(ctx, "ip:1", 1, window, t0.Add(time.Minute)); !ok {
+			t.Fatal("released reservations still count")
 		}
-		n, oldest, _ = s.Failures(ctx, "ip:1", window, t0.Add(15*time.Minute+time.Second))
-		if n != 2 || !oldest.Equal(t0.Add(time.Minute)) {
-			t.Fatalf("after the first left: n=%d oldest=%v", n, oldest)
+	})
+
+	t.Run("a burst cannot slip past the limit", func(t *testing.T) {
+		s, _ := open(t)
+		var granted atomic.Int32
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				if ok, _, err := s.Reserve(ctx, "ip:1", 10, window, t0); err == nil && ok {
+					granted.Add(1)
+				}
+			})
 		}
-		if n, _, _ := s.Failures(ctx, "ip:3", window, t0); n != 0 {
-			t.Fatalf("an unknown key has %d", n)
+		wg.Wait()
+		if granted.Load() != 10 {
+			t.Fatalf("%d of 50 granted, want 10", granted.Load())
+		}
+	})
+
+	t.Run("old keys are purged", func(t *testing.T) {
+		s, _ := open(t)
+		s.Reserve(ctx, "old", 10, window, t0)
+		s.Reserve(ctx, "new", 10, window, t0.Add(time.Hour))
+		if n, err := s.PurgeLimits(ctx, t0.Add(time.Minute)); err != nil || n != 1 {
+			t.Fatalf("purged %d, %v", n, err)
+		}
+		if ok, _, _ := s.Reserve(ctx, "new", 1, 2*time.Hour, t0.Add(time.Hour)); ok {
+			t.Fatal("the new key was purged")
 		}
 	})
 }

@@ -23,8 +23,11 @@
     return out;
   }
 
+  // A question not on the page at all was hidden by the server: its
+  // conditions are false, as they are there.
   function shown(link) {
     var el = form.querySelector('[data-link="' + link + '"]');
+    if (!el) return false;
     for (; el && el !== form; el = el.parentElement) if (el.hidden) return false;
     return true;
   }
@@ -79,16 +82,33 @@
   form.addEventListener("input", schedule);
   update();
 
-  var timer = null;
+  var timer = null, dirty = false;
+  var warning = document.querySelector(".save-error");
   function schedule() {
-    if (!form.hasAttribute("data-autosave") || !window.fetch || !window.FormData) return;
+    if (!form.hasAttribute("data-autosave") || !window.fetch || !window.FormData || !window.URLSearchParams) return;
+    dirty = true;
     clearTimeout(timer);
     timer = setTimeout(save, 1500);
   }
-  function save() {
-    var data = new FormData(form);
+  function body() {
+    var data = new URLSearchParams(new FormData(form));
     data.set("action", "autosave");
-    fetch(form.action, { method: "POST", body: new URLSearchParams(data), credentials: "same-origin" })
-      .catch(function () { /* offline: the next post saves */ });
+    return data;
   }
+  function save() {
+    dirty = false;
+    fetch(form.action, { method: "POST", body: body(), credentials: "same-origin" })
+      .then(function (r) { if (warning) warning.hidden = r.ok; })
+      .catch(function () { /* offline: the next post or save tries again */ });
+  }
+  // Leaving the page (another app, a closed tab): save what is not saved.
+  function flush() {
+    if (!dirty || !navigator.sendBeacon) return;
+    dirty = false;
+    clearTimeout(timer);
+    navigator.sendBeacon(form.action, new Blob([body().toString()], { type: "application/x-www-form-urlencoded" }));
+  }
+  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(); });
+  window.addEventListener("pagehide", flush);
+  form.addEventListener("submit", function () { dirty = false; clearTimeout(timer); });
 })();
