@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,9 +31,11 @@ type Config struct {
 	SecretFile        string // EPROM_SECRET_FILE
 	SigningKeysFile   string // EPROM_SIGNING_KEYS_FILE
 	DeliveryBackoff   string // EPROM_DELIVERY_MAX_BACKOFF: the longest wait between two tries of one envelope
+	DeliveryWorkers   string // EPROM_DELIVERY_CONCURRENCY: deliveries in flight at once
 
 	demo       bool          // eprom demo: a DEMO banner on every page
 	maxBackoff time.Duration // DeliveryBackoff, parsed
+	workers    int           // DeliveryWorkers, parsed
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §9.
@@ -43,6 +46,7 @@ func DefaultConfig() Config {
 		Store:           "bolt",
 		PublicURL:       "http://localhost:8080",
 		DeliveryBackoff: "5m",
+		DeliveryWorkers: "4",
 	}
 }
 
@@ -67,6 +71,7 @@ var settings = []setting{
 	{"secret-file", "EPROM_SECRET_FILE", "file of 32+ random bytes for codes (default: generated in the data folder)", func(c *Config) *string { return &c.SecretFile }},
 	{"signing-keys-file", "EPROM_SIGNING_KEYS_FILE", "PEM file of Ed25519 signing keys (default: generated in the data folder)", func(c *Config) *string { return &c.SigningKeysFile }},
 	{"delivery-max-backoff", "EPROM_DELIVERY_MAX_BACKOFF", "longest wait between two tries to deliver one envelope", func(c *Config) *string { return &c.DeliveryBackoff }},
+	{"delivery-concurrency", "EPROM_DELIVERY_CONCURRENCY", "envelopes delivered at once", func(c *Config) *string { return &c.DeliveryWorkers }},
 }
 
 // parseConfig reads flags over the environment over the defaults, then
@@ -117,6 +122,11 @@ func (c *Config) check() error {
 		return fmt.Errorf("EPROM_DELIVERY_MAX_BACKOFF: %q is not a duration from 1s to 24h, such as 5m", c.DeliveryBackoff)
 	}
 	c.maxBackoff = d
+	n, err := strconv.Atoi(c.DeliveryWorkers)
+	if err != nil || n < 1 || n > 64 {
+		return fmt.Errorf("EPROM_DELIVERY_CONCURRENCY: %q is not a whole number from 1 to 64", c.DeliveryWorkers)
+	}
+	c.workers = n
 	if c.RegistryURL != "" {
 		u, err := url.Parse(c.RegistryURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -413,3 +413,43 @@ func TestRegistryOutage(t *testing.T) {
 		}
 	})
 }
+
+func TestQueueCommandOnAStoppedService(t *testing.T) {
+	data := t.TempDir()
+	base, stop := startService(t, data)
+	for range 3 {
+		_, code := orderRetrying(t, base)
+		if done, err := patient(base, code); !done || err != nil {
+			t.Fatalf("%v %v", done, err)
+		}
+	}
+	stop()
+	out := func(args ...string) string {
+		var stdout, stderr strings.Builder
+		if code := run(t.Context(), append(args, "-data", data), &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
+		}
+		return stdout.String()
+	}
+	if got := out("queue", "stats"); !strings.Contains(got, "depth 3\n") || !strings.Contains(got, "dead 0\n") {
+		t.Errorf("stats (pull only, nothing delivered):\n%s", got)
+	}
+	list := out("queue", "list")
+	if n := strings.Count(list, "response"); n != 3 {
+		t.Errorf("list:\n%s", list)
+	}
+	var stderr strings.Builder
+	if code := run(t.Context(), []string{"queue", "retry", "nope", "-data", data}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "no submission") {
+		t.Errorf("retry of an unknown id: %d %s", code, stderr.String())
+	}
+	if got := out("keys", "list"); !strings.Contains(got, "signs") {
+		t.Errorf("keys list: %s", got)
+	}
+	rotated := out("keys", "rotate")
+	if !strings.Contains(rotated, "new signing key") {
+		t.Errorf("keys rotate: %s", rotated)
+	}
+	if got := out("keys", "list"); strings.Count(got, "\n") != 2 || !strings.Contains(got, "retired") {
+		t.Errorf("keys after rotate: %s", got)
+	}
+}

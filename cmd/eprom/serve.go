@@ -149,7 +149,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 			return nil, err
 		}
 		svc.worker, err = delivery.New(delivery.Config{Outbox: db, URL: cfg.RegistryURL, Token: token,
-			MaxBackoff: cfg.maxBackoff, Logger: logger})
+			MaxBackoff: cfg.maxBackoff, Concurrency: cfg.workers, Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("EPROM_REGISTRY_URL: %w", err)
 		}
