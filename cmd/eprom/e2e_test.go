@@ -206,7 +206,8 @@ func newCluster(t *testing.T, sinkRunning bool) *cluster {
 		t.Skip("SKIPPED process test: EPROM_SKIP_E2E is set")
 	}
 	dir := t.TempDir()
-	addr, sinkAddr := freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, 2)
+	addr, sinkAddr := addrs[0], addrs[1]
 	c := &cluster{t: t, base: "http://" + addr, sinkOut: filepath.Join(dir, "sink.jsonl"), data: filepath.Join(dir, "data")}
 	c.server = newProc(t, "eprom", addr, []string{
 		"EPROM_ADDR=" + addr, "EPROM_DATA=" + c.data, "EPROM_API_TOKENS=" + testToken, "EPROM_PUBLIC_URL=" + c.base,
