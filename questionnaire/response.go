@@ -84,6 +84,14 @@ func (o *Order) Submit(now time.Time) error {
 	return nil
 }
 
+// Deliver records that the order's envelope reached the registry.
+func (o *Order) Deliver(now time.Time) {
+	o.DeliveredAt, o.UpdatedAt = &now, now
+	if o.Status == StatusSubmitted {
+		o.Status = StatusDelivered
+	}
+}
+
 // Decline moves an open order to declined. Returns ECONFLICT when closed.
 func (o *Order) Decline(now time.Time) error {
 	if err := o.mustBeOpen(now, "declined"); err != nil {

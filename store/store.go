@@ -197,6 +197,20 @@ type Outbox interface {
 	Enqueued() <-chan struct{}
 }
 
+// Pending is how an outbox takes the envelope of an order that closes in
+// another store: signed and on disk before the order closes there, then
+// confirmed (it joins the queue) or discarded (the close lost a race). A
+// crash in between is settled by Recover.
+type Pending interface {
+	// Prepare signs the envelope and writes it to disk, not yet leasable,
+	// and returns its id.
+	Prepare(ctx context.Context, o *questionnaire.Order, r *questionnaire.Response, events []questionnaire.Event, now time.Time) (string, error)
+	// Confirm puts a prepared envelope in the queue; twice is harmless.
+	Confirm(ctx context.Context, id string) error
+	// Discard drops a prepared envelope.
+	Discard(ctx context.Context, id string) error
+}
+
 // TombstoneTTL is how long a delivered envelope's tombstone is kept.
 const TombstoneTTL = 30 * 24 * time.Hour
 

@@ -26,7 +26,7 @@ var (
 	bucketIdempotency = []byte("idempotency") // caller \x00 key → idemEntry JSON
 	bucketExpiry      = []byte("expiry")      // expiry (8 bytes, big-endian Unix ns) + order id → nothing, while open
 	allBuckets        = [][]byte{bucketOrders, bucketCodes, bucketSealed, bucketIdempotency, bucketExpiry,
-		bucketSessions, bucketDrafts, bucketLimits, bucketOutbox, bucketOutboxDue, bucketDead, bucketTombstones}
+		bucketSessions, bucketDrafts, bucketLimits, bucketOutbox, bucketOutboxDue, bucketDead, bucketTombstones, bucketPending}
 )
 
 // codeEntry is what the code index holds for a code.
@@ -45,10 +45,11 @@ type idemEntry struct {
 // Store is the bbolt implementation of the store: orders, patients'
 // sessions and drafts, limits, and the outbox.
 type Store struct {
-	db       *bolt.DB
-	codes    *store.Codebook
-	signer   store.Signer
-	enqueued chan struct{}
+	db        *bolt.DB
+	codes     *store.Codebook
+	signer    store.Signer
+	enqueued  chan struct{}
+	delivered func(ctx context.Context, orderID string, at time.Time) // set when orders live elsewhere
 }
 
 var _ store.Orders = (*Store)(nil)

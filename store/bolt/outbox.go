@@ -16,10 +16,11 @@ import (
 )
 
 var (
-	bucketOutbox     = []byte("outbox")     // envelope id → Submission JSON, while undelivered
-	bucketOutboxDue  = []byte("outbox-due") // due (8 bytes, Unix ns) + id → nothing: the queue in time order
-	bucketDead       = []byte("dead")       // envelope id → Submission JSON
-	bucketTombstones = []byte("tombstones") // envelope id → tombstone JSON
+	bucketOutbox     = []byte("outbox")         // envelope id → Submission JSON, while undelivered
+	bucketOutboxDue  = []byte("outbox-due")     // due (8 bytes, Unix ns) + id → nothing: the queue in time order
+	bucketDead       = []byte("dead")           // envelope id → Submission JSON
+	bucketTombstones = []byte("tombstones")     // envelope id → tombstone JSON
+	bucketPending    = []byte("outbox-pending") // envelope id → Submission JSON, signed but not yet confirmed
 )
 
 var _ store.Outbox = (*Store)(nil)
@@ -47,25 +48,127 @@ func dueKey(at time.Time, id string) []byte {
 // enqueue signs the envelope of a closed order and puts it in the outbox,
 // inside the caller's transaction.
 func (s *Store) enqueue(tx *bolt.Tx, o *questionnaire.Order, r *questionnaire.Response, events []questionnaire.Event, now time.Time) error {
+	sub, err := s.sign(o, r, events, now)
+	if err != nil {
+		return err
+	}
+	o.SubmissionID = sub.ID
+	if err := putJSON(tx, bucketOutbox, []byte(sub.ID), sub); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketOutboxDue).Put(dueKey(now, sub.ID), nil)
+}
+
+// sign builds and signs the envelope of a closed order.
+func (s *Store) sign(o *questionnaire.Order, r *questionnaire.Response, events []questionnaire.Event, now time.Time) (*store.Submission, error) {
 	if s.signer == nil {
-		return fmt.Errorf("no signer: cannot enqueue the envelope of order %s", o.ID)
+		return nil, fmt.Errorf("no signer: cannot sign the envelope of order %s", o.ID)
 	}
 	id := uuid.Must(uuid.NewV7()).String()
 	env := questionnaire.NewEnvelope(id, o, r, events)
 	payload, err := json.Marshal(env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	jws, kid, err := s.signer.Sign(payload)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sub := &store.Submission{ID: id, OrderID: o.ID, Type: env.Type, KeyID: kid, JWS: jws, CreatedAt: now, NextAt: now}
-	o.SubmissionID = id
-	if err := putJSON(tx, bucketOutbox, []byte(id), sub); err != nil {
-		return err
+	return &store.Submission{ID: id, OrderID: o.ID, Type: env.Type, KeyID: kid, JWS: jws, CreatedAt: now, NextAt: now}, nil
+}
+
+// Prepare implements store.Pending: the envelope of an order closing in
+// another store (Redis) is signed and written to disk, not yet leasable.
+// Its id must become the order's SubmissionID there before Confirm.
+func (s *Store) Prepare(ctx context.Context, o *questionnaire.Order, r *questionnaire.Response, events []questionnaire.Event, now time.Time) (string, error) {
+	sub, err := s.sign(o, r, events, now)
+	if err != nil {
+		return "", err
 	}
-	return tx.Bucket(bucketOutboxDue).Put(dueKey(now, id), nil)
+	err = s.db.Batch(func(tx *bolt.Tx) error { return putJSON(tx, bucketPending, []byte(sub.ID), sub) })
+	return sub.ID, wrap("prepare", err)
+}
+
+// Confirm implements store.Pending: the order closed; the envelope joins
+// the queue. Confirming twice is not an error; confirming an envelope that
+// is nowhere is.
+func (s *Store) Confirm(ctx context.Context, id string) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		sub, err := getSubmission(tx, bucketPending, id)
+		if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
+			for _, b := range [][]byte{bucketOutbox, bucketDead, bucketTombstones} {
+				if tx.Bucket(b).Get([]byte(id)) != nil {
+					return nil // confirmed already
+				}
+			}
+			return fmt.Errorf("envelope %s is neither prepared nor queued", id)
+		} else if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketPending).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := putJSON(tx, bucketOutbox, []byte(id), sub); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketOutboxDue).Put(dueKey(due(sub), id), nil)
+	})
+	if err == nil {
+		s.signal()
+	}
+	return wrap("confirm", err)
+}
+
+// Discard implements store.Pending: the order did not close (another
+// replica won); the envelope goes.
+func (s *Store) Discard(ctx context.Context, id string) error {
+	return wrap("discard", s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPending).Delete([]byte(id))
+	}))
+}
+
+// Recover settles envelopes left prepared before `before` (a crash, or a
+// store that failed mid-answer): confirmed if the order closed with them,
+// discarded if not. Younger ones may still be in a transaction.
+func (s *Store) Recover(ctx context.Context, before time.Time, closedWith func(ctx context.Context, orderID, submissionID string) (bool, error)) (confirmed, discarded int, err error) {
+	var subs []store.Submission
+	err = s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPending).ForEach(func(k, v []byte) error {
+			var sub store.Submission
+			if err := json.Unmarshal(v, &sub); err != nil {
+				return err
+			}
+			if sub.CreatedAt.Before(before) {
+				subs = append(subs, sub)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, 0, wrap("recover", err)
+	}
+	for _, sub := range subs {
+		ok, err := closedWith(ctx, sub.OrderID, sub.ID)
+		if err != nil {
+			return confirmed, discarded, err
+		}
+		if ok {
+			err, confirmed = s.Confirm(ctx, sub.ID), confirmed+1
+		} else {
+			err, discarded = s.Discard(ctx, sub.ID), discarded+1
+		}
+		if err != nil {
+			return confirmed, discarded, err
+		}
+	}
+	return confirmed, discarded, nil
+}
+
+// SetDelivered makes Ack report deliveries to fn instead of marking the
+// order in this file: for orders kept in another store. fn's error is not
+// Ack's; fn reports it.
+func (s *Store) SetDelivered(fn func(ctx context.Context, orderID string, at time.Time)) {
+	s.delivered = fn
 }
 
 // Enqueued implements store.Outbox.
@@ -144,7 +247,8 @@ func (s *Store) Lease(ctx context.Context, holder string, n int, ttl time.Durati
 
 // Ack implements store.Outbox.
 func (s *Store) Ack(ctx context.Context, id string, now time.Time) error {
-	return wrap("ack", s.db.Update(func(tx *bolt.Tx) error {
+	deliveredOrder := ""
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketTombstones).Get([]byte(id)) != nil {
 			return nil // delivered already
 		}
@@ -158,16 +262,21 @@ func (s *Store) Ack(ctx context.Context, id string, now time.Time) error {
 		if err := putJSON(tx, bucketTombstones, []byte(id), tombstone{OrderID: sub.OrderID, DeliveredAt: now}); err != nil {
 			return err
 		}
+		deliveredOrder = sub.OrderID
+		if s.delivered != nil {
+			return nil // the order lives elsewhere: reported after the commit
+		}
 		o, err := getOrder(tx, sub.OrderID)
 		if err != nil {
 			return err
 		}
-		o.DeliveredAt, o.UpdatedAt = &now, now
-		if o.Status == questionnaire.StatusSubmitted {
-			o.Status = questionnaire.StatusDelivered
-		}
+		o.Deliver(now)
 		return putOrder(tx, o)
-	}))
+	})
+	if err == nil && s.delivered != nil && deliveredOrder != "" {
+		s.delivered(ctx, deliveredOrder, now)
+	}
+	return wrap("ack", err)
 }
 
 // Retry implements store.Outbox.

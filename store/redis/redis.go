@@ -1,0 +1,519 @@
+// Package redis keeps orders, the code index, sealed codes, idempotency
+// keys, sessions, drafts and failure counts in Redis, so that several
+// replicas serve one patient. Every change of state is an optimistic
+// transaction (WATCH/MULTI) or a Lua script. Envelopes are not kept here:
+// each replica's bbolt outbox takes them through store.Pending, prepared on
+// disk before the order closes in Redis and confirmed after, so a crash
+// between the two loses nothing and sends nothing twice.
+package redis
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"eprom/questionnaire"
+	"eprom/store"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Retention is how long an order stays in Redis after its expiry, so the
+// registry can still read its status.
+const Retention = 30 * 24 * time.Hour
+
+// Store is the Redis implementation of store.Orders, store.Patients and
+// store.Limits.
+type Store struct {
+	rdb     *goredis.Client
+	prefix  string
+	codes   *store.Codebook
+	pending store.Pending
+}
+
+var (
+	_ store.Orders   = (*Store)(nil)
+	_ store.Patients = (*Store)(nil)
+	_ store.Limits   = (*Store)(nil)
+)
+
+// Open connects to a redis://host:port/db URL. Keys are prefixed with
+// prefix (default "eprom:"). The outbox takes the envelopes of closing
+// orders.
+func Open(ctx context.Context, url, prefix string, codes *store.Codebook, outbox store.Pending) (*Store, error) {
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	// One retry: when Redis is down, patients and the API get a 503 at once.
+	opts.MaxRetries = 1
+	opts.MaxRetryBackoff = 100 * time.Millisecond
+	opts.DialerRetries = 1
+	if prefix == "" {
+		prefix = "eprom:"
+	}
+	s := &Store{rdb: goredis.NewClient(opts), prefix: prefix, codes: codes, pending: outbox}
+	return s, nil
+}
+
+// Client returns the Redis client, for tests.
+func (s *Store) Client() *goredis.Client { return s.rdb }
+
+// Close closes the connections.
+func (s *Store) Close() error { return s.rdb.Close() }
+
+// Ping implements store.Orders.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.fail("ping", s.rdb.Ping(ctx).Err())
+}
+
+// The keys.
+func (s *Store) orderKey(id string) string  { return s.prefix + "order:" + id }
+func (s *Store) sealedKey(id string) string { return s.prefix + "sealed:" + id }
+func (s *Store) draftKey(id string) string  { return s.prefix + "draft:" + id }
+func (s *Store) expiryKey() string          { return s.prefix + "expiry" }
+func (s *Store) limitKey(key string) string { return s.prefix + "limit:" + key }
+func (s *Store) codeKey(code string) string {
+	return s.prefix + "code:" + hex.EncodeToString(s.codes.Key(code))
+}
+func (s *Store) sessionKey(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return s.prefix + "session:" + hex.EncodeToString(h[:])
+}
+func (s *Store) idemKey(i *store.Idempotency) string {
+	h := sha256.Sum256([]byte(i.Caller + "\x00" + i.Key))
+	return s.prefix + "idem:" + hex.EncodeToString(h[:])
+}
+
+// fail translates Redis errors: a connection that fails is EUNAVAILABLE,
+// which the web layer answers with 503; application errors pass.
+func (s *Store) fail(op string, err error) error {
+	var e *questionnaire.Error
+	switch {
+	case err == nil || errors.As(err, &e):
+		return err
+	case errors.Is(err, goredis.Nil):
+		return questionnaire.Errorf(questionnaire.ENOTFOUND, "not found")
+	case isNetwork(err):
+		return &unavailable{op: op, err: err}
+	}
+	return fmt.Errorf("redis: %s: %w", op, err)
+}
+
+// unavailable is a Redis that does not answer.
+type unavailable struct {
+	op  string
+	err error
+}
+
+func (u *unavailable) Error() string { return "redis: " + u.op + ": unavailable: " + u.err.Error() }
+func (u *unavailable) Unwrap() []error {
+	return []error{questionnaire.Errorf(questionnaire.EUNAVAILABLE, "The service is busy for a moment. Please try again shortly."), u.err}
+}
+
+func isNetwork(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset") ||
+		strings.Contains(msg, "EOF") || strings.Contains(msg, "broken pipe") || strings.Contains(msg, "i/o timeout") ||
+		strings.Contains(msg, "LOADING") || errors.Is(err, goredis.ErrClosed)
+}
+
+// ttl is how long an order's keys live: until its expiry and Retention.
+func ttl(o *questionnaire.Order, now time.Time) time.Duration {
+	d := o.ExpiresAt.Add(Retention).Sub(now)
+	if d < time.Minute {
+		d = time.Minute
+	}
+	return d
+}
+
+// untilExpiry is how long a sealed code lives: until the order expires.
+func untilExpiry(o *questionnaire.Order, now time.Time) time.Duration {
+	if d := o.ExpiresAt.Sub(now); d > time.Second {
+		return d
+	}
+	return time.Second
+}
+
+// transact runs fn as an optimistic transaction on the watched keys, again
+// when another client changed them meanwhile.
+func (s *Store) transact(ctx context.Context, op string, fn func(tx *goredis.Tx) error, keys ...string) error {
+	for range 50 {
+		err := s.rdb.Watch(ctx, fn, keys...)
+		if errors.Is(err, goredis.TxFailedErr) {
+			continue
+		}
+		return s.fail(op, err)
+	}
+	return questionnaire.Errorf(questionnaire.ECONFLICT, "too many concurrent changes; try again")
+}
+
+func getJSON[T any](ctx context.Context, c goredis.Cmdable, key string) (*T, error) {
+	raw, err := c.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, err
+	}
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return &v, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func (s *Store) getOrder(ctx context.Context, c goredis.Cmdable, id string) (*questionnaire.Order, error) {
+	o, err := getJSON[questionnaire.Order](ctx, c, s.orderKey(id))
+	if errors.Is(err, goredis.Nil) {
+		return nil, questionnaire.Errorf(questionnaire.ENOTFOUND, "no order %q", id)
+	}
+	return o, err
+}
+
+func (s *Store) getDraft(ctx context.Context, c goredis.Cmdable, orderID string) (*questionnaire.Draft, error) {
+	d, err := getJSON[questionnaire.Draft](ctx, c, s.draftKey(orderID))
+	if errors.Is(err, goredis.Nil) {
+		return &questionnaire.Draft{Answers: map[string][]string{}}, nil
+	}
+	if err == nil && d.Answers == nil {
+		d.Answers = map[string][]string{}
+	}
+	return d, err
+}
+
+// codeEntry is what the code index holds for a code.
+type codeEntry struct {
+	OrderID    string `json:"order"`
+	Generation int    `json:"gen"`
+}
+
+// idemEntry is what an idempotency key holds.
+type idemEntry struct {
+	Hash    string `json:"hash"`
+	OrderID string `json:"order"`
+}
+
+// CreateOrder implements store.Orders.
+func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *store.Idempotency) (*questionnaire.Order, string, bool, error) {
+	var (
+		out     = o
+		code    string
+		created bool
+	)
+	for range 5 {
+		code = questionnaire.NewCode()
+		keys := []string{s.codeKey(code), s.orderKey(o.ID)}
+		if idem != nil {
+			keys = append(keys, s.idemKey(idem))
+		}
+		retry := false
+		err := s.transact(ctx, "create order", func(tx *goredis.Tx) error {
+			if idem != nil {
+				e, err := getJSON[idemEntry](ctx, tx, s.idemKey(idem))
+				if err == nil {
+					if e.Hash != idem.Hash {
+						return questionnaire.Errorf(questionnaire.ECONFLICT,
+							"this Idempotency-Key was used for a different request; use a new key for a new order")
+					}
+					prev, err := s.getOrder(ctx, tx, e.OrderID)
+					if err != nil {
+						return err
+					}
+					out, created, code = prev, false, ""
+					if prev.Status.Open() {
+						sealed, err := tx.Get(ctx, s.sealedKey(prev.ID)).Bytes()
+						if err != nil && !errors.Is(err, goredis.Nil) {
+							return err
+						}
+						if sealed != nil {
+							code, err = s.codes.Open(prev.ID, sealed)
+						}
+						return err
+					}
+					return nil
+				} else if !errors.Is(err, goredis.Nil) {
+					return err
+				}
+			}
+			if n, err := tx.Exists(ctx, s.codeKey(code), s.orderKey(o.ID)).Result(); err != nil {
+				return err
+			} else if n > 0 {
+				retry = true // a code drawn twice, or an id: draw again
+				return nil
+			}
+			now := o.CreatedAt
+			life := ttl(o, now)
+			_, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+				p.Set(ctx, s.orderKey(o.ID), mustJSON(o), life)
+				p.Set(ctx, s.codeKey(code), mustJSON(codeEntry{OrderID: o.ID, Generation: o.CodeGeneration}), life)
+				p.Set(ctx, s.sealedKey(o.ID), s.codes.Seal(o.ID, code), untilExpiry(o, now))
+				p.ZAdd(ctx, s.expiryKey(), goredis.Z{Score: float64(o.ExpiresAt.UnixNano()), Member: o.ID})
+				if idem != nil {
+					p.Set(ctx, s.idemKey(idem), mustJSON(idemEntry{Hash: idem.Hash, OrderID: o.ID}), life)
+				}
+				return nil
+			})
+			out, created = o, true
+			return err
+		}, keys...)
+		if err != nil {
+			return nil, "", false, err
+		}
+		if !retry {
+			return out, code, created, nil
+		}
+	}
+	return nil, "", false, errors.New("redis: no unused code found in 5 draws")
+}
+
+// Order implements store.Orders.
+func (s *Store) Order(ctx context.Context, id string) (*questionnaire.Order, error) {
+	o, err := s.getOrder(ctx, s.rdb, id)
+	return o, s.fail("get order", err)
+}
+
+// OrderCode implements store.Orders.
+func (s *Store) OrderCode(ctx context.Context, id string, now time.Time) (string, error) {
+	o, err := s.Order(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if o.Expired(now) {
+		return "", questionnaire.Errorf(questionnaire.ECONFLICT, "order %s has expired; its code no longer works", id)
+	}
+	if !o.Status.Open() {
+		return "", questionnaire.Errorf(questionnaire.ECONFLICT, "order %s is %s; its code no longer works", id, o.Status)
+	}
+	sealed, err := s.rdb.Get(ctx, s.sealedKey(id)).Bytes()
+	if err != nil {
+		return "", s.fail("order code", err)
+	}
+	return s.codes.Open(id, sealed)
+}
+
+// closeKeys queues what closing an order does: the order stored, the
+// sealed code, its place in the expiry set and its draft gone.
+func (s *Store) closeKeys(ctx context.Context, p goredis.Pipeliner, o *questionnaire.Order, now time.Time) {
+	p.Set(ctx, s.orderKey(o.ID), mustJSON(o), ttl(o, now))
+	p.Del(ctx, s.sealedKey(o.ID), s.draftKey(o.ID))
+	p.ZRem(ctx, s.expiryKey(), o.ID)
+}
+
+// CancelOrder implements store.Orders.
+func (s *Store) CancelOrder(ctx context.Context, id string, now time.Time) (*questionnaire.Order, error) {
+	var o *questionnaire.Order
+	err := s.transact(ctx, "cancel order", func(tx *goredis.Tx) error {
+		var err error
+		if o, err = s.getOrder(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := o.Cancel(now); err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			s.closeKeys(ctx, p, o, now)
+			return nil
+		})
+		return err
+	}, s.orderKey(id))
+	return o, err
+}
+
+// ReissueCode implements store.Orders.
+func (s *Store) ReissueCode(ctx context.Context, id string, now time.Time) (*questionnaire.Order, string, error) {
+	for range 5 {
+		code := questionnaire.NewCode()
+		var o *questionnaire.Order
+		retry := false
+		err := s.transact(ctx, "reissue code", func(tx *goredis.Tx) error {
+			var err error
+			if o, err = s.getOrder(ctx, tx, id); err != nil {
+				return err
+			}
+			if err := o.Reissue(now); err != nil {
+				return err
+			}
+			if n, err := tx.Exists(ctx, s.codeKey(code)).Result(); err != nil {
+				return err
+			} else if n > 0 {
+				retry = true
+				return nil
+			}
+			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+				p.Set(ctx, s.orderKey(o.ID), mustJSON(o), ttl(o, now))
+				p.Set(ctx, s.codeKey(code), mustJSON(codeEntry{OrderID: o.ID, Generation: o.CodeGeneration}), ttl(o, now))
+				p.Set(ctx, s.sealedKey(o.ID), s.codes.Seal(o.ID, code), untilExpiry(o, now))
+				return nil
+			})
+			return err
+		}, s.orderKey(id), s.codeKey(code))
+		if err != nil {
+			return nil, "", err
+		}
+		if !retry {
+			return o, code, nil
+		}
+	}
+	return nil, "", errors.New("redis: no unused code found in 5 draws")
+}
+
+// LookupCode implements store.Orders.
+func (s *Store) LookupCode(ctx context.Context, code string) (*questionnaire.Order, bool, error) {
+	e, err := getJSON[codeEntry](ctx, s.rdb, s.codeKey(code))
+	if errors.Is(err, goredis.Nil) {
+		return nil, false, questionnaire.Errorf(questionnaire.ENOTFOUND, "no order has this code")
+	} else if err != nil {
+		return nil, false, s.fail("lookup code", err)
+	}
+	o, err := s.Order(ctx, e.OrderID)
+	if err != nil {
+		return nil, false, err
+	}
+	return o, e.Generation == o.CodeGeneration, nil
+}
+
+// ExpireOrders implements store.Orders. Every replica may run it: the
+// order's transaction lets one of them close each order, and only that
+// one's envelope is confirmed.
+func (s *Store) ExpireOrders(ctx context.Context, now time.Time) ([]*questionnaire.Order, error) {
+	ids, err := s.rdb.ZRangeByScore(ctx, s.expiryKey(), &goredis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(now.UnixNano(), 10), Count: 1000,
+	}).Result()
+	if err != nil {
+		return nil, s.fail("expire orders", err)
+	}
+	var expired []*questionnaire.Order
+	for _, id := range ids {
+		o, err := s.close(ctx, id, now, func(o *questionnaire.Order) (bool, error) { return o.Expire(now), nil }, nil)
+		if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
+			s.rdb.ZRem(ctx, s.expiryKey(), id)
+			continue
+		}
+		if err != nil {
+			return expired, err
+		}
+		if o != nil {
+			expired = append(expired, o)
+		}
+	}
+	return expired, nil
+}
+
+// close closes an order in one optimistic transaction with its envelope:
+// move changes the order (false: nothing to do), the envelope is prepared
+// on disk, the order is stored with its SubmissionID, and the envelope is
+// confirmed; if the transaction loses, the envelope is discarded and the
+// whole is tried again on the new state.
+func (s *Store) close(ctx context.Context, id string, now time.Time, move func(*questionnaire.Order) (bool, error), r *questionnaire.Response) (*questionnaire.Order, error) {
+	if s.pending == nil {
+		return nil, errors.New("redis: no outbox for envelopes")
+	}
+	for range 50 {
+		var (
+			o        *questionnaire.Order
+			prepared string
+			done     bool
+		)
+		err := s.rdb.Watch(ctx, func(tx *goredis.Tx) error {
+			var err error
+			if o, err = s.getOrder(ctx, tx, id); err != nil {
+				return err
+			}
+			changed, err := move(o)
+			if err != nil {
+				return err
+			}
+			if !changed {
+				_, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+					if !o.Status.Open() {
+						p.ZRem(ctx, s.expiryKey(), o.ID) // a stale entry
+					}
+					return nil
+				})
+				o = nil
+				done = true
+				return err
+			}
+			d, err := s.getDraft(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			events := d.Events
+			if prepared, err = s.pending.Prepare(ctx, o, r, events, now); err != nil {
+				return err
+			}
+			o.SubmissionID = prepared
+			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+				s.closeKeys(ctx, p, o, now)
+				return nil
+			})
+			return err
+		}, s.orderKey(id), s.draftKey(id))
+		if errors.Is(err, goredis.TxFailedErr) && prepared != "" {
+			// Another client changed the order first: ours did not apply.
+			// On any other error it may have: the envelope stays prepared
+			// and Recover settles it by what Redis says.
+			s.pending.Discard(ctx, prepared)
+		}
+		if errors.Is(err, goredis.TxFailedErr) {
+			continue
+		}
+		if err != nil {
+			return nil, s.fail("close order", err)
+		}
+		if done {
+			return nil, nil
+		}
+		if err := s.pending.Confirm(ctx, prepared); err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
+	return nil, questionnaire.Errorf(questionnaire.ECONFLICT, "too many concurrent changes; try again")
+}
+
+// ClosedWith reports whether an order closed with the given envelope, for
+// store.Pending's recovery after a crash.
+func (s *Store) ClosedWith(ctx context.Context, orderID, submissionID string) (bool, error) {
+	o, err := s.Order(ctx, orderID)
+	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return o.SubmissionID == submissionID, nil
+}
+
+// MarkDelivered records that an order's envelope reached the registry.
+func (s *Store) MarkDelivered(ctx context.Context, orderID string, at time.Time) error {
+	return s.transact(ctx, "mark delivered", func(tx *goredis.Tx) error {
+		o, err := s.getOrder(ctx, tx, orderID)
+		if err != nil {
+			return err
+		}
+		o.Deliver(at)
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Set(ctx, s.orderKey(o.ID), mustJSON(o), goredis.KeepTTL)
+			return nil
+		})
+		return err
+	}, s.orderKey(orderID))
+}
