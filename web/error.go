@@ -54,6 +54,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			status = http.StatusInternalServerError
 		}
 	}
+	if status == http.StatusServiceUnavailable {
+		s.cfg.Logger.Warn("unavailable", "route", c.Route().Path, "err", err.Error())
+	}
 	if status == 0 || status == http.StatusInternalServerError {
 		s.cfg.Logger.Error("internal error", "route", c.Route().Path, "method", c.Method(), "err", err.Error())
 		status, code, msg = http.StatusInternalServerError, questionnaire.EINTERNAL, "Internal error. It has been logged; please try again."
@@ -72,6 +75,9 @@ func (s *Server) errorPage(c *fiber.Ctx, status int) error {
 	lang := s.language(c, "")
 	key := "error.internal"
 	switch {
+	case status == http.StatusServiceUnavailable:
+		key = "error.unavailable"
+		c.Set(fiber.HeaderRetryAfter, "10")
 	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
 		key = "error.not_found"
 	case status < 500:

@@ -105,7 +105,7 @@ func (c *Config) check() error {
 	if c.Data == "" {
 		return errors.New("EPROM_DATA: the data folder must be set")
 	}
-	if c.Store != "bolt" && !strings.HasPrefix(c.Store, "redis://") {
+	if c.Store != "bolt" && !strings.HasPrefix(c.Store, "redis://") && !strings.HasPrefix(c.Store, "rediss://") {
 		return fmt.Errorf("EPROM_STORE: %q is neither bolt nor a redis://host:port/db URL", c.Store)
 	}
 	if c.APITokens != "" && c.APITokensFile != "" {

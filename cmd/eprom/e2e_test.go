@@ -116,6 +116,16 @@ func patient(base, code string) (done bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	if resp.StatusCode == http.StatusSeeOther {
+		// Every page answered in an earlier try: the review; or sent.
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, "/done") {
+			return false, nil
+		}
+		if resp, err = client.Get(base + resp.Header.Get("Location")); err != nil {
+			return false, err
+		}
+	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)

@@ -20,6 +20,7 @@ import (
 	"eprom/store"
 	"eprom/store/bolt"
 	"eprom/store/delivery"
+	redisstore "eprom/store/redis"
 	"eprom/store/signing"
 	"eprom/web"
 	"eprom/web/sink"
@@ -61,14 +62,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // service is the assembled server: store, web layer and background work.
 type service struct {
-	cfg    Config
-	logger *slog.Logger
-	orders store.Orders
-	db     *bolt.Store
-	keys   *signing.Keyring
-	worker *delivery.Worker // nil in pull-only mode
-	web    *web.Server
-	closer []io.Closer
+	cfg      Config
+	logger   *slog.Logger
+	orders   store.Orders
+	patients store.Patients
+	limits   store.Limits
+	redis    *redisstore.Store // nil on the embedded store
+	db       *bolt.Store       // the whole store, or the outbox beside Redis
+	keys     *signing.Keyring
+	worker   *delivery.Worker // nil in pull-only mode
+	web      *web.Server
+	closer   []io.Closer
 }
 
 // openService builds everything `serve` needs from the configuration. Its
@@ -81,8 +85,12 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 			svc.Close()
 		}
 	}()
-	if cfg.Store != "bolt" {
-		return nil, fmt.Errorf("EPROM_STORE: %s: this version has only the embedded bolt store", cfg.Store)
+	redisMode := cfg.Store != "bolt"
+	if redisMode && cfg.SecretFile == "" {
+		return nil, errors.New("EPROM_SECRET_FILE: required with EPROM_STORE=redis://…: every replica must find every code, so they share one secret (head -c 32 /dev/urandom > secret)")
+	}
+	if redisMode && cfg.SigningKeysFile == "" {
+		return nil, errors.New("EPROM_SIGNING_KEYS_FILE: required with EPROM_STORE=redis://…: every replica must publish the same keys (openssl genpkey -algorithm ed25519 -out signing-keys.pem)")
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("EPROM_DATA: %w", err)
@@ -140,8 +148,21 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_DATA: %w", err)
 	}
-	svc.orders, svc.db = db, db
+	svc.orders, svc.patients, svc.limits, svc.db = db, db, db, db
 	svc.closer = append(svc.closer, db)
+	if redisMode {
+		rs, err := redisstore.Open(context.Background(), cfg.Store, "eprom:", book, db)
+		if err != nil {
+			return nil, fmt.Errorf("EPROM_STORE: %w", err)
+		}
+		svc.closer = append(svc.closer, rs)
+		svc.orders, svc.patients, svc.limits, svc.redis = rs, rs, rs, rs
+		db.SetDelivered(func(ctx context.Context, orderID string, at time.Time) {
+			if err := rs.MarkDelivered(ctx, orderID, at); err != nil {
+				logger.Warn("delivered, but the order's status could not be updated", "err", err.Error())
+			}
+		})
+	}
 
 	if cfg.RegistryURL != "" {
 		token, err := cfg.registryToken()
@@ -177,9 +198,9 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		PublicURL:      cfg.PublicURL,
 		Tokens:         tokens,
 		Catalogue:      cat,
-		Orders:         db,
-		Patients:       db,
-		Limits:         db,
+		Orders:         svc.orders,
+		Patients:       svc.patients,
+		Limits:         svc.limits,
 		Outbox:         db,
 		Keys:           keys,
 		Locales:        loc,
@@ -241,20 +262,29 @@ func (s *service) sweep(ctx context.Context) {
 	defer t.Stop()
 	for {
 		now := time.Now()
+		if s.redis != nil {
+			// Envelopes left prepared by a crash, or by a Redis that
+			// failed mid-answer, a minute or more ago.
+			if c, d, err := s.db.Recover(ctx, now.Add(-time.Minute), s.redis.ClosedWith); err != nil {
+				s.logger.Warn("sweep: recover prepared envelopes", "err", err.Error())
+			} else if c+d > 0 {
+				s.logger.Info("prepared envelopes settled", "confirmed", c, "discarded", d)
+			}
+		}
 		expired, err := s.orders.ExpireOrders(ctx, now)
 		if err != nil {
 			s.logger.Error("sweep", "err", err.Error())
 		} else if len(expired) > 0 {
 			s.logger.Info("orders expired", "count", len(expired))
 		}
-		if _, err := s.db.PurgeSessions(ctx, now); err != nil {
+		if _, err := s.patients.PurgeSessions(ctx, now); err != nil {
 			s.logger.Error("sweep sessions", "err", err.Error())
 		}
 		if _, err := s.db.PurgeTombstones(ctx, now); err != nil {
 			s.logger.Error("sweep tombstones", "err", err.Error())
 		}
 		// Failure counts live 15 minutes at the most; an hour is plenty.
-		if _, err := s.db.PurgeLimits(ctx, now.Add(-time.Hour)); err != nil {
+		if _, err := s.limits.PurgeLimits(ctx, now.Add(-time.Hour)); err != nil {
 			s.logger.Error("sweep limits", "err", err.Error())
 		}
 		select {

@@ -1,0 +1,386 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// redisServer is a Redis of the test's own, so it can be restarted.
+type redisServer struct {
+	t    *testing.T
+	addr string
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startRedis(t *testing.T) *redisServer {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but no redis-server on PATH: .ci/run must install it")
+		}
+		t.Skip("SKIPPED replica tests: no redis-server on PATH (apt-get install -y redis-server); they run under CI=true")
+	}
+	r := &redisServer{t: t, addr: freeAddr(t), dir: t.TempDir()}
+	r.start(bin)
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *redisServer) start(bin string) {
+	r.t.Helper()
+	_, port, _ := net.SplitHostPort(r.addr)
+	// Append-only with fsync always: a restart keeps what Redis said it had.
+	r.cmd = exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--dir", r.dir, "--save", "",
+		"--appendonly", "yes", "--appendfsync", "always")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", r.addr); err == nil {
+			c.Write([]byte("PING\r\n"))
+			buf := make([]byte, 7)
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			n, _ := c.Read(buf)
+			c.Close()
+			if strings.HasPrefix(string(buf[:n]), "+PONG") {
+				return
+			}
+		}
+	}
+	r.t.Fatal("redis-server did not come up")
+}
+
+func (r *redisServer) stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		r.cmd.Process.Signal(os.Interrupt)
+		r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+func (r *redisServer) restart() {
+	bin, _ := exec.LookPath("redis-server")
+	r.stop()
+	r.start(bin)
+}
+
+// replicas are two eprom processes on one Redis, behind a round-robin
+// proxy like a load balancer, delivering to one sink.
+type replicas struct {
+	t          *testing.T
+	redis      *redisServer
+	a, b       *proc
+	sink       *proc
+	sinkOut    string
+	proxy      string // the patients' address: alternates between a and b
+	aURL, bURL string
+	dataA      string
+}
+
+func newReplicas(t *testing.T) *replicas {
+	if os.Getenv("EPROM_SKIP_E2E") != "" && os.Getenv("CI") != "true" {
+		t.Skip("SKIPPED process test: EPROM_SKIP_E2E is set")
+	}
+	r := &replicas{t: t, redis: startRedis(t)}
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	os.WriteFile(secret, raw, 0o600)
+	keys := filepath.Join(dir, "signing-keys.pem")
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	os.WriteFile(keys, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+
+	addrs := freeAddrs(t, 3)
+	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.proxy = "http://" + proxyLn.Addr().String()
+	r.aURL, r.bURL = "http://"+addrs[0], "http://"+addrs[1]
+	r.sinkOut = filepath.Join(dir, "sink.jsonl")
+	r.dataA = filepath.Join(dir, "a")
+	common := []string{"EPROM_API_TOKENS=" + testToken, "EPROM_PUBLIC_URL=" + r.proxy, "EPROM_STORE=redis://" + r.redis.addr + "/0",
+		"EPROM_SECRET_FILE=" + secret, "EPROM_SIGNING_KEYS_FILE=" + keys,
+		"EPROM_REGISTRY_URL=http://" + addrs[2] + "/", "EPROM_DELIVERY_MAX_BACKOFF=1s"}
+	r.a = newProc(t, "eprom", addrs[0], append([]string{"EPROM_ADDR=" + addrs[0], "EPROM_DATA=" + r.dataA}, common...), "serve")
+	r.b = newProc(t, "eprom", addrs[1], append([]string{"EPROM_ADDR=" + addrs[1], "EPROM_DATA=" + filepath.Join(dir, "b")}, common...), "serve")
+	r.a.start()
+	r.b.start()
+	r.sink = newProc(t, "registry-sink", addrs[2], nil, "--jwks", r.aURL+"/.well-known/jwks.json", "--listen", addrs[2], "--out", r.sinkOut)
+	r.sink.start()
+
+	// The load balancer: request by request, A then B.
+	var n atomic.Int64
+	targets := []*url.URL{mustURL(r.aURL), mustURL(r.bURL)}
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(targets[n.Add(1)%2])
+		pr.Out.Host = pr.In.Host
+	}}
+	srv := &http.Server{Handler: proxy}
+	go srv.Serve(proxyLn)
+	t.Cleanup(func() { srv.Close() })
+	return r
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// browserClient is a patient's browser: a cookie jar, no redirects.
+func browserClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// upToReview enters the code and answers both audit pages through base;
+// it returns the browser and the form token.
+func upToReview(t *testing.T, base, code string) (*http.Client, string) {
+	t.Helper()
+	c := browserClient()
+	resp, err := c.Get(base + "/c/" + code)
+	if err != nil || resp.StatusCode != 303 {
+		t.Fatalf("code: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = c.Get(base + "/q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfField.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no form: %d %.300s", resp.StatusCode, page)
+	}
+	csrf := string(m[1])
+	for _, form := range []url.Values{
+		{"page": {"1"}, "action": {"next"}, "q1": {"1"}, "q2": {"0"}, "q3": {"1"}, "q4": {"0"}, "q5": {"0"}},
+		{"page": {"2"}, "action": {"review"}, "q6": {"0"}, "q7": {"1"}, "q8": {"0"}, "q9": {"0"}, "q10": {"2"}},
+	} {
+		form.Set("csrf", csrf)
+		resp, err := c.PostForm(base+"/q", form)
+		if err != nil || resp.StatusCode != 303 {
+			t.Fatalf("page: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	return c, csrf
+}
+
+// submitTo posts the submit with the browser's session cookie to one
+// replica directly.
+func submitTo(c *http.Client, from, replica, csrf string) (int, error) {
+	req, _ := http.NewRequest("POST", replica+"/q/submit", strings.NewReader(url.Values{"csrf": {csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, ck := range c.Jar.Cookies(mustURL(from)) {
+		req.AddCookie(ck)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func TestReplicasServeOnePatient(t *testing.T) {
+	r := newReplicas(t)
+	id, code := orderRetrying(t, r.aURL)    // ordered on A
+	c, csrf := upToReview(t, r.proxy, code) // pages alternately on A and B
+	if status, err := submitTo(c, r.proxy, r.bURL, csrf); err != nil || status != 303 {
+		t.Fatalf("submit on B: %d %v", status, err)
+	}
+	c2 := &cluster{t: t, base: r.aURL, sinkOut: r.sinkOut, data: r.dataA, server: r.a}
+	recs := c2.waitForAll(map[string]bool{id: true})
+	if len(recs) != 1 || recs[0].Envelope.OrderID != id || len(recs[0].Envelope.Answers) != 10 {
+		t.Fatalf("%+v", recs)
+	}
+	// Both replicas publish the same keys and know the order.
+	_, a := api(t, "GET", r.aURL+"/api/v1/orders/"+id, "")
+	_, b := api(t, "GET", r.bURL+"/api/v1/orders/"+id, "")
+	if a["status"] == "" || a["status"] != b["status"] || a["submissionId"] != b["submissionId"] {
+		t.Errorf("A says %v, B says %v", a, b)
+	}
+}
+
+func TestReplicasSubmitOnceUnderRace(t *testing.T) {
+	r := newReplicas(t)
+	const n = 100
+	orders := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for range n {
+		id, code := orderRetrying(t, r.aURL)
+		orders[id] = true
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c, csrf := upToReview(t, r.proxy, code)
+			// The same submit on A and on B at once.
+			var inner sync.WaitGroup
+			statuses := make([]int, 2)
+			for i, replica := range []string{r.aURL, r.bURL} {
+				inner.Go(func() { statuses[i], _ = submitTo(c, r.proxy, replica, csrf) })
+			}
+			inner.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if statuses[0] != 303 && statuses[1] != 303 {
+				t.Errorf("neither submit succeeded: %v", statuses)
+			}
+		})
+	}
+	wg.Wait()
+	c := &cluster{t: t, base: r.aURL, sinkOut: r.sinkOut, data: r.dataA, server: r.a}
+	recs := c.waitForAll(orders)
+	c.checkRecords(recs) // each order exactly once, every JWS verifies, no dead letters on A
+	if len(recs) != n {
+		t.Errorf("%d envelopes for %d orders", len(recs), n)
+	}
+}
+
+func TestReplicasShareRateLimits(t *testing.T) {
+	r := newReplicas(t)
+	_, code := orderRetrying(t, r.aURL)
+	client := browserClient()
+	for i := range 10 {
+		resp, err := client.Get(r.aURL + fmt.Sprintf("/c/AAAAA-AAAA%d", i))
+		if err != nil || resp.StatusCode != 404 {
+			t.Fatalf("wrong code on A: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := client.Get(r.bURL + "/c/" + code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("B after 10 failures on A: %d", resp.StatusCode)
+	}
+}
+
+func TestReplicasThroughARedisRestart(t *testing.T) {
+	r := newReplicas(t)
+	confirmed := map[string]bool{}
+	interrupted := 0
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		time.Sleep(400 * time.Millisecond)
+		r.redis.restart()
+	}()
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				id, code := orderRetrying(t, r.aURL)
+				for try := 0; try < 100; try++ {
+					done, err := patient([]string{r.aURL, r.bURL}[(w+i)%2], code)
+					if done {
+						mu.Lock()
+						confirmed[id] = true
+						mu.Unlock()
+					}
+					if err == nil {
+						break
+					}
+					mu.Lock()
+					interrupted++
+					if try == 99 {
+						t.Logf("gave up on %s: %v", id, err)
+					}
+					mu.Unlock()
+					time.Sleep(50 * time.Millisecond)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	<-restarted
+	c := &cluster{t: t, base: r.aURL, sinkOut: r.sinkOut, data: r.dataA, server: r.a}
+	recs := c.waitForAll(confirmed)
+	c.checkRecords(recs)
+	if len(confirmed) < 20 {
+		t.Errorf("only %d of 40 submissions confirmed", len(confirmed))
+	}
+	t.Logf("%d confirmed, %d flows interrupted by the restart", len(confirmed), interrupted)
+	// Both replicas answer again without a restart of their own.
+	for _, base := range []string{r.aURL, r.bURL} {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s not ready after Redis came back: %v %v", base, resp, err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+}
+
+func TestReplicasWhileRedisIsDown(t *testing.T) {
+	r := newReplicas(t)
+	id, code := orderRetrying(t, r.aURL)
+	r.redis.stop()
+
+	resp, err := browserClient().Get(r.aURL + "/c/" + code + "?lang=en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(page), "One moment") || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("patient page: %d %s %.300s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
+	status, m := api(t, "GET", r.bURL+"/api/v1/orders/"+id, "")
+	if e, _ := m["error"].(map[string]any); status != 503 || e["code"] != "unavailable" {
+		t.Errorf("API: %d %v", status, m)
+	}
+	if resp, err := http.Get(r.aURL + "/readyz"); err != nil || resp.StatusCode != 503 {
+		t.Errorf("readyz while Redis is down: %v %v", resp, err)
+	}
+
+	bin, _ := exec.LookPath("redis-server")
+	r.redis.start(bin)
+	// The replicas recover by themselves; the order is still there.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if status, m := api(t, "GET", r.bURL+"/api/v1/orders/"+id, ""); status == 200 && m["status"] == "ordered" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replicas did not recover when Redis came back")
+		}
+	}
+	if done, err := patient(r.aURL, code); !done || err != nil {
+		t.Errorf("answering after Redis came back: %v %v", done, err)
+	}
+}
