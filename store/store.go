@@ -164,6 +164,11 @@ type Outbox interface {
 	// been purged).
 	Ack(ctx context.Context, id string, now time.Time) error
 
+	// ReleaseLeases returns every envelope leased by holder to the queue,
+	// due now: the push worker's leases from before a restart, which no
+	// delivery holds any more. It returns how many.
+	ReleaseLeases(ctx context.Context, holder string, now time.Time) (int, error)
+
 	// Retry returns a leased envelope to the queue, due at at, counting
 	// an attempt and its error. Returns ENOTFOUND when it is not there.
 	Retry(ctx context.Context, id string, at time.Time, lastErr string) error

@@ -279,6 +279,40 @@ func (s *Store) Ack(ctx context.Context, id string, now time.Time) error {
 	return wrap("ack", err)
 }
 
+// ReleaseLeases implements store.Outbox.
+func (s *Store) ReleaseLeases(ctx context.Context, holder string, now time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var held []*store.Submission
+		err := tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+			var sub store.Submission
+			if err := json.Unmarshal(v, &sub); err != nil {
+				return err
+			}
+			if sub.LeaseHolder == holder && sub.LeaseUntil.After(now) {
+				held = append(held, &sub)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, sub := range held {
+			old := due(sub)
+			sub.LeaseHolder, sub.LeaseUntil = "", time.Time{}
+			if sub.NextAt.After(now) {
+				sub.NextAt = now
+			}
+			if err := moveInQueue(tx, sub, old); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, wrap("release leases", err)
+}
+
 // Retry implements store.Outbox.
 func (s *Store) Retry(ctx context.Context, id string, at time.Time, lastErr string) error {
 	return wrap("retry", s.db.Update(func(tx *bolt.Tx) error {

@@ -95,6 +95,13 @@ func New(cfg Config) (*Worker, error) {
 // flight; an envelope whose delivery was cut short keeps its lease, which
 // lapses, and is sent again.
 func (w *Worker) Run(ctx context.Context) error {
+	// Leases of an earlier run (a crash mid-delivery) hold nothing now:
+	// send those envelopes again at once rather than after the lease.
+	if n, err := w.cfg.Outbox.ReleaseLeases(ctx, Holder, time.Now()); err != nil {
+		w.cfg.Logger.Error("delivery: release old leases", "err", err.Error())
+	} else if n > 0 {
+		w.cfg.Logger.Info("delivery: resending envelopes a stopped run had taken", "count", n)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	slots := make(chan struct{}, w.cfg.Concurrency)

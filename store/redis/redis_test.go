@@ -56,6 +56,9 @@ func (c combo) Lease(ctx context.Context, holder string, n int, ttl time.Duratio
 func (c combo) Ack(ctx context.Context, id string, now time.Time) error {
 	return c.out.Ack(ctx, id, now)
 }
+func (c combo) ReleaseLeases(ctx context.Context, holder string, now time.Time) (int, error) {
+	return c.out.ReleaseLeases(ctx, holder, now)
+}
 func (c combo) Retry(ctx context.Context, id string, at time.Time, e string) error {
 	return c.out.Retry(ctx, id, at, e)
 }

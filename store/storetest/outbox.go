@@ -106,6 +106,21 @@ func runOutbox(t *testing.T, open Opener, create func(*testing.T, Store, *questi
 		}
 	})
 
+	t.Run("a restarted worker takes back its own leases, not pull's", func(t *testing.T) {
+		s, _ := open(t)
+		pushed, _ := submitted(t, s, create, t0)
+		s.Lease(ctx, "push", 1, lease, t0)
+		pulled, _ := submitted(t, s, create, t0)
+		s.Lease(ctx, "pull", 1, lease, t0)
+		if n, err := s.ReleaseLeases(ctx, "push", t0.Add(time.Second)); err != nil || n != 1 {
+			t.Fatalf("released %d, %v", n, err)
+		}
+		got, _ := s.Lease(ctx, "push", 10, lease, t0.Add(time.Second))
+		if len(got) != 1 || got[0].ID != pushed {
+			t.Fatalf("after release: %v (pull's %s must stay leased)", got, pulled)
+		}
+	})
+
 	t.Run("oldest first, at most n", func(t *testing.T) {
 		s, _ := open(t)
 		var ids []string
