@@ -52,6 +52,7 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	if route == "/" && c.Path() != "/" {
 		route = "(no route)"
 	}
+	s.metrics.request(route, c.Method(), c.Response().StatusCode(), time.Since(start))
 	s.cfg.Logger.LogAttrs(c.UserContext(), slog.LevelInfo, "request",
 		slog.String("method", c.Method()),
 		slog.String("route", route),

@@ -144,6 +144,8 @@ func (s *Server) handleOrderCreate(c *fiber.Ctx) error {
 	status, action := fiber.StatusCreated, "order.create"
 	if !created {
 		status, action = fiber.StatusOK, "order.create.replay"
+	} else {
+		s.metrics.order(questionnaire.StatusOrdered)
 	}
 	s.audit(c, action, got)
 	c.Location("/api/v1/orders/" + got.ID)
@@ -300,6 +302,7 @@ func (s *Server) handleOrderCancel(c *fiber.Ctx) error {
 		return err
 	}
 	s.audit(c, "order.cancel", o)
+	s.metrics.order(o.Status)
 	return c.JSON(s.respond(o, ""))
 }
 

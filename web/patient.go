@@ -158,7 +158,10 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, data any) error {
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Status(status)
-	return t.ExecuteTemplate(c.Response().BodyWriter(), "layout", data)
+	start := time.Now()
+	err := t.ExecuteTemplate(c.Response().BodyWriter(), "layout", data)
+	s.metrics.pageRender.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	return err
 }
 
 // messageView is a page with a heading and a few paragraphs.
@@ -238,6 +241,7 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 		return err
 	}
 	if !ok {
+		s.metrics.rateLimited.WithLabelValues("client").Inc()
 		s.cfg.Logger.Warn("code entry limited", "reason", "per-client limit")
 		return s.tooMany(c, lang, oldest.Add(limits.Window).Sub(now))
 	}
@@ -247,11 +251,13 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 	}
 	if !ok {
 		s.cfg.Limits.Release(ctx, ipKey, now)
+		s.metrics.rateLimited.WithLabelValues("global").Inc()
 		s.cfg.Logger.Error("code failure rate alarm: all code entry throttled", "limit_per_minute", limits.GlobalPerMin)
 		return s.tooMany(c, lang, oldest.Add(time.Minute).Sub(now))
 	}
 	o, current, err := s.cfg.Orders.LookupCode(ctx, code)
 	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
+		s.metrics.codeFailures.Inc()
 		return s.renderCodeForm(c, fiber.StatusNotFound, lang, typed, s.T(lang, "code.unknown"))
 	}
 	// A real code, or a failure of ours: not a guess.
@@ -277,11 +283,15 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 		}
 	}
 	sess := &store.Session{ID: randomToken(), OrderID: o.ID, CodeGen: o.CodeGeneration, CSRF: randomToken(), CreatedAt: now, SeenAt: now}
-	if _, err := s.cfg.Patients.StartSession(ctx, sess, now); err != nil {
+	opened, err := s.cfg.Patients.StartSession(ctx, sess, now)
+	if err != nil {
 		if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
 			return s.message(c, fiber.StatusGone, lang, "closed.expired", false)
 		}
 		return err
+	}
+	if o.Status == questionnaire.StatusOrdered {
+		s.metrics.order(opened.Status)
 	}
 	s.setCookie(c, s.sessionCookie(), sess.ID, 0)
 	s.clearCookie(c, s.csrfCookie())

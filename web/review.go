@@ -134,13 +134,16 @@ func (s *Server) handleSubmit(c *fiber.Ctx) error {
 		Events:      v.draft.Events,
 		SubmittedAt: now,
 	}
-	if _, err := s.cfg.Patients.Submit(c.UserContext(), r, now); questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
+	o, err := s.cfg.Patients.Submit(c.UserContext(), r, now)
+	if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
 		// Closed meanwhile: submitted in another tab or by a double click
 		// (then thanks), or cancelled or expired (then say so).
 		return s.closedPage(c, v)
 	} else if err != nil {
 		return err
 	}
+	s.metrics.order(o.Status)
+	s.metrics.submissions.WithLabelValues(questionnaire.EnvelopeResponse).Inc()
 	s.endVisit(c, v)
 	return c.Redirect("/done?lang="+v.lang, fiber.StatusSeeOther)
 }
@@ -168,11 +171,14 @@ func (s *Server) handleDecline(c *fiber.Ctx) error {
 	v.draft.AddEvent(questionnaire.Event{Type: questionnaire.EventDeclined, At: now})
 	r := &questionnaire.Response{OrderID: v.order.ID, Type: questionnaire.ResponseDeclined, Language: v.lang,
 		Answers: []questionnaire.AnswerJSON{}, Scores: []questionnaire.ScoreResult{}, Events: v.draft.Events, SubmittedAt: now}
-	if _, err := s.cfg.Patients.Submit(c.UserContext(), r, now); questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
+	o, err := s.cfg.Patients.Submit(c.UserContext(), r, now)
+	if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
 		return s.closedPage(c, v)
 	} else if err != nil {
 		return err
 	}
+	s.metrics.order(o.Status)
+	s.metrics.submissions.WithLabelValues(questionnaire.EnvelopeDeclined).Inc()
 	s.endVisit(c, v)
 	return c.Redirect("/done?declined=1&lang="+v.lang, fiber.StatusSeeOther)
 }

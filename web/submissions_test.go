@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +109,39 @@ func TestDeclinedAndExpiredSendEnvelopes(t *testing.T) {
 	h.store.ExpireOrders(t.Context(), h.clock.Now())
 	if env := h.envelope(m["id"].(string)); env.Type != questionnaire.EnvelopeExpired {
 		t.Errorf("expired: %+v", env)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	h := newHarness(t)
+	h.submittedOrder()
+	h.create(`{"questionnaire": "audit", "patientRef": "secret-ref-4711"}`)
+	h.browser().get("/c/AAAAA-AAAAA")
+	resp := h.do("GET", "/metrics", "", "Authorization", "")
+	body := string(readAll(t, resp))
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`eprom_order_events_total{status="ordered"} 2`,
+		`eprom_order_events_total{status="opened"} 1`,
+		`eprom_order_events_total{status="submitted"} 1`,
+		`eprom_submissions_total{type="response"} 1`,
+		`eprom_code_failures_total 1`,
+		`eprom_outbox_depth 1`,
+		`eprom_outbox_dead_letters 0`,
+		`eprom_outbox_oldest_age_seconds`,
+		`eprom_page_render_seconds_bucket{page="page.html"`,
+		`eprom_http_request_duration_seconds_bucket{code="3xx",method="POST",route="/q/submit"`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, secret := range []string{token, "secret-ref-4711", "AAAAA"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("/metrics shows %q", secret)
+		}
 	}
 }

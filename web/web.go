@@ -68,6 +68,9 @@ type Config struct {
 	// DemoRegistry, when set, is mounted at /demo/registry.
 	DemoRegistry *sink.Sink
 
+	// Delivery, when set, adds the push worker's totals to /metrics.
+	Delivery DeliveryCounters
+
 	// Locales translates the user interface. Required.
 	Locales *locales.Catalog
 
@@ -97,6 +100,7 @@ type Server struct {
 	secure    bool // PublicURL is https: HSTS and Secure cookies
 	templates map[string]*template.Template
 	static    fs.FS
+	metrics   *Metrics
 	trusted   []*net.IPNet // proxies whose X-Forwarded-For counts
 }
 
@@ -131,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.static, _ = fs.Sub(staticFiles, "static")
+	s.metrics = newMetrics(cfg.Outbox, cfg.Delivery)
 	assets, err := assetVersions(s.static)
 	if err != nil {
 		return nil, err
@@ -179,6 +184,7 @@ func (s *Server) routes() {
 	app.Get("/healthz", s.handleHealthz)
 	app.Get("/readyz", s.handleReadyz)
 	app.Get("/.well-known/jwks.json", s.handleJWKS)
+	app.Get("/metrics", s.metrics.handler())
 
 	api := app.Group("/api/v1", s.authenticate)
 	s.registerOrderRoutes(api)

@@ -206,6 +206,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		Locales:        loc,
 		Demo:           cfg.demo,
 		DemoRegistry:   demoRegistry,
+		Delivery:       deliveryCounters(svc.worker),
 		Logger:         logger,
 		Audit:          slog.New(slog.NewJSONHandler(auditFile, nil)).With("log", "audit"),
 		TrustedProxies: splitList(cfg.TrustedProxies),
@@ -276,6 +277,7 @@ func (s *service) sweep(ctx context.Context) {
 			s.logger.Error("sweep", "err", err.Error())
 		} else if len(expired) > 0 {
 			s.logger.Info("orders expired", "count", len(expired))
+			s.web.Expired(len(expired))
 		}
 		if _, err := s.patients.PurgeSessions(ctx, now); err != nil {
 			s.logger.Error("sweep sessions", "err", err.Error())
@@ -301,6 +303,14 @@ func (s *service) Close() {
 		s.closer[i].Close()
 	}
 	s.closer = nil
+}
+
+// deliveryCounters gives /metrics the worker's totals, when there is one.
+func deliveryCounters(w *delivery.Worker) web.DeliveryCounters {
+	if w == nil {
+		return nil
+	}
+	return w
 }
 
 // firstLine returns an error's first line as an error.

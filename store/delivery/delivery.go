@@ -48,6 +48,12 @@ type Counters struct {
 	DeadLetters atomic.Int64 // envelopes put in the dead-letter list
 }
 
+// Totals returns the counters' values, for /metrics.
+func (w *Worker) Totals() (attempts, delivered, failures, deadLetters int64) {
+	c := &w.Counters
+	return c.Attempts.Load(), c.Delivered.Load(), c.Failures.Load(), c.DeadLetters.Load()
+}
+
 // Worker delivers envelopes until its context ends.
 type Worker struct {
 	cfg      Config
