@@ -137,7 +137,8 @@ type Submission struct {
 	LeaseHolder string    `json:"leaseHolder,omitempty"` // "push" or "pull" while leased
 	LeaseUntil  time.Time `json:"leaseUntil,omitzero"`
 	LastError   string    `json:"lastError,omitempty"`
-	DeadAt      time.Time `json:"deadAt,omitzero"` // in the dead-letter list since
+	DeadAt      time.Time `json:"deadAt,omitzero"`     // in the dead-letter list since
+	PreparedAt  time.Time `json:"preparedAt,omitzero"` // written, by the clock, while awaiting its order's close elsewhere
 }
 
 // OutboxStats describe the outbox at a moment.

@@ -120,6 +120,13 @@ func (s *Server) answerText(lang, orderLang string, it *questionnaire.Item, v qu
 func (s *Server) handleSubmit(c *fiber.Ctx) error {
 	v := getVisit(c)
 	now := s.now()
+	// The draft as it is now: a page saved on another device a moment ago
+	// is part of what is sent.
+	draft, err := s.cfg.Patients.Draft(c.UserContext(), v.order.ID)
+	if err != nil {
+		return err
+	}
+	v.draft = draft
 	kept, errs := v.def.Validate(v.answers(), nil, s.today())
 	if len(errs) > 0 {
 		return s.renderReview(c, fiber.StatusUnprocessableEntity, v, errs)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -79,14 +80,24 @@ func (s *Server) handleSubmissionAck(c *fiber.Ctx) error {
 }
 
 // handleJWKS serves GET /.well-known/jwks.json: the public signing keys.
+// The set is worked out at most every 10 seconds: whether an old key is
+// still needed asks the outbox, which must not be a cost anyone can impose.
 func (s *Server) handleJWKS(c *fiber.Ctx) error {
-	inUse := func(kid string) bool {
-		used, err := s.cfg.Outbox.KeyInUse(context.Background(), kid)
-		return err != nil || used // when in doubt, keep publishing
+	s.jwksMu.Lock()
+	if s.jwks == nil || time.Since(s.jwksAt) > 10*time.Second {
+		inUse := func(kid string) bool {
+			used, err := s.cfg.Outbox.KeyInUse(context.Background(), kid)
+			return err != nil || used // when in doubt, keep publishing
+		}
+		s.jwks, _ = json.Marshal(s.cfg.Keys.JWKS(inUse, s.now()))
+		s.jwksAt = time.Now()
 	}
-	set := s.cfg.Keys.JWKS(inUse, s.now())
-	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
-	return c.JSON(set)
+	body := s.jwks
+	s.jwksMu.Unlock()
+	// Short, so that a rotated key is fetched soon by those who cache.
+	c.Set(fiber.HeaderCacheControl, "public, max-age=60")
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
 }
 
 // queryInt reads a whole-number query parameter within bounds.

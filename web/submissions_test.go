@@ -41,7 +41,7 @@ func TestPullAPI(t *testing.T) {
 
 	t.Run("the JWS verifies against the published JWKS", func(t *testing.T) {
 		jwks := h.do("GET", "/.well-known/jwks.json", "", "Authorization", "")
-		if jwks.StatusCode != 200 || jwks.Header.Get("Cache-Control") != "public, max-age=300" {
+		if jwks.StatusCode != 200 || jwks.Header.Get("Cache-Control") != "public, max-age=60" {
 			t.Fatalf("%d %v", jwks.StatusCode, jwks.Header)
 		}
 		raw := readAll(t, jwks)

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"eprom/locales"
@@ -102,6 +103,10 @@ type Server struct {
 	static    fs.FS
 	metrics   *Metrics
 	trusted   []*net.IPNet // proxies whose X-Forwarded-For counts
+
+	jwksMu sync.Mutex
+	jwks   []byte // the JWKS document, worked out at jwksAt
+	jwksAt time.Time
 }
 
 // New checks the configuration, parses the templates and builds the routes.

@@ -114,7 +114,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		Catalogue: cat,
 		Orders:    db,
 		Patients:  db,
-		Limits:    db,
+		Limits:    store.NewMemoryLimits(),
 		Outbox:    db,
 		Keys:      keys,
 		Locales:   loc,
@@ -141,7 +141,7 @@ func (h *harness) restart() {
 		h.t.Fatal(err)
 	}
 	h.store = db
-	h.cfg.Orders, h.cfg.Patients, h.cfg.Limits, h.cfg.Outbox = db, db, db, db
+	h.cfg.Orders, h.cfg.Patients, h.cfg.Outbox = db, db, db
 	if h.srv, err = web.New(h.cfg); err != nil {
 		h.t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func (c *Config) check() error {
 		return errors.New("EPROM_DATA: the data folder must be set")
 	}
 	if c.Store != "bolt" && !strings.HasPrefix(c.Store, "redis://") && !strings.HasPrefix(c.Store, "rediss://") {
-		return fmt.Errorf("EPROM_STORE: %q is neither bolt nor a redis://host:port/db URL", c.Store)
+		return fmt.Errorf("EPROM_STORE: %q is neither bolt nor a redis://host:port/db URL", redacted(c.Store))
 	}
 	if c.APITokens != "" && c.APITokensFile != "" {
 		return errors.New("EPROM_API_TOKENS and EPROM_API_TOKENS_FILE are both set; use one")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -148,7 +149,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_DATA: %w", err)
 	}
-	svc.orders, svc.patients, svc.limits, svc.db = db, db, db, db
+	svc.orders, svc.patients, svc.limits, svc.db = db, db, store.NewMemoryLimits(), db
 	svc.closer = append(svc.closer, db)
 	if redisMode {
 		rs, err := redisstore.Open(context.Background(), cfg.Store, "eprom:", book, db)
@@ -222,7 +223,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 // shuts down gracefully: running requests get up to 10 seconds.
 func (s *service) Run(ctx context.Context, ln net.Listener) error {
 	defer s.Close()
-	s.logger.Info("listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL, "store", s.cfg.Store)
+	s.logger.Info("listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL, "store", redacted(s.cfg.Store))
 
 	var wg sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(context.Background())
@@ -303,6 +304,14 @@ func (s *service) Close() {
 		s.closer[i].Close()
 	}
 	s.closer = nil
+}
+
+// redacted hides a password in a store URL, for logs and messages.
+func redacted(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(a store URL that does not parse)"
 }
 
 // deliveryCounters gives /metrics the worker's totals, when there is one.

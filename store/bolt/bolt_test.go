@@ -120,16 +120,25 @@ func TestAnotherSecretFindsNoCode(t *testing.T) {
 func TestPurges(t *testing.T) {
 	s := MustOpen(t, filepath.Join(t.TempDir(), "eprom.db"))
 	ctx := context.Background()
-	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	s.Reserve(ctx, "old", 10, time.Minute, t0)
-	s.Reserve(ctx, "new", 10, time.Minute, t0.Add(time.Hour))
-	if n, err := s.PurgeLimits(ctx, t0.Add(time.Minute)); err != nil || n != 1 {
-		t.Fatalf("purged %d limit keys, %v", n, err)
-	}
 	o := storetest.NewOrder(time.Hour)
 	s.CreateOrder(ctx, o, nil)
 	s.StartSession(ctx, &store.Session{ID: "s1", OrderID: o.ID, SeenAt: o.CreatedAt}, o.CreatedAt)
 	if n, err := s.PurgeSessions(ctx, o.CreatedAt.Add(31*time.Minute)); err != nil || n != 1 {
 		t.Fatalf("purged %d sessions, %v", n, err)
 	}
+}
+
+// The embedded store keeps failure counts in memory: no fsync per code.
+func TestMemoryLimits(t *testing.T) {
+	storetest.RunLimits(t, func(testing.TB) store.Limits { return store.NewMemoryLimits() })
+
+	t.Run("purge counts what it forgets", func(t *testing.T) {
+		m := store.NewMemoryLimits()
+		t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+		m.Reserve(context.Background(), "old", 10, time.Minute, t0)
+		m.Reserve(context.Background(), "new", 10, time.Minute, t0.Add(time.Hour))
+		if n, err := m.PurgeLimits(context.Background(), t0.Add(time.Minute)); err != nil || n != 1 {
+			t.Fatalf("purged %d, %v", n, err)
+		}
+	})
 }

@@ -85,7 +85,14 @@ func (s *Store) Prepare(ctx context.Context, o *questionnaire.Order, r *question
 	if err != nil {
 		return "", err
 	}
+	// Recover goes by when the envelope was written, not by the request's
+	// clock, and never touches one this process is still closing.
+	sub.PreparedAt = time.Now()
+	s.inflight.Store(sub.ID, true)
 	err = s.db.Batch(func(tx *bolt.Tx) error { return putJSON(tx, bucketPending, []byte(sub.ID), sub) })
+	if err != nil {
+		s.inflight.Delete(sub.ID)
+	}
 	return sub.ID, wrap("prepare", err)
 }
 
@@ -93,6 +100,7 @@ func (s *Store) Prepare(ctx context.Context, o *questionnaire.Order, r *question
 // the queue. Confirming twice is not an error; confirming an envelope that
 // is nowhere is.
 func (s *Store) Confirm(ctx context.Context, id string) error {
+	defer s.inflight.Delete(id)
 	err := s.db.Batch(func(tx *bolt.Tx) error {
 		sub, err := getSubmission(tx, bucketPending, id)
 		if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
@@ -122,6 +130,7 @@ func (s *Store) Confirm(ctx context.Context, id string) error {
 // Discard implements store.Pending: the order did not close (another
 // replica won); the envelope goes.
 func (s *Store) Discard(ctx context.Context, id string) error {
+	defer s.inflight.Delete(id)
 	return wrap("discard", s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPending).Delete([]byte(id))
 	}))
@@ -138,7 +147,7 @@ func (s *Store) Recover(ctx context.Context, before time.Time, closedWith func(c
 			if err := json.Unmarshal(v, &sub); err != nil {
 				return err
 			}
-			if sub.CreatedAt.Before(before) {
+			if _, busy := s.inflight.Load(sub.ID); sub.PreparedAt.Before(before) && !busy {
 				subs = append(subs, sub)
 			}
 			return nil
@@ -216,7 +225,8 @@ func removeFromQueue(tx *bolt.Tx, sub *store.Submission) error {
 // Lease implements store.Outbox.
 func (s *Store) Lease(ctx context.Context, holder string, n int, ttl time.Duration, now time.Time) ([]*store.Submission, error) {
 	var out []*store.Submission
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		out = nil // Batch may run this again
 		var ids []string
 		c := tx.Bucket(bucketOutboxDue).Cursor()
 		for k, _ := c.First(); k != nil && len(ids) < n; k, _ = c.Next() {
@@ -248,7 +258,8 @@ func (s *Store) Lease(ctx context.Context, holder string, n int, ttl time.Durati
 // Ack implements store.Outbox.
 func (s *Store) Ack(ctx context.Context, id string, now time.Time) error {
 	deliveredOrder := ""
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		deliveredOrder = ""
 		if tx.Bucket(bucketTombstones).Get([]byte(id)) != nil {
 			return nil // delivered already
 		}

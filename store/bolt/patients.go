@@ -1,10 +1,11 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"eprom/questionnaire"
@@ -21,7 +22,6 @@ var (
 
 var (
 	_ store.Patients = (*Store)(nil)
-	_ store.Limits   = (*Store)(nil)
 )
 
 // touchEvery is how stale a session's SeenAt may get before a request
@@ -36,7 +36,7 @@ func sessionKey(id string) []byte {
 // StartSession implements store.Patients.
 func (s *Store) StartSession(ctx context.Context, sess *store.Session, now time.Time) (*questionnaire.Order, error) {
 	var o *questionnaire.Order
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		var err error
 		if o, err = getOrder(tx, sess.OrderID); err != nil {
 			return err
@@ -82,7 +82,7 @@ func (s *Store) Session(ctx context.Context, id string, now time.Time) (*store.S
 	sess.ID = id
 	if now.Sub(sess.SeenAt) >= touchEvery {
 		sess.SeenAt = now
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.db.Batch(func(tx *bolt.Tx) error {
 			return putJSON(tx, bucketSessions, sessionKey(id), &sess)
 		})
 		if err != nil {
@@ -94,7 +94,7 @@ func (s *Store) Session(ctx context.Context, id string, now time.Time) (*store.S
 
 // EndSession implements store.Patients.
 func (s *Store) EndSession(ctx context.Context, id string) error {
-	return wrap("end session", s.db.Update(func(tx *bolt.Tx) error {
+	return wrap("end session", s.db.Batch(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSessions).Delete(sessionKey(id))
 	}))
 }
@@ -135,7 +135,7 @@ func (s *Store) UpdateDraft(ctx context.Context, orderID string, now time.Time, 
 		o *questionnaire.Order
 		d *questionnaire.Draft
 	)
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		var err error
 		if o, err = getOrder(tx, orderID); err != nil {
 			return err
@@ -164,111 +164,86 @@ func (s *Store) UpdateDraft(ctx context.Context, orderID string, now time.Time, 
 	return o, d, nil
 }
 
-// Submit implements store.Patients. Concurrent submits are committed
-// together (bbolt's Batch), so they share one fsync; never NoSync.
+// errStale says the order changed between reading it and writing.
+var errStale = errors.New("the order changed meanwhile")
+
+// Submit implements store.Patients. The envelope is signed outside the
+// transaction, from the order as read, so that the writer's lock is held
+// only for the writes; the transaction checks the order did not change
+// meanwhile, or starts again. Concurrent submits are committed together
+// (bbolt's Batch), so they share one fsync; never NoSync.
 func (s *Store) Submit(ctx context.Context, r *questionnaire.Response, now time.Time) (*questionnaire.Order, error) {
-	var o *questionnaire.Order
-	// Batch may run the function more than once: it starts from the
-	// stored state every time.
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		var err error
-		if o, err = getOrder(tx, r.OrderID); err != nil {
-			return err
-		}
-		expiry := expiryKey(o)
+	close := func(o *questionnaire.Order) error {
 		if r.Type == questionnaire.ResponseDeclined {
-			err = o.Decline(now)
-		} else {
-			err = o.Submit(now)
+			return o.Decline(now)
 		}
-		if err != nil {
-			return err
-		}
-		if err := s.enqueue(tx, o, r, nil, now); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketDrafts).Delete([]byte(o.ID)); err != nil {
-			return err
-		}
-		return closeOrder(tx, o, expiry)
-	})
-	if err != nil {
-		return nil, wrap("submit", err)
+		return o.Submit(now)
 	}
-	s.signal()
-	return o, nil
-}
-
-// Reserve implements store.Limits.
-func (s *Store) Reserve(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (bool, time.Time, error) {
-	ok := false
-	var oldest time.Time
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLimits)
-		times := recentFailures(b.Get([]byte(key)), now.Add(-window))
-		if len(times) >= limit {
-			oldest = time.Unix(0, times[0])
-			return nil
-		}
-		ok = true
-		return b.Put([]byte(key), encodeTimes(append(times, now.UnixNano())))
-	})
-	return ok, oldest, wrap("reserve", err)
-}
-
-// Release implements store.Limits.
-func (s *Store) Release(ctx context.Context, key string, at time.Time) error {
-	return wrap("release", s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLimits)
-		times := recentFailures(b.Get([]byte(key)), time.Time{})
-		for i := len(times) - 1; i >= 0; i-- {
-			if times[i] == at.UnixNano() {
-				times = append(times[:i], times[i+1:]...)
-				break
+	id := []byte(r.OrderID)
+	for range 10 {
+		var raw []byte
+		err := s.db.View(func(tx *bolt.Tx) error {
+			if v := tx.Bucket(bucketOrders).Get(id); v != nil {
+				raw = bytes.Clone(v)
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, wrap("submit", err)
 		}
-		if len(times) == 0 {
-			return b.Delete([]byte(key))
+		if raw == nil {
+			return nil, questionnaire.Errorf(questionnaire.ENOTFOUND, "no order %q", r.OrderID)
 		}
-		return b.Put([]byte(key), encodeTimes(times))
-	}))
-}
-
-// PurgeLimits implements store.Limits.
-func (s *Store) PurgeLimits(ctx context.Context, before time.Time) (int, error) {
-	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketLimits).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(recentFailures(v, before)) == 0 {
-				if err := c.Delete(); err != nil {
+		var closed questionnaire.Order
+		if err := json.Unmarshal(raw, &closed); err != nil {
+			return nil, wrap("submit", err)
+		}
+		expiry := expiryKey(&closed)
+		if err := close(&closed); err != nil {
+			return nil, err
+		}
+		sub, err := s.sign(&closed, r, nil, now)
+		if err != nil {
+			return nil, wrap("submit", err)
+		}
+		closed.SubmissionID = sub.ID
+		// Everything is encoded before the transaction, which only checks
+		// the order is as read and writes.
+		orderJSON, subJSON := mustJSON(&closed), mustJSON(sub)
+		// Batch may run the function more than once: it checks the stored
+		// state every time.
+		err = s.db.Batch(func(tx *bolt.Tx) error {
+			if !bytes.Equal(tx.Bucket(bucketOrders).Get(id), raw) {
+				return errStale
+			}
+			for _, op := range []struct {
+				bucket, key, value []byte
+			}{
+				{bucketOutbox, []byte(sub.ID), subJSON},
+				{bucketOutboxDue, dueKey(now, sub.ID), nil},
+				{bucketOrders, id, orderJSON},
+			} {
+				if err := tx.Bucket(op.bucket).Put(op.key, op.value); err != nil {
 					return err
 				}
-				n++
 			}
+			for _, op := range [][2][]byte{{bucketDrafts, id}, {bucketSealed, id}, {bucketExpiry, expiry}} {
+				if err := tx.Bucket(op[0]).Delete(op[1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, errStale) {
+			continue
 		}
-		return nil
-	})
-	return n, wrap("purge limits", err)
-}
-
-func encodeTimes(times []int64) []byte {
-	raw := make([]byte, 8*len(times))
-	for i, t := range times {
-		binary.BigEndian.PutUint64(raw[8*i:], uint64(t))
-	}
-	return raw
-}
-
-// recentFailures decodes failure times and keeps those after since.
-func recentFailures(raw []byte, since time.Time) []int64 {
-	var out []int64
-	for i := 0; i+8 <= len(raw); i += 8 {
-		if t := int64(binary.BigEndian.Uint64(raw[i:])); t > since.UnixNano() {
-			out = append(out, t)
+		if err != nil {
+			return nil, wrap("submit", err)
 		}
+		s.signal()
+		return &closed, nil
 	}
-	return out
+	return nil, questionnaire.Errorf(questionnaire.ECONFLICT, "order %s changes too often to submit; try again", r.OrderID)
 }
 
 func getDraft(tx *bolt.Tx, orderID string) (*questionnaire.Draft, error) {
@@ -284,6 +259,14 @@ func getDraft(tx *bolt.Tx, orderID string) (*questionnaire.Draft, error) {
 		d.Answers = map[string][]string{}
 	}
 	return d, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only types of ours, which always encode
+	}
+	return b
 }
 
 func putJSON(tx *bolt.Tx, bucket, key []byte, v any) error {

@@ -119,15 +119,22 @@ func (u *unavailable) Unwrap() []error {
 	return []error{questionnaire.Errorf(questionnaire.EUNAVAILABLE, "The service is busy for a moment. Please try again shortly."), u.err}
 }
 
+// isNetwork reports whether err means Redis cannot serve now (down,
+// unreachable, loading, read-only after a failover, out of memory, busy):
+// the request may succeed later, so it is a 503, not a 500.
 func isNetwork(err error) bool {
 	var ne net.Error
-	if errors.As(err, &ne) {
+	if errors.As(err, &ne) || errors.Is(err, goredis.ErrClosed) || errors.Is(err, goredis.ErrPoolTimeout) {
 		return true
 	}
 	msg := err.Error()
-	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset") ||
-		strings.Contains(msg, "EOF") || strings.Contains(msg, "broken pipe") || strings.Contains(msg, "i/o timeout") ||
-		strings.Contains(msg, "LOADING") || errors.Is(err, goredis.ErrClosed)
+	for _, s := range []string{"connection refused", "connection reset", "EOF", "broken pipe", "i/o timeout",
+		"LOADING", "READONLY", "MASTERDOWN", "MISCONF", "OOM", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "EXECABORT", "NOREPLICAS"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // ttl is how long an order's keys live: until its expiry and Retention.

@@ -147,6 +147,21 @@ func TestContract(t *testing.T) {
 	})
 }
 
+func TestLimits(t *testing.T) {
+	needRedis(t)
+	storetest.RunLimits(t, func(tb testing.TB) store.Limits {
+		prefix := fmt.Sprintf("test:%x:", rand.Uint64())
+		cleanup(tb, prefix)
+		book, _ := store.NewCodebook(secret)
+		s, err := redis.Open(context.Background(), URL(), prefix, book, nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func TestTwoReplicasSubmitOneOrderOnce(t *testing.T) {
 	needRedis(t)
 	dir := t.TempDir()
@@ -214,9 +229,15 @@ func TestRecoverSettlesPreparedEnvelopes(t *testing.T) {
 	kept, _ := c.out.Prepare(ctx, closed, nil, nil, o2.CreatedAt)
 	c.Client().Set(ctx, prefix+"order:"+o2.ID, fmt.Sprintf(`{"id":%q,"status":"submitted","submissionId":%q}`, o2.ID, kept), 0)
 
-	// Younger than the cut-off: left alone, it may be mid-transaction.
-	if conf, disc, err := c.out.Recover(ctx, o.CreatedAt, c.ClosedWith); err != nil || conf+disc != 0 {
-		t.Fatalf("recovered young envelopes: %d %d %v", conf, disc, err)
+	// In flight in this process: left alone, it may be mid-transaction.
+	if conf, disc, err := c.out.Recover(ctx, time.Now().Add(time.Hour), c.ClosedWith); err != nil || conf+disc != 0 {
+		t.Fatalf("recovered envelopes in flight: %d %d %v", conf, disc, err)
+	}
+	// The crash: a new process on the same file.
+	c.close()
+	c = open(t, prefix, filepath.Join(dir, "a.db"), keys)
+	if conf, disc, err := c.out.Recover(ctx, time.Now().Add(-time.Hour), c.ClosedWith); err != nil || conf+disc != 0 {
+		t.Fatalf("recovered envelopes younger than the cut-off: %d %d %v", conf, disc, err)
 	}
 	conf, disc, err := c.out.Recover(ctx, time.Now().Add(time.Hour), c.ClosedWith)
 	if err != nil || conf != 1 || disc != 1 {

@@ -246,12 +246,13 @@ func runPatients(t *testing.T, open Opener, create func(*testing.T, Store, *ques
 	})
 }
 
-func runLimits(t *testing.T, open Opener) {
+// RunLimits is the contract suite of store.Limits; open returns empty limits.
+func RunLimits(t *testing.T, open func(tb testing.TB) store.Limits) {
 	ctx := context.Background()
 	window := 15 * time.Minute
 
 	t.Run("reservations count within the window and leave it", func(t *testing.T) {
-		s, _ := open(t)
+		s := open(t)
 		for i := range 3 {
 			ok, _, err := s.Reserve(ctx, "ip:1", 3, window, t0.Add(time.Duration(i)*time.Minute))
 			if err != nil || !ok {
@@ -271,7 +272,7 @@ func runLimits(t *testing.T, open Opener) {
 	})
 
 	t.Run("a released reservation does not count", func(t *testing.T) {
-		s, _ := open(t)
+		s := open(t)
 		for i := range 5 {
 			at := t0.Add(time.Duration(i) * time.Second)
 			s.Reserve(ctx, "ip:1", 2, window, at)
@@ -285,7 +286,7 @@ func runLimits(t *testing.T, open Opener) {
 	})
 
 	t.Run("a burst cannot slip past the limit", func(t *testing.T) {
-		s, _ := open(t)
+		s := open(t)
 		var granted atomic.Int32
 		var wg sync.WaitGroup
 		for range 50 {
@@ -302,7 +303,7 @@ func runLimits(t *testing.T, open Opener) {
 	})
 
 	t.Run("purging keeps the keys still counting", func(t *testing.T) {
-		s, _ := open(t)
+		s := open(t)
 		s.Reserve(ctx, "old", 10, window, t0)
 		s.Reserve(ctx, "new", 10, window, t0.Add(time.Hour))
 		if _, err := s.PurgeLimits(ctx, t0.Add(time.Minute)); err != nil {

@@ -18,7 +18,6 @@ import (
 type Store interface {
 	store.Orders
 	store.Patients
-	store.Limits
 	store.Outbox
 }
 
@@ -290,6 +289,5 @@ func Run(t *testing.T, open Opener) {
 	})
 
 	runPatients(t, open, create, errCode)
-	runLimits(t, open)
 	runOutbox(t, open, create, errCode)
 }

@@ -152,6 +152,15 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	env, kid, err := s.verify(r.Context(), string(body))
+	var later *retryLater
+	if errors.As(err, &later) {
+		// Not the sender's fault: keys not fetched yet, or a key just
+		// rotated in that the JWKS does not show yet. Ask for a retry.
+		s.cfg.Logger.Warn("sink: cannot verify yet", "reason", err.Error())
+		w.Header().Set("Retry-After", "10")
+		answer(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	}
 	if err != nil {
 		s.cfg.Logger.Warn("sink: rejected", "reason", err.Error())
 		answer(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
@@ -174,19 +183,28 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	answer(w, http.StatusOK, map[string]string{"id": env.ID, "status": status})
 }
 
+// retryLater is a verification that may succeed later: no key set yet,
+// or a key the set does not show yet.
+type retryLater struct{ err error }
+
+func (r *retryLater) Error() string { return r.err.Error() }
+
 // verify checks the signature against the key set, fetching it again once
 // when the key is unknown (a rotation), and decodes the envelope.
 func (s *Sink) verify(ctx context.Context, jws string) (*questionnaire.Envelope, string, error) {
 	set, err := s.cfg.Keys(ctx, false)
 	if err != nil {
-		return nil, "", fmt.Errorf("no key set: %w", err)
+		return nil, "", &retryLater{fmt.Errorf("no key set: %w", err)}
 	}
 	payload, kid, err := signing.Verify(jws, set)
 	if err != nil && kid != "" && len(set.Key(kid)) == 0 {
 		if set, err = s.cfg.Keys(ctx, true); err != nil {
-			return nil, "", fmt.Errorf("no key set: %w", err)
+			return nil, "", &retryLater{fmt.Errorf("no key set: %w", err)}
 		}
 		payload, kid, err = signing.Verify(jws, set)
+		if err != nil && len(set.Key(kid)) == 0 {
+			return nil, kid, &retryLater{err}
+		}
 	}
 	if err != nil {
 		return nil, kid, err
@@ -210,10 +228,19 @@ func (s *Sink) store(env *questionnaire.Envelope, kid, jws string) (bool, error)
 	if err != nil {
 		return false, err
 	}
+	// A write or sync that fails leaves no half line and no unsynced
+	// record behind: the file goes back to its last good size, and the
+	// sender's retry writes the record once.
+	size, err := s.file.Seek(0, io.SeekEnd)
+	if err != nil {
+		return false, err
+	}
 	if _, err := s.file.Write(append(line, '\n')); err != nil {
+		s.file.Truncate(size)
 		return false, err
 	}
 	if err := s.file.Sync(); err != nil {
+		s.file.Truncate(size)
 		return false, err
 	}
 	s.seen[env.ID] = true

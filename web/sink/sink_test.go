@@ -132,12 +132,15 @@ func TestSink(t *testing.T) {
 		}
 	})
 
-	t.Run("ErrBadRequest: a key not published", func(t *testing.T) {
+	t.Run("ErrUnavailable: a key not published (yet: a rotation), so the sender retries", func(t *testing.T) {
 		other, _ := signing.Load(filepath.Join(t.TempDir(), "o.pem"), true)
 		payload, _ := json.Marshal(questionnaire.Envelope{ID: "env-3", OrderID: "o"})
 		jws, _, _ := other.Sign(payload)
-		if code, m := f.post(jws); code != 400 || !strings.Contains(m["error"], "unknown key") {
+		if code, m := f.post(jws); code != 503 || !strings.Contains(m["error"], "unknown key") {
 			t.Fatalf("%d %v", code, m)
+		}
+		if n := len(f.lines()); n != 1 {
+			t.Fatalf("%d lines", n)
 		}
 	})
 

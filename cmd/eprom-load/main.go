@@ -1,0 +1,506 @@
+// Command eprom-load measures the service against the budgets of
+// DESIGN.md §10, all in one run on one machine:
+//
+//   - the full patient journey over HTTP against the real server (order,
+//     code, every page, review, submit): journeys/s, requests/s, and
+//     p50/p95/p99 per step, with errors;
+//   - a bare fiber hello-world on the same loopback, and our requests/s as
+//     a ratio of it;
+//   - raw bbolt batched commits, and the outbox's durable submits as a
+//     ratio of them;
+//   - the weight of every page of every shipped questionnaire, compressed;
+//   - the server's memory (RSS) with 10,000 open drafts.
+//
+// make bench runs it: eprom-load -server bin/eprom.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"eprom/questionnaire"
+	"eprom/schemas"
+	"eprom/store"
+	"eprom/store/bolt"
+	"eprom/store/signing"
+
+	"github.com/gofiber/fiber/v2"
+	bbolt "go.etcd.io/bbolt"
+)
+
+const token = "load:eprom-load-token-0123456789"
+
+func main() {
+	server := flag.String("server", "bin/eprom", "the eprom binary to start")
+	concurrency := flag.Int("c", 32, "patients at once")
+	duration := flag.Duration("d", 20*time.Second, "how long to run the journeys")
+	baseline := flag.Duration("baseline", 5*time.Second, "how long to run each baseline")
+	drafts := flag.Int("drafts", 10000, "open drafts for the memory figure")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "eprom-load-")
+	check(err)
+	defer os.RemoveAll(dir)
+	addr := freeAddr()
+	base := "http://" + addr
+	cmd := exec.Command(*server, "serve")
+	cmd.Env = append(os.Environ(), "EPROM_ADDR="+addr, "EPROM_DATA="+filepath.Join(dir, "data"),
+		"EPROM_API_TOKENS="+token, "EPROM_PUBLIC_URL="+base)
+	logFile, _ := os.Create(filepath.Join(dir, "server.log"))
+	cmd.Stderr = logFile
+	check(cmd.Start())
+	defer cmd.Process.Kill()
+	waitUp(base)
+
+	fmt.Printf("eprom-load: %s, %d cores, concurrency %d\n\n", time.Now().Format("2006-01-02"), numCPU(), *concurrency)
+
+	// The journey.
+	res := journeys(base, *concurrency, *duration)
+	res.print()
+
+	// A bare fiber hello-world, on the same machine, now.
+	hello := helloWorld(*concurrency, *baseline)
+	fmt.Printf("\nhello-world fiber: %.0f req/s; our journey's %.0f req/s is %.0f%% of it\n",
+		hello, res.reqPerSec(), 100*res.reqPerSec()/hello)
+
+	// Durable submits against raw bbolt batched commits.
+	raw, submits := commits(*concurrency, *baseline)
+	fmt.Printf("bbolt batched commits: %.0f/s; outbox durable submits: %.0f/s (%.0f%%)\n", raw, submits, 100*submits/raw)
+
+	// Page weight.
+	fmt.Println()
+	pageWeights(base)
+
+	// Memory with open drafts.
+	fmt.Println()
+	openDrafts(base, *drafts, *concurrency)
+	fmt.Printf("server RSS with %d open drafts: %.1f MB\n", *drafts, float64(rss(cmd.Process.Pid))/(1<<20))
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "eprom-load:", err)
+		os.Exit(1)
+	}
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitUp(base string) {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			return
+		}
+	}
+	check(fmt.Errorf("the server did not come up"))
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
+
+// transport is shared, with enough idle connections for every patient.
+var transport = &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
+
+func client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Transport: transport, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// steps of the journey, in order.
+var steps = []string{"order", "code", "page1", "post1", "page2", "post2", "review", "submit", "done"}
+
+type result struct {
+	mu       sync.Mutex
+	lat      map[string][]time.Duration
+	journeys int
+	requests int
+	errors   map[string]int
+	elapsed  time.Duration
+}
+
+func (r *result) reqPerSec() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r *result) print() {
+	fmt.Printf("patient journey (audit, %d requests each): %d journeys in %s: %.0f journeys/s, %.0f req/s\n",
+		len(steps), r.journeys, r.elapsed.Round(time.Millisecond), float64(r.journeys)/r.elapsed.Seconds(), r.reqPerSec())
+	fmt.Printf("  %-8s %9s %9s %9s\n", "step", "p50", "p95", "p99")
+	var all []time.Duration
+	for _, s := range steps {
+		l := r.lat[s]
+		all = append(all, l...)
+		fmt.Printf("  %-8s %9s %9s %9s\n", s, pct(l, 50), pct(l, 95), pct(l, 99))
+	}
+	fmt.Printf("  %-8s %9s %9s %9s\n", "all", pct(all, 50), pct(all, 95), pct(all, 99))
+	if len(r.errors) == 0 {
+		fmt.Println("  errors: none")
+	}
+	for k, n := range r.errors {
+		fmt.Printf("  errors: %d × %s\n", n, k)
+	}
+}
+
+func pct(l []time.Duration, p int) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	d := s[min(len(s)-1, len(s)*p/100)]
+	return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
+}
+
+var csrf = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// journeys runs patients until the duration is over.
+func journeys(base string, concurrency int, d time.Duration) *result {
+	r := &result{lat: map[string][]time.Duration{}, errors: map[string]int{}}
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			lat := map[string][]time.Duration{}
+			n, reqs := 0, 0
+			for time.Now().Before(deadline) {
+				k, err := journey(base, lat)
+				reqs += k
+				if err != nil {
+					r.mu.Lock()
+					r.errors[err.Error()]++
+					r.mu.Unlock()
+					continue
+				}
+				n++
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.journeys += n
+			r.requests += reqs
+			for k, v := range lat {
+				r.lat[k] = append(r.lat[k], v...)
+			}
+		})
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	return r
+}
+
+// journey is one patient, start to end; it returns the requests made.
+func journey(base string, lat map[string][]time.Duration) (int, error) {
+	c := client()
+	reqs := 0
+	do := func(step, method, path string, form url.Values, want int) (string, error) {
+		var body io.Reader
+		var req *http.Request
+		if method == "POST" && step == "order" {
+			req, _ = http.NewRequest(method, base+path, strings.NewReader(`{"questionnaire": "audit", "patientRef": "load"}`))
+			req.Header.Set("Authorization", "Bearer "+token[strings.Index(token, ":")+1:])
+		} else {
+			if form != nil {
+				body = strings.NewReader(form.Encode())
+			}
+			req, _ = http.NewRequest(method, base+path, body)
+			if form != nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+		}
+		t0 := time.Now()
+		resp, err := c.Do(req)
+		reqs++
+		if err != nil {
+			return "", fmt.Errorf("%s: %v", step, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		lat[step] = append(lat[step], time.Since(t0))
+		if resp.StatusCode != want {
+			return "", fmt.Errorf("%s: status %d", step, resp.StatusCode)
+		}
+		return string(b), nil
+	}
+	body, err := do("order", "POST", "/api/v1/orders", nil, 201)
+	if err != nil {
+		return reqs, err
+	}
+	var o struct{ Code string }
+	json.Unmarshal([]byte(body), &o)
+	if _, err := do("code", "GET", "/c/"+o.Code, nil, 303); err != nil {
+		return reqs, err
+	}
+	page, err := do("page1", "GET", "/q", nil, 200)
+	if err != nil {
+		return reqs, err
+	}
+	m := csrf.FindStringSubmatch(page)
+	if m == nil {
+		return reqs, fmt.Errorf("page1: no form")
+	}
+	tok := m[1]
+	if _, err := do("post1", "POST", "/q", url.Values{"csrf": {tok}, "page": {"1"}, "action": {"next"},
+		"q1": {"2"}, "q2": {"1"}, "q3": {"1"}, "q4": {"0"}, "q5": {"0"}}, 303); err != nil {
+		return reqs, err
+	}
+	if _, err := do("page2", "GET", "/q?page=2", nil, 200); err != nil {
+		return reqs, err
+	}
+	if _, err := do("post2", "POST", "/q", url.Values{"csrf": {tok}, "page": {"2"}, "action": {"finish"},
+		"q6": {"0"}, "q7": {"1"}, "q8": {"0"}, "q9": {"0"}, "q10": {"2"}}, 303); err != nil {
+		return reqs, err
+	}
+	if _, err := do("review", "GET", "/q/review", nil, 200); err != nil {
+		return reqs, err
+	}
+	if _, err := do("submit", "POST", "/q/submit", url.Values{"csrf": {tok}}, 303); err != nil {
+		return reqs, err
+	}
+	_, err = do("done", "GET", "/done", nil, 200)
+	return reqs, err
+}
+
+// helloWorld measures a bare fiber app on loopback with the same client.
+func helloWorld(concurrency int, d time.Duration) float64 {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/", func(c *fiber.Ctx) error { return c.SendString("hello, world") })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	go app.Listener(ln)
+	defer app.Shutdown()
+	url := "http://" + ln.Addr().String() + "/"
+	var n atomic.Int64
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			c := &http.Client{Transport: transport}
+			for time.Now().Before(deadline) {
+				resp, err := c.Get(url)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// commits measures raw bbolt batched commits of an envelope-sized value,
+// then the bolt store's Submit (order closed, envelope signed, outbox
+// write, one durable transaction), with the same concurrency.
+func commits(concurrency int, d time.Duration) (raw, submits float64) {
+	dir, err := os.MkdirTemp("", "eprom-load-bolt-")
+	check(err)
+	defer os.RemoveAll(dir)
+
+	db, err := bbolt.Open(filepath.Join(dir, "raw.db"), 0o600, nil)
+	check(err)
+	db.MaxBatchDelay = bolt.MaxBatchDelay // as the store uses it: like for like
+	check(db.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }))
+	value := bytes.Repeat([]byte("x"), 2048)
+	var seq atomic.Int64
+	raw = run(concurrency, d, func() error {
+		k := strconv.FormatInt(seq.Add(1), 10)
+		return db.Batch(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("b")).Put([]byte(k), value) })
+	})
+	db.Close()
+
+	keys, err := signing.Load(filepath.Join(dir, "keys.pem"), true)
+	check(err)
+	book, _ := store.NewCodebook(bytes.Repeat([]byte{1}, 32))
+	s, err := bolt.Open(filepath.Join(dir, "eprom.db"), book, keys)
+	check(err)
+	defer s.Close()
+	ctx := context.Background()
+	cat, err := schemas.Load(schemas.Shipped())
+	check(err)
+	def, _ := cat.Get("audit", "")
+	form := url.Values{"q1": {"2"}, "q2": {"1"}, "q3": {"1"}, "q4": {"0"}, "q5": {"0"}, "q6": {"0"}, "q7": {"1"}, "q8": {"0"}, "q9": {"0"}, "q10": {"2"}}
+	a, _ := def.DecodeForm(form, nil)
+	now := time.Now()
+	// Orders enough for the whole run, made before it.
+	const pool = 200000
+	ids := make(chan string, pool)
+	for range min(pool, 60000) {
+		o := &questionnaire.Order{ID: fmt.Sprintf("%032d", seq.Add(1)), Status: questionnaire.StatusInProgress, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour),
+			Questionnaire: questionnaire.QuestionnaireRef{ID: "audit", Version: "1.0.0", Digest: def.Digest()}, Language: "nb", PatientRef: "load"}
+		if _, _, _, err := s.CreateOrder(ctx, o, nil); err != nil {
+			check(err)
+		}
+		ids <- o.ID
+	}
+	// Validation and scoring happen in the web layer before the store's
+	// Submit: what is measured here is the durable part.
+	answers, scores := def.List(a), def.ComputeScores(a)
+	submits = run(concurrency, d, func() error {
+		var id string
+		select {
+		case id = <-ids:
+		default:
+			return nil
+		}
+		r := &questionnaire.Response{OrderID: id, Type: questionnaire.ResponseAnswered, Language: "nb",
+			Answers: answers, Scores: scores, SubmittedAt: time.Now()}
+		_, err := s.Submit(ctx, r, time.Now())
+		return err
+	})
+	return raw, submits
+}
+
+// run calls fn from concurrency goroutines for d; it returns calls/s.
+func run(concurrency int, d time.Duration, fn func() error) float64 {
+	var n atomic.Int64
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				check(fn())
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+func gz(b []byte) int {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+	w.Write(b)
+	w.Close()
+	return buf.Len()
+}
+
+// pageWeights fetches every page of every shipped questionnaire.
+func pageWeights(base string) {
+	c := client()
+	resp, err := c.Get(base + "/static/eprom.css")
+	check(err)
+	css, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cssGz := gz(css)
+	fmt.Printf("page weight (HTML + CSS %d B raw, %d B gzip; budget 14 KB compressed):\n", len(css), cssGz)
+	fmt.Printf("  %-20s %4s %9s %9s %11s\n", "questionnaire", "page", "HTML raw", "HTML gz", "HTML+CSS gz")
+	cat, err := schemas.Load(schemas.Shipped())
+	check(err)
+	worst := 0
+	for _, d := range cat.List() {
+		req, _ := http.NewRequest("POST", base+"/api/v1/orders", strings.NewReader(fmt.Sprintf(`{"questionnaire": %q, "patientRef": "weight"}`, d.ID)))
+		req.Header.Set("Authorization", "Bearer "+token[strings.Index(token, ":")+1:])
+		resp, err := c.Do(req)
+		check(err)
+		var o struct{ Code string }
+		json.NewDecoder(resp.Body).Decode(&o)
+		resp.Body.Close()
+		p := client()
+		r, err := p.Get(base + "/c/" + o.Code)
+		check(err)
+		r.Body.Close()
+		for i := range d.Pages() {
+			r, err := p.Get(fmt.Sprintf("%s/q?page=%d", base, i+1))
+			check(err)
+			html, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			total := gz(html) + cssGz
+			worst = max(worst, total)
+			fmt.Printf("  %-20s %4d %9d %9d %11d\n", d.ID, i+1, len(html), gz(html), total)
+		}
+	}
+	verdict := "within"
+	if worst > 14*1024 {
+		verdict = "OVER"
+	}
+	fmt.Printf("  heaviest: %d B, %s the 14 KB budget\n", worst, verdict)
+}
+
+// openDrafts leaves n patients in the middle of the questionnaire.
+func openDrafts(base string, n, concurrency int) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				c := client()
+				req, _ := http.NewRequest("POST", base+"/api/v1/orders", strings.NewReader(`{"questionnaire": "kvarus-maalepunkt", "patientRef": "draft"}`))
+				req.Header.Set("Authorization", "Bearer "+token[strings.Index(token, ":")+1:])
+				resp, err := c.Do(req)
+				if err != nil {
+					continue
+				}
+				var o struct{ Code string }
+				json.NewDecoder(resp.Body).Decode(&o)
+				resp.Body.Close()
+				if r, err := c.Get(base + "/c/" + o.Code); err == nil {
+					r.Body.Close()
+				}
+				r, err := c.Get(base + "/q")
+				if err != nil {
+					continue
+				}
+				page, _ := io.ReadAll(r.Body)
+				r.Body.Close()
+				m := csrf.FindSubmatch(page)
+				if m == nil {
+					continue
+				}
+				form := url.Values{"csrf": {string(m[1])}, "page": {"1"}, "action": {"autosave"},
+					"behandling-start": {"2025-01-01"}, "bolig": {"egen"}, "arbeid": {"skole"}, "barn": {"false"}}
+				if r, err := c.PostForm(base+"/q", form); err == nil {
+					r.Body.Close()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	fmt.Printf("opened %d drafts in %s\n", n, time.Since(start).Round(time.Millisecond))
+}
+
+// rss reads a process's resident set size in bytes.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
