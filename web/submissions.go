@@ -15,6 +15,11 @@ import (
 // PullHolder is the lease holder name of the pull API.
 const PullHolder = "pull"
 
+// RemoteAcks takes acks for envelopes that another replica holds.
+type RemoteAcks interface {
+	RecordAck(ctx context.Context, id string) error
+}
+
 // JWKS gives the public keys to publish.
 type JWKS interface {
 	JWKS(inUse func(kid string) bool, now time.Time) jose.JSONWebKeySet
@@ -72,7 +77,17 @@ func (s *Server) handleSubmissionAck(c *fiber.Ctx) error {
 	if err := checkID(id); err != nil {
 		return questionnaire.Errorf(questionnaire.ENOTFOUND, "No submission %q.", id)
 	}
-	if err := s.cfg.Outbox.Ack(c.UserContext(), id, s.now()); err != nil {
+	err := s.cfg.Outbox.Ack(c.UserContext(), id, s.now())
+	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND && s.cfg.RemoteAcks != nil {
+		// Behind a load balancer the envelope may be another replica's:
+		// that one applies the ack within a sweep.
+		if err := s.cfg.RemoteAcks.RecordAck(c.UserContext(), id); err != nil {
+			return err
+		}
+		s.cfg.Audit.Info("submission.ack", "token", caller(c), "submission", id, "replica", "other")
+		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"id": id, "status": "accepted"})
+	}
+	if err != nil {
 		return err
 	}
 	s.cfg.Audit.Info("submission.ack", "token", caller(c), "submission", id)

@@ -57,6 +57,10 @@ type Config struct {
 	Limits   store.Limits
 	Outbox   store.Outbox
 
+	// RemoteAcks, with several replicas, takes acks for envelopes another
+	// replica holds. Nil: an unknown id is 404.
+	RemoteAcks RemoteAcks
+
 	// Keys publishes the signing keys at /.well-known/jwks.json. Required.
 	Keys JWKS
 

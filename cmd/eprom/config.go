@@ -32,10 +32,12 @@ type Config struct {
 	SigningKeysFile   string // EPROM_SIGNING_KEYS_FILE
 	DeliveryBackoff   string // EPROM_DELIVERY_MAX_BACKOFF: the longest wait between two tries of one envelope
 	DeliveryWorkers   string // EPROM_DELIVERY_CONCURRENCY: deliveries in flight at once
+	SweepInterval     string // EPROM_SWEEP_INTERVAL: how often expiry, purges and recovery run
 
 	demo       bool          // eprom demo: a DEMO banner on every page
 	maxBackoff time.Duration // DeliveryBackoff, parsed
 	workers    int           // DeliveryWorkers, parsed
+	sweepEvery time.Duration // SweepInterval, parsed
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §9.
@@ -47,6 +49,7 @@ func DefaultConfig() Config {
 		PublicURL:       "http://localhost:8080",
 		DeliveryBackoff: "5m",
 		DeliveryWorkers: "4",
+		SweepInterval:   "30s",
 	}
 }
 
@@ -72,6 +75,7 @@ var settings = []setting{
 	{"signing-keys-file", "EPROM_SIGNING_KEYS_FILE", "PEM file of Ed25519 signing keys (default: generated in the data folder)", func(c *Config) *string { return &c.SigningKeysFile }},
 	{"delivery-max-backoff", "EPROM_DELIVERY_MAX_BACKOFF", "longest wait between two tries to deliver one envelope", func(c *Config) *string { return &c.DeliveryBackoff }},
 	{"delivery-concurrency", "EPROM_DELIVERY_CONCURRENCY", "envelopes delivered at once", func(c *Config) *string { return &c.DeliveryWorkers }},
+	{"sweep-interval", "EPROM_SWEEP_INTERVAL", "how often orders are expired and old data purged", func(c *Config) *string { return &c.SweepInterval }},
 }
 
 // parseConfig reads flags over the environment over the defaults, then
@@ -127,6 +131,11 @@ func (c *Config) check() error {
 		return fmt.Errorf("EPROM_DELIVERY_CONCURRENCY: %q is not a whole number from 1 to 64", c.DeliveryWorkers)
 	}
 	c.workers = n
+	sw, err := time.ParseDuration(c.SweepInterval)
+	if err != nil || sw < 100*time.Millisecond || sw > time.Hour {
+		return fmt.Errorf("EPROM_SWEEP_INTERVAL: %q is not a duration from 100ms to 1h, such as 30s", c.SweepInterval)
+	}
+	c.sweepEvery = sw
 	if c.RegistryURL != "" {
 		u, err := url.Parse(c.RegistryURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

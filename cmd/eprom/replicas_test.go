@@ -96,7 +96,7 @@ type replicas struct {
 	dataA      string
 }
 
-func newReplicas(t *testing.T) *replicas {
+func newReplicas(t *testing.T, pullOnly ...bool) *replicas {
 	if os.Getenv("EPROM_SKIP_E2E") != "" && os.Getenv("CI") != "true" {
 		t.Skip("SKIPPED process test: EPROM_SKIP_E2E is set")
 	}
@@ -122,7 +122,10 @@ func newReplicas(t *testing.T) *replicas {
 	r.dataA = filepath.Join(dir, "a")
 	common := []string{"EPROM_API_TOKENS=" + testToken, "EPROM_PUBLIC_URL=" + r.proxy, "EPROM_STORE=redis://" + r.redis.addr + "/0",
 		"EPROM_SECRET_FILE=" + secret, "EPROM_SIGNING_KEYS_FILE=" + keys,
-		"EPROM_REGISTRY_URL=http://" + addrs[2] + "/", "EPROM_DELIVERY_MAX_BACKOFF=1s"}
+		"EPROM_DELIVERY_MAX_BACKOFF=1s", "EPROM_SWEEP_INTERVAL=200ms"}
+	if len(pullOnly) == 0 || !pullOnly[0] {
+		common = append(common, "EPROM_REGISTRY_URL=http://"+addrs[2]+"/")
+	}
 	r.a = newProc(t, "eprom", addrs[0], append([]string{"EPROM_ADDR=" + addrs[0], "EPROM_DATA=" + r.dataA}, common...), "serve")
 	r.b = newProc(t, "eprom", addrs[1], append([]string{"EPROM_ADDR=" + addrs[1], "EPROM_DATA=" + filepath.Join(dir, "b")}, common...), "serve")
 	r.a.start()
@@ -382,5 +385,33 @@ func TestReplicasWhileRedisIsDown(t *testing.T) {
 	}
 	if done, err := patient(r.aURL, code); !done || err != nil {
 		t.Errorf("answering after Redis came back: %v %v", done, err)
+	}
+}
+
+func TestReplicasTakeAcksForEachOther(t *testing.T) {
+	r := newReplicas(t, true) // pull only
+	id, code := orderRetrying(t, r.aURL)
+	c, csrf := upToReview(t, r.proxy, code)
+	if status, err := submitTo(c, r.proxy, r.aURL, csrf); err != nil || status != 303 {
+		t.Fatalf("submit on A: %d %v", status, err)
+	}
+	status, m := api(t, "GET", r.aURL+"/api/v1/submissions?limit=10", "")
+	subs, _ := m["submissions"].([]any)
+	if status != 200 || len(subs) != 1 {
+		t.Fatalf("lease on A: %d %v", status, m)
+	}
+	sub := subs[0].(map[string]any)["id"].(string)
+	// The registry's ack reaches B, behind the balancer.
+	status, m = api(t, "POST", r.bURL+"/api/v1/submissions/"+sub+"/ack", "")
+	if status != 202 || m["status"] != "accepted" {
+		t.Fatalf("ack on B: %d %v", status, m)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, o := api(t, "GET", r.bURL+"/api/v1/orders/"+id, ""); o["status"] == "delivered" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("A never applied the ack taken by B")
+		}
 	}
 }

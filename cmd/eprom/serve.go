@@ -158,10 +158,12 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		}
 		svc.closer = append(svc.closer, rs)
 		svc.orders, svc.patients, svc.limits, svc.redis = rs, rs, rs, rs
-		db.SetDelivered(func(ctx context.Context, orderID string, at time.Time) {
-			if err := rs.MarkDelivered(ctx, orderID, at); err != nil {
-				logger.Warn("delivered, but the order's status could not be updated", "err", err.Error())
+		db.SetDelivered(func(ctx context.Context, orderID string, at time.Time) error {
+			err := rs.MarkDelivered(ctx, orderID, at)
+			if err != nil {
+				logger.Warn("delivered, but the order's status could not be updated yet", "err", err.Error())
 			}
+			return err
 		})
 	}
 
@@ -203,6 +205,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		Patients:       svc.patients,
 		Limits:         svc.limits,
 		Outbox:         db,
+		RemoteAcks:     remoteAcks(svc.redis),
 		Keys:           keys,
 		Locales:        loc,
 		Demo:           cfg.demo,
@@ -260,11 +263,19 @@ func (s *service) Run(ctx context.Context, ln net.Listener) error {
 
 // sweep closes open orders past their expiry, now and every sweepInterval.
 func (s *service) sweep(ctx context.Context) {
-	t := time.NewTicker(sweepInterval)
+	every := s.cfg.sweepEvery
+	if every == 0 {
+		every = sweepInterval
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		now := time.Now()
 		if s.redis != nil {
+			if _, err := s.db.ReportDeliveries(ctx); err != nil {
+				s.logger.Warn("sweep: report deliveries", "err", err.Error())
+			}
+			s.applyRemoteAcks(ctx, now)
 			// Envelopes left prepared by a crash, or by a Redis that
 			// failed mid-answer, a minute or more ago.
 			if c, d, err := s.db.Recover(ctx, now.Add(-time.Minute), s.redis.ClosedWith); err != nil {
@@ -306,12 +317,43 @@ func (s *service) Close() {
 	s.closer = nil
 }
 
+// applyRemoteAcks acknowledges the envelopes of this replica that the
+// registry acknowledged through another replica (pull behind a balancer).
+func (s *service) applyRemoteAcks(ctx context.Context, now time.Time) {
+	subs, err := s.db.Submissions(ctx, false, 1000)
+	if err != nil || len(subs) == 0 {
+		return
+	}
+	ids := make([]string, len(subs))
+	for i, sub := range subs {
+		ids[i] = sub.ID
+	}
+	acked, err := s.redis.Acked(ctx, ids)
+	if err != nil {
+		s.logger.Warn("sweep: remote acks", "err", err.Error())
+		return
+	}
+	for _, id := range acked {
+		if err := s.db.Ack(ctx, id, now); err != nil {
+			s.logger.Warn("sweep: apply a remote ack", "submission", id, "err", err.Error())
+		}
+	}
+}
+
 // redacted hides a password in a store URL, for logs and messages.
 func redacted(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
 		return u.Redacted()
 	}
 	return "(a store URL that does not parse)"
+}
+
+// remoteAcks lets a replica take an ack for another's envelope.
+func remoteAcks(rs *redisstore.Store) web.RemoteAcks {
+	if rs == nil {
+		return nil
+	}
+	return rs
 }
 
 // deliveryCounters gives /metrics the worker's totals, when there is one.

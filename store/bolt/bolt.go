@@ -55,8 +55,8 @@ type Store struct {
 	codes     *store.Codebook
 	signer    store.Signer
 	enqueued  chan struct{}
-	delivered func(ctx context.Context, orderID string, at time.Time) // set when orders live elsewhere
-	inflight  sync.Map                                                // ids of envelopes prepared and not yet confirmed or discarded
+	delivered func(ctx context.Context, orderID string, at time.Time) error // set when orders live elsewhere
+	inflight  sync.Map                                                      // ids of envelopes prepared and not yet confirmed or discarded
 }
 
 var _ store.Orders = (*Store)(nil)

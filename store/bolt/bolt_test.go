@@ -3,6 +3,7 @@ package bolt_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"eprom/questionnaire"
 	"eprom/store"
 	"eprom/store/bolt"
 	"eprom/store/signing"
@@ -141,4 +143,37 @@ func TestMemoryLimits(t *testing.T) {
 			t.Fatalf("purged %d, %v", n, err)
 		}
 	})
+}
+
+func TestDeliveryReportsAreRetried(t *testing.T) {
+	s := MustOpen(t, filepath.Join(t.TempDir(), "eprom.db"))
+	ctx := context.Background()
+	down := true
+	var reported []string
+	s.SetDelivered(func(ctx context.Context, orderID string, at time.Time) error {
+		if down {
+			return errors.New("redis: unavailable")
+		}
+		reported = append(reported, orderID)
+		return nil
+	})
+	o := storetest.NewOrder(time.Hour)
+	s.CreateOrder(ctx, o, nil)
+	closed, err := s.Submit(ctx, &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseAnswered}, o.CreatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ack(ctx, closed.SubmissionID, o.CreatedAt); err != nil {
+		t.Fatalf("a failed report failed the ack: %v", err)
+	}
+	if n, err := s.ReportDeliveries(ctx); err == nil || n != 0 {
+		t.Fatalf("reported %d while down, %v", n, err)
+	}
+	down = false
+	if n, err := s.ReportDeliveries(ctx); err != nil || n != 1 || len(reported) != 1 || reported[0] != o.ID {
+		t.Fatalf("reported %d (%v), %v", n, reported, err)
+	}
+	if n, _ := s.ReportDeliveries(ctx); n != 0 {
+		t.Fatal("reported twice")
+	}
 }

@@ -29,6 +29,7 @@ var _ store.Outbox = (*Store)(nil)
 type tombstone struct {
 	OrderID     string    `json:"order"`
 	DeliveredAt time.Time `json:"deliveredAt"`
+	Unreported  bool      `json:"unreported,omitempty"` // the order elsewhere is not yet marked delivered
 }
 
 // due is when an envelope may next be leased.
@@ -174,10 +175,62 @@ func (s *Store) Recover(ctx context.Context, before time.Time, closedWith func(c
 }
 
 // SetDelivered makes Ack report deliveries to fn instead of marking the
-// order in this file: for orders kept in another store. fn's error is not
-// Ack's; fn reports it.
-func (s *Store) SetDelivered(fn func(ctx context.Context, orderID string, at time.Time)) {
+// order in this file: for orders kept in another store. A report that
+// fails is not Ack's error; ReportDeliveries tries it again later.
+func (s *Store) SetDelivered(fn func(ctx context.Context, orderID string, at time.Time) error) {
 	s.delivered = fn
+}
+
+// ReportDeliveries reports again the deliveries whose report failed (the
+// other store was down at the time). It returns how many it reported.
+func (s *Store) ReportDeliveries(ctx context.Context) (int, error) {
+	if s.delivered == nil {
+		return 0, nil
+	}
+	type pending struct {
+		id string
+		t  tombstone
+	}
+	var todo []pending
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTombstones).ForEach(func(k, v []byte) error {
+			var t tombstone
+			if json.Unmarshal(v, &t) == nil && t.Unreported {
+				todo = append(todo, pending{string(k), t})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, wrap("report deliveries", err)
+	}
+	n := 0
+	for _, p := range todo {
+		if err := s.delivered(ctx, p.t.OrderID, p.t.DeliveredAt); err != nil {
+			return n, err
+		}
+		if err := s.markReported(p.id); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// markReported notes that a delivery's report went through.
+func (s *Store) markReported(id string) error {
+	return wrap("mark reported", s.db.Batch(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketTombstones).Get([]byte(id))
+		if raw == nil {
+			return nil
+		}
+		var t tombstone
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return err
+		}
+		t.Unreported = false
+		return putJSON(tx, bucketTombstones, []byte(id), t)
+	}))
 }
 
 // Enqueued implements store.Outbox.
@@ -270,7 +323,7 @@ func (s *Store) Ack(ctx context.Context, id string, now time.Time) error {
 		if err := removeFromQueue(tx, sub); err != nil {
 			return err
 		}
-		if err := putJSON(tx, bucketTombstones, []byte(id), tombstone{OrderID: sub.OrderID, DeliveredAt: now}); err != nil {
+		if err := putJSON(tx, bucketTombstones, []byte(id), tombstone{OrderID: sub.OrderID, DeliveredAt: now, Unreported: s.delivered != nil}); err != nil {
 			return err
 		}
 		deliveredOrder = sub.OrderID
@@ -285,7 +338,9 @@ func (s *Store) Ack(ctx context.Context, id string, now time.Time) error {
 		return putOrder(tx, o)
 	})
 	if err == nil && s.delivered != nil && deliveredOrder != "" {
-		s.delivered(ctx, deliveredOrder, now)
+		if s.delivered(ctx, deliveredOrder, now) == nil {
+			s.markReported(id)
+		}
 	}
 	return wrap("ack", err)
 }

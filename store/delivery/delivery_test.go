@@ -170,7 +170,10 @@ func TestWorkerDelivers(t *testing.T) {
 	w, stop := run(t, delivery.Config{Outbox: s, URL: srv.URL, Token: "reg-token"})
 	defer stop()
 	ids = append(ids, submit(t, s)) // one more while it runs: the signal wakes it
-	eventually(t, "all delivered", func() bool { st, _ := s.Stats(context.Background(), time.Now()); return st.Depth == 0 })
+	eventually(t, "all delivered", func() bool {
+		st, _ := s.Stats(context.Background(), time.Now())
+		return st.Depth == 0 && w.Counters.Delivered.Load() == 4
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	for _, id := range ids {

@@ -509,6 +509,31 @@ func (s *Store) ClosedWith(ctx context.Context, orderID, submissionID string) (b
 	return o.SubmissionID == submissionID, nil
 }
 
+// RecordAck notes that the registry acknowledged an envelope this replica
+// does not hold; the replica that holds it applies it (Acked).
+func (s *Store) RecordAck(ctx context.Context, id string) error {
+	return s.fail("record ack", s.rdb.Set(ctx, s.prefix+"ack:"+id, "1", store.TombstoneTTL).Err())
+}
+
+// Acked returns which of ids the registry acknowledged through any replica.
+func (s *Store) Acked(ctx context.Context, ids []string) ([]string, error) {
+	p := s.rdb.Pipeline()
+	cmds := make([]*goredis.IntCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = p.Exists(ctx, s.prefix+"ack:"+id)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return nil, s.fail("acked", err)
+	}
+	var out []string
+	for i, c := range cmds {
+		if c.Val() > 0 {
+			out = append(out, ids[i])
+		}
+	}
+	return out, nil
+}
+
 // MarkDelivered records that an order's envelope reached the registry.
 func (s *Store) MarkDelivered(ctx context.Context, orderID string, at time.Time) error {
 	return s.transact(ctx, "mark delivered", func(tx *goredis.Tx) error {

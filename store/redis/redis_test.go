@@ -99,7 +99,7 @@ func open(tb testing.TB, prefix, path string, keys *signing.Keyring) combo {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out.SetDelivered(func(ctx context.Context, orderID string, at time.Time) { rs.MarkDelivered(ctx, orderID, at) })
+	out.SetDelivered(rs.MarkDelivered)
 	c := combo{Store: rs, out: out}
 	tb.Cleanup(func() { c.close() })
 	return c
