@@ -41,9 +41,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-## bench: the Go benchmarks of the hot paths
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+## bench: the load run against the real server (journeys, baselines, page
+## weight, memory; DESIGN.md §10), then the Go benchmarks of the hot paths
+bench: build
+	$(GO) build -trimpath -o bin/eprom-load ./cmd/eprom-load
+	bin/eprom-load -server bin/eprom -c 32 -d 15s -baseline 4s -drafts 10000
+	$(GO) test -run='^$$' -bench=. -benchmem ./schemas ./store/... ./web
 
 clean:
 	rm -rf bin

@@ -653,3 +653,17 @@ func TestPagesForPeopleAreHTML(t *testing.T) {
 	}
 	wantPage(t, b.do("POST", "/done", url.Values{}), 405, "There is no such page") // the language chosen above
 }
+
+// BenchmarkRenderPage serves the heaviest page, kvarus-maalepunkt page 2,
+// to a patient with a session: session, order, draft, enableWhen, HTML.
+func BenchmarkRenderPage(b *testing.B) {
+	h := newHarness(b)
+	_, code := h.order("kvarus-maalepunkt", "nb")
+	p := h.browser()
+	p.enter(code)
+	for b.Loop() {
+		if pg := p.get("/q?page=2"); pg.status != 200 {
+			b.Fatal(pg.status)
+		}
+	}
+}

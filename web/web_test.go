@@ -57,7 +57,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // harness is a server on a temporary bbolt file, with its logs captured.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *web.Server
 	store *bolt.Store
 	path  string
@@ -80,7 +80,7 @@ func withGlobalLimit(n int) option {
 	return func(c *web.Config) { c.CodeLimits.GlobalPerMin = n }
 }
 
-func newHarness(t *testing.T, opts ...option) *harness {
+func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
 	cat, err := schemas.Load(schemas.Shipped())
 	if err != nil {
@@ -198,7 +198,7 @@ func (h *harness) do(method, path, body string, header ...string) *http.Response
 }
 
 // decode reads a JSON body into a map.
-func decode(t *testing.T, resp *http.Response) map[string]any {
+func decode(t testing.TB, resp *http.Response) map[string]any {
 	t.Helper()
 	defer resp.Body.Close()
 	var m map[string]any
@@ -210,7 +210,7 @@ func decode(t *testing.T, resp *http.Response) map[string]any {
 }
 
 // readAll reads a response body.
-func readAll(t *testing.T, resp *http.Response) []byte {
+func readAll(t testing.TB, resp *http.Response) []byte {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -221,7 +221,7 @@ func readAll(t *testing.T, resp *http.Response) []byte {
 }
 
 // wantError asserts the status and the error code of a JSON error body.
-func wantError(t *testing.T, resp *http.Response, status int, code string) map[string]any {
+func wantError(t testing.TB, resp *http.Response, status int, code string) map[string]any {
 	t.Helper()
 	m := decode(t, resp)
 	if resp.StatusCode != status {

@@ -177,3 +177,20 @@ func TestDeliveryReportsAreRetried(t *testing.T) {
 		t.Fatal("reported twice")
 	}
 }
+
+func BenchmarkLookupCode(b *testing.B) {
+	s := MustOpen(b, filepath.Join(b.TempDir(), "eprom.db"))
+	ctx := context.Background()
+	var codes []string
+	for range 1000 {
+		_, code, _, _ := s.CreateOrder(ctx, storetest.NewOrder(time.Hour), nil)
+		codes = append(codes, code)
+	}
+	i := 0
+	for b.Loop() {
+		if _, _, err := s.LookupCode(ctx, codes[i%len(codes)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

@@ -156,3 +156,24 @@ func TestParseRefusesWhatIsNotAnEd25519Key(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkSign(b *testing.B) {
+	k, _ := signing.Load(filepath.Join(b.TempDir(), "k.pem"), true)
+	payload := []byte(strings.Repeat(`{"linkId":"q1","value":"2"},`, 40))
+	for b.Loop() {
+		if _, _, err := k.Sign(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	k, _ := signing.Load(filepath.Join(b.TempDir(), "k.pem"), true)
+	jws, _, _ := k.Sign([]byte(strings.Repeat(`{"linkId":"q1","value":"2"},`, 40)))
+	set := jwks(k)
+	for b.Loop() {
+		if _, _, err := signing.Verify(jws, set); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 )
 
 // Envelope reads the payload of a submission's JWS, without verifying it.
-func Envelope(t *testing.T, s Store, id string) *questionnaire.Envelope {
+func Envelope(t testing.TB, s Store, id string) *questionnaire.Envelope {
 	t.Helper()
 	sub, err := s.Submission(context.Background(), id)
 	if err != nil {
