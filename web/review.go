@@ -141,18 +141,24 @@ func (s *Server) handleSubmit(c *fiber.Ctx) error {
 		Events:      v.draft.Events,
 		SubmittedAt: now,
 	}
-	o, err := s.cfg.Patients.Submit(c.UserContext(), r, now)
+	return s.finish(c, v, r, questionnaire.EnvelopeResponse, "/done?lang="+v.lang)
+}
+
+// finish closes the order with the response (the envelope goes to the
+// outbox), ends the session and goes to done. An order closed meanwhile,
+// submitted in another tab or by a double click (then thanks) or cancelled
+// or expired (then say so), gets its own page.
+func (s *Server) finish(c *fiber.Ctx, v *visit, r *questionnaire.Response, kind, done string) error {
+	o, err := s.cfg.Patients.Submit(c.UserContext(), r, r.SubmittedAt)
 	if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
-		// Closed meanwhile: submitted in another tab or by a double click
-		// (then thanks), or cancelled or expired (then say so).
 		return s.closedPage(c, v)
 	} else if err != nil {
 		return err
 	}
 	s.metrics.order(o.Status)
-	s.metrics.submissions.WithLabelValues(questionnaire.EnvelopeResponse).Inc()
+	s.metrics.submissions.WithLabelValues(kind).Inc()
 	s.endVisit(c, v)
-	return c.Redirect("/done?lang="+v.lang, fiber.StatusSeeOther)
+	return c.Redirect(done, fiber.StatusSeeOther)
 }
 
 // handleDeclineForm serves GET /q/decline: are you sure?
@@ -178,14 +184,5 @@ func (s *Server) handleDecline(c *fiber.Ctx) error {
 	v.draft.AddEvent(questionnaire.Event{Type: questionnaire.EventDeclined, At: now})
 	r := &questionnaire.Response{OrderID: v.order.ID, Type: questionnaire.ResponseDeclined, Language: v.lang,
 		Answers: []questionnaire.AnswerJSON{}, Scores: []questionnaire.ScoreResult{}, Events: v.draft.Events, SubmittedAt: now}
-	o, err := s.cfg.Patients.Submit(c.UserContext(), r, now)
-	if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
-		return s.closedPage(c, v)
-	} else if err != nil {
-		return err
-	}
-	s.metrics.order(o.Status)
-	s.metrics.submissions.WithLabelValues(questionnaire.EnvelopeDeclined).Inc()
-	s.endVisit(c, v)
-	return c.Redirect("/done?declined=1&lang="+v.lang, fiber.StatusSeeOther)
+	return s.finish(c, v, r, questionnaire.EnvelopeDeclined, "/done?declined=1&lang="+v.lang)
 }

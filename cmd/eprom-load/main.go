@@ -427,15 +427,10 @@ func pageWeights(base string) {
 	check(err)
 	worst := 0
 	for _, d := range cat.List() {
-		req, _ := http.NewRequest("POST", base+"/api/v1/orders", strings.NewReader(fmt.Sprintf(`{"questionnaire": %q, "patientRef": "weight"}`, d.ID)))
-		req.Header.Set("Authorization", "Bearer "+token[strings.Index(token, ":")+1:])
-		resp, err := c.Do(req)
+		code, err := order(c, base, d.ID)
 		check(err)
-		var o struct{ Code string }
-		json.NewDecoder(resp.Body).Decode(&o)
-		resp.Body.Close()
 		p := client()
-		r, err := p.Get(base + "/c/" + o.Code)
+		r, err := p.Get(base + "/c/" + code)
 		check(err)
 		r.Body.Close()
 		for i := range d.Pages() {
@@ -464,16 +459,11 @@ func openDrafts(base string, n, concurrency int) {
 		wg.Go(func() {
 			for next.Add(1) <= int64(n) {
 				c := client()
-				req, _ := http.NewRequest("POST", base+"/api/v1/orders", strings.NewReader(`{"questionnaire": "kvarus-maalepunkt", "patientRef": "draft"}`))
-				req.Header.Set("Authorization", "Bearer "+token[strings.Index(token, ":")+1:])
-				resp, err := c.Do(req)
+				code, err := order(c, base, "kvarus-maalepunkt")
 				if err != nil {
 					continue
 				}
-				var o struct{ Code string }
-				json.NewDecoder(resp.Body).Decode(&o)
-				resp.Body.Close()
-				if r, err := c.Get(base + "/c/" + o.Code); err == nil {
+				if r, err := c.Get(base + "/c/" + code); err == nil {
 					r.Body.Close()
 				}
 				r, err := c.Get(base + "/q")
@@ -496,6 +486,23 @@ func openDrafts(base string, n, concurrency int) {
 	}
 	wg.Wait()
 	fmt.Printf("opened %d drafts in %s\n", n, time.Since(start).Round(time.Millisecond))
+}
+
+// order creates an order through the API, as a registry would, and
+// returns its code.
+func order(c *http.Client, base, questionnaireID string) (string, error) {
+	req, _ := http.NewRequest("POST", base+"/api/v1/orders", strings.NewReader(fmt.Sprintf(`{"questionnaire": %q, "patientRef": "load"}`, questionnaireID)))
+	req.Header.Set("Authorization", "Bearer "+token[strings.Index(token, ":")+1:])
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var o struct{ Code string }
+	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil || resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("order: status %d", resp.StatusCode)
+	}
+	return o.Code, nil
 }
 
 // rss reads a process's resident set size in bytes.
