@@ -129,6 +129,12 @@ func (s *Server) handleSubmit(c *fiber.Ctx) error {
 	v.draft = draft
 	kept, errs := v.def.Validate(v.answers(), nil, s.today())
 	if len(errs) > 0 {
+		// An empty draft may mean a submit from another tab (a double
+		// click) closed the order since this request began: then thanks,
+		// not errors.
+		if o, err := s.cfg.Orders.Order(c.UserContext(), v.order.ID); err == nil && !o.Status.Open() {
+			return s.closedPage(c, v)
+		}
 		return s.renderReview(c, fiber.StatusUnprocessableEntity, v, errs)
 	}
 	v.draft.AddEvent(questionnaire.Event{Type: questionnaire.EventSubmitted, At: now})
