@@ -89,9 +89,6 @@ func Open(path string, codes *store.Codebook, signer store.Signer) (*Store, erro
 	return &Store{db: db, codes: codes, signer: signer, enqueued: make(chan struct{}, 1)}, nil
 }
 
-// DB returns the underlying database, for the outbox that shares the file.
-func (s *Store) DB() *bolt.DB { return s.db }
-
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
