@@ -16,6 +16,8 @@ const (
 	ENOTFOUND       = "not_found"         // the thing does not exist (404)
 	EUNPROCESSABLE  = "unprocessable"     // well-formed but fails validation (422)
 	EUNAUTHORIZED   = "unauthorized"      // no valid credentials (401)
+	EFORBIDDEN      = "forbidden"         // valid credentials, but not for this (403)
+	ELEASE          = "lease_not_held"    // an ack without the current lease (409)
 	ETOOLARGE       = "too_large"         // the body is too large (413)
 	ETOOMANYREQUEST = "too_many_requests" // rate limited (429)
 	EUNAVAILABLE    = "unavailable"       // a dependency is down (503)

@@ -2,8 +2,13 @@ package questionnaire
 
 import (
 	"crypto/rand"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Status is where an order is in its life.
@@ -53,7 +58,8 @@ type Order struct {
 	PatientRef      string           `json:"patientRef"`
 	RegistrationRef string           `json:"registrationRef,omitempty"`
 	Unit            string           `json:"unit,omitempty"`
-	OrderedBy       string           `json:"orderedBy"` // the API token's name
+	Client          string           `json:"client"`              // the ordering system's id: only its tokens see the order
+	OrderedBy       int              `json:"orderedBy,omitempty"` // the position of the client's token that ordered it
 	CodeGeneration  int              `json:"codeGeneration"`
 	SubmissionID    string           `json:"submissionId,omitempty"` // the envelope sent when the order closed
 
@@ -169,4 +175,149 @@ func FormatCode(code string) string {
 		return code
 	}
 	return code[:5] + "-" + code[5:]
+}
+
+// OrderRequest is what an ordering system asks for (POST /api/v1/orders).
+type OrderRequest struct {
+	Questionnaire   string     `json:"questionnaire"`
+	Version         string     `json:"version"`
+	PatientRef      string     `json:"patientRef"`
+	RegistrationRef string     `json:"registrationRef"`
+	Unit            string     `json:"unit"`
+	Language        string     `json:"language"`
+	ExpiresAt       *time.Time `json:"expiresAt"`
+	TTL             string     `json:"ttl"`
+}
+
+// Orderer is who orders: a client and the position of its token.
+type Orderer struct {
+	Client *Client
+	Token  int
+}
+
+// NewOrder checks an order request against the catalogue and the order's
+// rules and returns the new order, with a UUIDv7 id from newID. languages
+// are those the patient pages speak, the first the default. Returns
+// EUNPROCESSABLE with a message for the caller on any problem, and
+// EFORBIDDEN when the client may not order the questionnaire.
+func NewOrder(req *OrderRequest, cat *Catalogue, by Orderer, languages []string, id string, now time.Time) (*Order, error) {
+	if req.Questionnaire == "" {
+		return nil, unprocessable("questionnaire is required: the id of a questionnaire from GET /api/v1/questionnaires.")
+	}
+	if !by.Client.MayOrder(req.Questionnaire) {
+		return nil, Errorf(EFORBIDDEN, "This client (%s) may not order %q; it may order %s.", by.Client.ID, req.Questionnaire,
+			strings.Join(by.Client.Questionnaires, ", "))
+	}
+	def, err := cat.Get(req.Questionnaire, req.Version)
+	if err != nil {
+		return nil, unprocessable("%s.", ErrorMessage(err))
+	}
+	if err := checkRef("patientRef", req.PatientRef, true); err != nil {
+		return nil, err
+	}
+	if err := checkRef("registrationRef", req.RegistrationRef, false); err != nil {
+		return nil, err
+	}
+	if err := checkRef("unit", req.Unit, false); err != nil {
+		return nil, err
+	}
+	var offered []string // languages of the definition the pages speak
+	for _, l := range def.Languages {
+		if slices.Contains(languages, l) {
+			offered = append(offered, l)
+		}
+	}
+	lang := req.Language
+	if lang == "" {
+		lang = def.Languages[0]
+		if len(languages) > 0 && slices.Contains(def.Languages, languages[0]) {
+			lang = languages[0]
+		}
+	}
+	if !slices.Contains(offered, lang) {
+		return nil, unprocessable("language %q is not available for %s %s; it has %s.", lang, def.ID, def.Version,
+			strings.Join(offered, ", "))
+	}
+	expires, err := orderExpiry(req, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Order{
+		ID:              id,
+		Status:          StatusOrdered,
+		Questionnaire:   QuestionnaireRef{ID: def.ID, Version: def.Version, Digest: def.Digest()},
+		Language:        lang,
+		PatientRef:      req.PatientRef,
+		RegistrationRef: req.RegistrationRef,
+		Unit:            req.Unit,
+		Client:          by.Client.ID,
+		OrderedBy:       by.Token,
+		CreatedAt:       now,
+		UpdatedAt:       now,
+		ExpiresAt:       expires,
+	}, nil
+}
+
+var ttlDays = regexp.MustCompile(`^([0-9]+)d$`)
+
+// orderExpiry works out an order's expiry from expiresAt or ttl (a Go
+// duration such as "72h", or days such as "14d"); by default
+// DefaultOrderTTL.
+func orderExpiry(req *OrderRequest, now time.Time) (time.Time, error) {
+	var at time.Time
+	switch {
+	case req.ExpiresAt != nil && req.TTL != "":
+		return at, unprocessable("Give expiresAt or ttl, not both.")
+	case req.ExpiresAt != nil:
+		at = *req.ExpiresAt
+	case req.TTL != "":
+		var d time.Duration
+		if m := ttlDays.FindStringSubmatch(req.TTL); m != nil {
+			days, err := strconv.Atoi(m[1])
+			if err != nil || days > 1000 {
+				return at, unprocessable("ttl %q is too long.", req.TTL)
+			}
+			d = time.Duration(days) * 24 * time.Hour
+		} else {
+			var err error
+			if d, err = time.ParseDuration(req.TTL); err != nil {
+				return at, unprocessable("ttl %q is not a duration such as \"72h\" or \"14d\".", req.TTL)
+			}
+		}
+		at = now.Add(d)
+	default:
+		at = now.Add(DefaultOrderTTL)
+	}
+	switch {
+	case !at.After(now):
+		return at, unprocessable("The expiry %s is in the past.", at.UTC().Format(time.RFC3339))
+	case at.Before(now.Add(MinOrderTTL)):
+		return at, unprocessable("The expiry must be at least %s from now.", MinOrderTTL)
+	case at.After(now.Add(MaxOrderTTL)):
+		return at, unprocessable("The expiry %s is more than 90 days from now.", at.UTC().Format(time.RFC3339))
+	}
+	return at.UTC().Truncate(time.Second), nil
+}
+
+// checkRef checks a reference field: required if so, at most MaxRefLength
+// characters, printable, no white space around it.
+func checkRef(field, v string, required bool) error {
+	switch {
+	case v == "" && required:
+		return unprocessable("%s is required.", field)
+	case utf8.RuneCountInString(v) > MaxRefLength:
+		return unprocessable("%s is longer than %d characters.", field, MaxRefLength)
+	case strings.TrimSpace(v) != v:
+		return unprocessable("%s has leading or trailing white space.", field)
+	}
+	for _, r := range v {
+		if !unicode.IsPrint(r) {
+			return unprocessable("%s has a character that cannot be printed.", field)
+		}
+	}
+	return nil
+}
+
+func unprocessable(format string, args ...any) error {
+	return Errorf(EUNPROCESSABLE, format, args...)
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -16,12 +17,98 @@ import (
 // MinSecretSize is the smallest server secret accepted, in bytes.
 const MinSecretSize = 32
 
+// Sealer encrypts records at rest with AES-256-GCM under a key of its own,
+// derived from the server secret for one purpose. A record is bound to its
+// key in the store (associated data), so it cannot be moved to another.
+type Sealer struct{ aead cipher.AEAD }
+
+// NewSealer derives the sealer of one purpose from the server secret.
+func NewSealer(secret []byte, purpose string) (*Sealer, error) {
+	if len(secret) < MinSecretSize {
+		return nil, fmt.Errorf("the secret has %d bytes; it needs at least %d", len(secret), MinSecretSize)
+	}
+	key, err := hkdf.Key(sha256.New, secret, nil, purpose, 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealer{aead: aead}, nil
+}
+
+// Seal encrypts plain for the record named by aad.
+func (s *Sealer) Seal(aad string, plain []byte) []byte {
+	n := s.aead.NonceSize()
+	nonce := make([]byte, n, n+len(plain)+s.aead.Overhead())
+	rand.Read(nonce)
+	return s.aead.Seal(nonce, nonce, plain, []byte(aad))
+}
+
+// Open decrypts a record sealed for aad.
+func (s *Sealer) Open(aad string, sealed []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("sealed record too short")
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(aad))
+	if err != nil {
+		return nil, fmt.Errorf("open sealed record: %w", err)
+	}
+	return plain, nil
+}
+
+// Secrets are the keys derived from the server secret, one per purpose
+// (HKDF-SHA256, the purpose as info), so that no key serves two ends.
+type Secrets struct {
+	Codes    *Codebook // find codes (HMAC) and show them again (sealed)
+	Orders   *Sealer   // order records: patientRef, registrationRef, unit
+	Drafts   *Sealer   // answers so far
+	Messages *Sealer   // outbox bodies: signed envelopes with answers and patientRef
+	idemKey  []byte    // HMAC of idempotency request hashes
+}
+
+// NewSecrets derives every key from the server secret, which must have at
+// least MinSecretSize bytes.
+func NewSecrets(secret []byte) (*Secrets, error) {
+	codes, err := NewCodebook(secret)
+	if err != nil {
+		return nil, err
+	}
+	s := &Secrets{Codes: codes}
+	for _, k := range []struct {
+		to      **Sealer
+		purpose string
+	}{{&s.Orders, "eprom order seal v1"}, {&s.Drafts, "eprom draft seal v1"}, {&s.Messages, "eprom outbox seal v1"}} {
+		if *k.to, err = NewSealer(secret, k.purpose); err != nil {
+			return nil, err
+		}
+	}
+	if s.idemKey, err = hkdf.Key(sha256.New, secret, nil, "eprom idempotency v1", 32); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// IdempotencyHash returns what a store keeps of a request's hash: an HMAC,
+// so that the stored value reveals nothing of the body.
+func (s *Secrets) IdempotencyHash(hash string) string {
+	m := hmac.New(sha256.New, s.idemKey)
+	m.Write([]byte(hash))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
 // Codebook turns codes into what the store may keep: an HMAC-SHA256 to find
 // a code, and an AES-256-GCM sealed copy to show it again. Both keys are
 // derived from the server secret, which lives outside the database.
 type Codebook struct {
 	macKey []byte
-	aead   cipher.AEAD
+	seal   *Sealer
 }
 
 // NewCodebook derives the code book's keys from the server secret, which
@@ -34,19 +121,11 @@ func NewCodebook(secret []byte) (*Codebook, error) {
 	if err != nil {
 		return nil, err
 	}
-	encKey, err := hkdf.Key(sha256.New, secret, nil, "eprom code seal v1", 32)
+	seal, err := NewSealer(secret, "eprom code seal v1")
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(encKey)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &Codebook{macKey: macKey, aead: aead}, nil
+	return &Codebook{macKey: macKey, seal: seal}, nil
 }
 
 // Key returns the lookup key of a normalized code.
@@ -59,20 +138,14 @@ func (b *Codebook) Key(code string) []byte {
 // Seal encrypts a code for one order; the order id is bound as associated
 // data, so a sealed code cannot be moved to another order.
 func (b *Codebook) Seal(orderID, code string) []byte {
-	nonce := make([]byte, b.aead.NonceSize(), b.aead.NonceSize()+len(code)+b.aead.Overhead())
-	rand.Read(nonce)
-	return b.aead.Seal(nonce, nonce, []byte(code), []byte(orderID))
+	return b.seal.Seal(orderID, []byte(code))
 }
 
 // Open decrypts a code sealed for the order.
 func (b *Codebook) Open(orderID string, sealed []byte) (string, error) {
-	n := b.aead.NonceSize()
-	if len(sealed) < n {
-		return "", errors.New("codebook: sealed code too short")
-	}
-	code, err := b.aead.Open(nil, sealed[:n], sealed[n:], []byte(orderID))
+	code, err := b.seal.Open(orderID, sealed)
 	if err != nil {
-		return "", fmt.Errorf("codebook: open: %w", err)
+		return "", fmt.Errorf("codebook: %w", err)
 	}
 	return string(code), nil
 }

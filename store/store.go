@@ -1,7 +1,13 @@
-// Package store keeps orders and their codes. It declares what the web layer
-// needs from a store, the code book that keeps codes out of the database in
-// clear, and the server secret; the adapters live in subpackages named after
-// their technology (store/bolt, and later store/redis).
+// Package store keeps orders, patients' sessions and drafts, failure
+// counts, and the outbox. It declares what the web layer needs from a
+// store (Orders, Patients, Limits), the general queue that everything the
+// service sends goes through (Queue, knowing nothing of orders), the keys
+// that seal what is kept at rest (Secrets), and Submissions, the small
+// application service that closes an order, signs its envelope and puts it
+// in the outbox. The adapters live in subpackages named after their
+// technology: store/bolt (the embedded default, and every replica's
+// outbox) and store/redis (orders and patients shared by replicas);
+// store/signing signs, store/delivery pushes.
 package store
 
 import (
@@ -44,9 +50,27 @@ type Orders interface {
 	// when no order has this code.
 	LookupCode(ctx context.Context, code string) (o *questionnaire.Order, current bool, err error)
 
-	// ExpireOrders marks open orders whose expiry has passed as expired and
-	// returns them.
-	ExpireOrders(ctx context.Context, now time.Time) ([]*questionnaire.Order, error)
+	// CloseOrder closes an order with the message that reports it, at
+	// once: move closes it, msg builds the message from the order as
+	// closed, and the order is stored with its SubmissionID, its draft,
+	// sealed code and expiry deleted, and the message put in the outbox,
+	// durably, before CloseOrder returns. When move says there is nothing
+	// to do, it stores nothing and returns a nil order. Returns ENOTFOUND
+	// if there is no such order, move's errors, and ECONFLICT when the
+	// order changes too often to close.
+	CloseOrder(ctx context.Context, id string, now time.Time, move CloseFunc, msg MessageFunc) (*questionnaire.Order, error)
+
+	// ExpiringOrders returns the ids of up to limit open orders whose
+	// expiry has passed at now, oldest expiry first.
+	ExpiringOrders(ctx context.Context, now time.Time, limit int) ([]string, error)
+
+	// MarkDelivered records that an order's envelope reached its
+	// registry. Returns ENOTFOUND if the order is gone.
+	MarkDelivered(ctx context.Context, id string, at time.Time) error
+
+	// PurgeOrders deletes closed orders kept TombstoneTTL past their
+	// expiry, with their codes and idempotency keys.
+	PurgeOrders(ctx context.Context, now time.Time) (int, error)
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
@@ -55,10 +79,11 @@ type Orders interface {
 	Close() error
 }
 
-// Idempotency identifies a create request that a caller may retry: its
-// Idempotency-Key, scoped to the caller, and a hash of its canonical body.
+// Idempotency identifies a create request that a client may retry: its
+// Idempotency-Key, scoped to the client, and a hash of its canonical body
+// (stores keep only an HMAC of the hash: the body holds a patientRef).
 type Idempotency struct {
-	Caller string // the API token's name
+	Client string // the client's id
 	Key    string // the Idempotency-Key header
 	Hash   string // "sha256:..." of the canonical request body
 }
@@ -105,119 +130,164 @@ type Patients interface {
 	// ECONFLICT when the order is closed or expired, and fn's error.
 	UpdateDraft(ctx context.Context, orderID string, now time.Time, fn func(*questionnaire.Draft) error) (*questionnaire.Order, *questionnaire.Draft, error)
 
-	// Submit closes the order (submitted, or declined for a decline),
-	// signs its envelope and puts it in the outbox, and deletes the draft,
-	// all in one durable transaction: when Submit returns, the envelope is
-	// on disk. Returns ECONFLICT when the order is closed already: a second
-	// submit stores nothing.
-	Submit(ctx context.Context, r *questionnaire.Response, now time.Time) (*questionnaire.Order, error)
-
 	// PurgeSessions deletes sessions idle for IdleTimeout.
 	PurgeSessions(ctx context.Context, now time.Time) (int, error)
 }
 
-// Signer signs envelope payloads.
-type Signer interface {
-	// Sign returns the JWS compact serialization of payload and the id of
-	// the key that signed it.
-	Sign(payload []byte) (jws, kid string, err error)
+// Message is one item in the outbox: a body for a destination, and its
+// delivery state. The queue knows nothing of what the body says; Ref tells
+// the sender what it was about (for an envelope, its order).
+type Message struct {
+	ID          string    `json:"id"`                    // a UUIDv7: the idempotency key at the receiver
+	Kind        string    `json:"kind"`                  // what sort of message, e.g. KindEnvelope
+	Destination string    `json:"destination"`           // whom it is for: a client id
+	Ref         string    `json:"ref,omitempty"`         // what it is about, for the sender: an order id
+	Label       string    `json:"label,omitempty"`       // a word for lists and logs, e.g. "response"
+	KeyID       string    `json:"kid,omitempty"`         // the key that signed Body
+	Body        []byte    `json:"-"`                     // the payload (a JWS); sealed at rest
+	CreatedAt   time.Time `json:"createdAt"`             //
+	Attempts    int       `json:"attempts"`              // deliveries tried and failed
+	NextAt      time.Time `json:"nextAt"`                // not before this time
+	LeaseHolder string    `json:"leaseHolder,omitempty"` // who holds the lease, while leased
+	LeaseUntil  time.Time `json:"leaseUntil,omitzero"`   //
+	LastError   string    `json:"lastError,omitempty"`   //
+	DeadAt      time.Time `json:"deadAt,omitzero"`       // in the dead-letter list since
+	PreparedAt  time.Time `json:"preparedAt,omitzero"`   // written, by the clock, while its sender's other store decides
 }
 
-// Submission is an envelope in the outbox: the signed JWS and its delivery
-// state. A delivered submission leaves the outbox; a tombstone remains.
-type Submission struct {
-	ID          string    `json:"id"`
-	OrderID     string    `json:"orderId"`
-	Type        string    `json:"type"`
-	KeyID       string    `json:"kid"`
-	JWS         string    `json:"jws,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-	Attempts    int       `json:"attempts"`
-	NextAt      time.Time `json:"nextAt"`                // not before this time
-	LeaseHolder string    `json:"leaseHolder,omitempty"` // "push" or "pull" while leased
-	LeaseUntil  time.Time `json:"leaseUntil,omitzero"`
-	LastError   string    `json:"lastError,omitempty"`
-	DeadAt      time.Time `json:"deadAt,omitzero"`     // in the dead-letter list since
-	PreparedAt  time.Time `json:"preparedAt,omitzero"` // written, by the clock, while awaiting its order's close elsewhere
+// Delivery is what remains of a delivered message: its tombstone.
+type Delivery struct {
+	ID          string    `json:"-"`
+	Kind        string    `json:"kind"`
+	Destination string    `json:"destination"`
+	Ref         string    `json:"ref,omitempty"`
+	Holder      string    `json:"holder"` // who delivered it
+	At          time.Time `json:"deliveredAt"`
+	Unsettled   bool      `json:"unsettled,omitempty"` // the sender has not yet done what follows
+}
+
+// KindEnvelope is the kind of a signed submission for a client's registry.
+const KindEnvelope = "envelope"
+
+// Leased reports whether holder holds the message's lease at now.
+func (m *Message) Leased(holder string, now time.Time) bool {
+	return m.LeaseHolder == holder && m.LeaseUntil.After(now)
 }
 
 // OutboxStats describe the outbox at a moment.
 type OutboxStats struct {
-	Depth     int           `json:"depth"`     // envelopes waiting or leased
-	Leased    int           `json:"leased"`    // of them, leased now
-	Dead      int           `json:"dead"`      // in the dead-letter list
-	OldestAge time.Duration `json:"oldestAge"` // age of the oldest undelivered envelope
-	Delivered int           `json:"tombstones"`
+	Depth         int            `json:"depth"`         // messages waiting or leased
+	Leased        int            `json:"leased"`        // of them, leased now
+	Dead          int            `json:"dead"`          // in the dead-letter list
+	OldestAge     time.Duration  `json:"oldestAge"`     // age of the oldest undelivered message
+	Delivered     int            `json:"tombstones"`    // tombstones kept
+	ByDestination map[string]int `json:"byDestination"` // Depth by destination
 }
 
-// Outbox is the durable queue of signed envelopes (store-and-forward).
-// Push (the delivery worker) and pull (the submissions API) lease from it;
-// a lease hides an envelope until it is acknowledged, returned or lapses.
-type Outbox interface {
-	// Lease takes up to n envelopes due at now, oldest first, for holder,
-	// hiding them until now+ttl.
-	Lease(ctx context.Context, holder string, n int, ttl time.Duration, now time.Time) ([]*Submission, error)
+// Accept says how many due messages of a kind and destination a receiver
+// takes now; 0 skips them.
+type Accept func(kind, destination string) int
 
-	// Ack records an envelope as delivered: it leaves the outbox with its
-	// answers, a tombstone stays, and the order is marked delivered.
-	// Acknowledging a delivered envelope again is not an error. Returns
-	// ENOTFOUND when the id was never in the outbox (or its tombstone has
-	// been purged).
-	Ack(ctx context.Context, id string, now time.Time) error
+// Queue is the durable outbox (store-and-forward), in the shape of
+// maragudk/goqite: Send, Receive with a lease, Extend, Delete; failed
+// messages are retried or put in a dead-letter list, and re-driven from
+// there. A lease hides a message until it is deleted, returned or lapses.
+type Queue interface {
+	// Send puts a message in the queue, due at its NextAt.
+	Send(ctx context.Context, m *Message) error
 
-	// ReleaseLeases returns every envelope leased by holder to the queue,
-	// due now: the push worker's leases from before a restart, which no
-	// delivery holds any more. It returns how many.
-	ReleaseLeases(ctx context.Context, holder string, now time.Time) (int, error)
+	// Receive leases up to n messages due at now for holder, until
+	// now+ttl, oldest first within each kind and destination that accept
+	// takes (nil: all, up to n).
+	Receive(ctx context.Context, holder string, n int, ttl time.Duration, now time.Time, accept Accept) ([]*Message, error)
 
-	// Retry returns a leased envelope to the queue, due at at, counting
-	// an attempt and its error. Returns ENOTFOUND when it is not there.
-	Retry(ctx context.Context, id string, at time.Time, lastErr string) error
+	// Extend lengthens holder's lease to now+ttl. Returns ENOTFOUND when
+	// the message is not in the queue, and ELEASE when holder does not
+	// hold its lease.
+	Extend(ctx context.Context, id, holder string, ttl time.Duration, now time.Time) error
 
-	// Dead moves an envelope to the dead-letter list. Returns ENOTFOUND
-	// when it is not in the outbox.
-	Dead(ctx context.Context, id, reason string, now time.Time) error
+	// Delete records a message as delivered: it leaves the queue with its
+	// body and a tombstone stays for TombstoneTTL. Only the holder of the
+	// current lease may delete, and only a message for destination (""
+	// for any). Deleting again by the same holder is not an error.
+	// Returns ENOTFOUND when there is no such message for destination, and
+	// ELEASE when holder does not hold its lease (never leased, lapsed, or
+	// another's).
+	Delete(ctx context.Context, id, holder, destination string, now time.Time) error
+
+	// Retry returns a message leased by holder to the queue, due at at,
+	// counting an attempt and its error. Returns ENOTFOUND or ELEASE as
+	// Delete.
+	Retry(ctx context.Context, id, holder string, at time.Time, lastErr string) error
+
+	// Dead moves a message leased by holder to the dead-letter list.
+	// Returns ENOTFOUND or ELEASE as Delete.
+	Dead(ctx context.Context, id, holder, reason string, now time.Time) error
 
 	// Redrive moves a dead letter back to the queue, due now. Returns
 	// ENOTFOUND when it is not in the dead-letter list.
 	Redrive(ctx context.Context, id string, now time.Time) error
 
-	// Submission returns an envelope by id from the queue or the
-	// dead-letter list. Returns ENOTFOUND when it is in neither.
-	Submission(ctx context.Context, id string) (*Submission, error)
+	// ReleaseLeases returns every message leased by holder to the queue,
+	// due now: the leases of a worker from before a restart. It returns
+	// how many.
+	ReleaseLeases(ctx context.Context, holder string, now time.Time) (int, error)
 
-	// Submissions lists up to limit envelopes of the queue, or of the
-	// dead-letter list, oldest first, without their JWS.
-	Submissions(ctx context.Context, dead bool, limit int) ([]*Submission, error)
+	// Message returns a message from the queue or the dead-letter list,
+	// with its body. Returns ENOTFOUND when it is in neither.
+	Message(ctx context.Context, id string) (*Message, error)
+
+	// Messages lists up to limit messages of the queue, or of the
+	// dead-letter list, oldest first, without their bodies.
+	Messages(ctx context.Context, dead bool, limit int) ([]*Message, error)
+
+	// Unsettled returns up to limit deliveries that the sender has not
+	// yet settled (Settle).
+	Unsettled(ctx context.Context, limit int) ([]Delivery, error)
+
+	// Settle notes that the sender has done what follows a delivery.
+	Settle(ctx context.Context, id string) error
 
 	// Stats describes the outbox at now.
 	Stats(ctx context.Context, now time.Time) (OutboxStats, error)
 
-	// KeyInUse reports whether an undelivered envelope was signed by kid.
+	// KeyInUse reports whether an undelivered message was signed by kid.
 	KeyInUse(ctx context.Context, kid string) (bool, error)
 
 	// PurgeTombstones deletes tombstones older than TombstoneTTL.
 	PurgeTombstones(ctx context.Context, now time.Time) (int, error)
 
-	// Enqueued is signalled after an envelope is put in the outbox.
+	// Enqueued is signalled after a message is put in the queue.
 	Enqueued() <-chan struct{}
 }
 
-// Pending is how an outbox takes the envelope of an order that closes in
-// another store: signed and on disk before the order closes there, then
-// confirmed (it joins the queue) or discarded (the close lost a race). A
-// crash in between is settled by Recover.
+// Pending is how the outbox takes a message whose sender commits in
+// another store (Redis): written to disk first, not yet receivable, then
+// confirmed (it joins the queue) or discarded (the sender's commit lost a
+// race). Whatever is neither, a crash or a store that failed mid-answer,
+// is settled by Recover from what the other store says.
 type Pending interface {
-	// Prepare signs the envelope and writes it to disk, not yet leasable,
-	// and returns its id.
-	Prepare(ctx context.Context, o *questionnaire.Order, r *questionnaire.Response, events []questionnaire.Event, now time.Time) (string, error)
-	// Confirm puts a prepared envelope in the queue; twice is harmless.
+	// Prepare writes the message to disk, not yet receivable.
+	Prepare(ctx context.Context, m *Message) error
+	// Confirm puts a prepared message in the queue; twice is harmless.
 	Confirm(ctx context.Context, id string) error
-	// Discard drops a prepared envelope.
+	// Discard drops a prepared message.
 	Discard(ctx context.Context, id string) error
+	// Release hands a prepared message whose fate is unknown to Recover.
+	Release(id string)
 }
 
-// TombstoneTTL is how long a delivered envelope's tombstone is kept.
+// CloseFunc moves an open order to a closed status, given its draft. It
+// returns false when there is nothing to do (the order is not due), and
+// ECONFLICT when the order cannot move.
+type CloseFunc func(o *questionnaire.Order, d *questionnaire.Draft) (bool, error)
+
+// MessageFunc builds the message that reports an order's close, from the
+// order as closed and its last draft.
+type MessageFunc func(o *questionnaire.Order, d *questionnaire.Draft) (*Message, error)
+
+// TombstoneTTL is how long a delivered message's tombstone is kept, and
+// how long a closed order is kept after its expiry.
 const TombstoneTTL = 30 * 24 * time.Hour
 
 // Limits count failures, such as wrong codes, to slow down guessing. An
@@ -234,4 +304,32 @@ type Limits interface {
 
 	// PurgeLimits forgets keys whose last failure was before before.
 	PurgeLimits(ctx context.Context, before time.Time) (int, error)
+}
+
+// SharedLeases let replicas behind one balancer take each other's
+// acknowledgements (pull with Redis): the replica that leases a message
+// records the lease; a replica that gets the ack for a message it does not
+// hold checks the lease and records the ack; the holder applies it.
+type SharedLeases interface {
+	// ShareLeases records the leases of messages just received.
+	ShareLeases(ctx context.Context, msgs []*Message) error
+
+	// RecordAck records holder's ack, at now, of a message another
+	// replica holds. Returns ENOTFOUND when no lease of the message for
+	// destination is recorded (nothing is written then), and ELEASE when
+	// the lease is another holder's or has lapsed.
+	RecordAck(ctx context.Context, id, holder, destination string, now time.Time) error
+
+	// Acks returns the recorded acks of the given ids, by id.
+	Acks(ctx context.Context, ids []string) (map[string]Ack, error)
+
+	// ForgetAck deletes an ack that was applied.
+	ForgetAck(ctx context.Context, id string) error
+}
+
+// Ack is an acknowledgement taken by another replica.
+type Ack struct {
+	Holder      string    `json:"holder"`
+	Destination string    `json:"destination"`
+	At          time.Time `json:"at"`
 }

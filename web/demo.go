@@ -2,17 +2,35 @@ package web
 
 import (
 	"fmt"
+	"net/http"
+	"time"
 
-	"eprom/web/sink"
+	"eprom/questionnaire"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 )
 
+// DemoRegistry is the demo's built-in registry receiver (cmd mounts the
+// reference receiver, registry-sink's): it takes envelopes as a registry
+// would, and tells what arrived.
+type DemoRegistry interface {
+	http.Handler
+	// Arrived returns the envelopes received and verified, newest first.
+	Arrived() []Arrival
+}
+
+// Arrival is one envelope that reached the demo registry.
+type Arrival struct {
+	ReceivedAt time.Time
+	KeyID      string
+	Envelope   *questionnaire.Envelope
+}
+
 // registerDemoRoutes mounts the demo's built-in registry receiver: POST
 // /demo/registry receives and verifies envelopes as a registry would, and
 // GET /demo/registry shows what arrived.
-func (s *Server) registerDemoRoutes(app *fiber.App, r *sink.Sink) {
+func (s *Server) registerDemoRoutes(app *fiber.App, r DemoRegistry) {
 	app.Post("/demo/registry", adaptor.HTTPHandler(r))
 	app.Get("/demo/registry", func(c *fiber.Ctx) error { return s.handleDemoRegistry(c, r) })
 }
@@ -26,9 +44,9 @@ type demoRecord struct {
 
 // handleDemoRegistry serves GET /demo/registry: the envelopes the built-in
 // receiver verified, newest first.
-func (s *Server) handleDemoRegistry(c *fiber.Ctx, r *sink.Sink) error {
+func (s *Server) handleDemoRegistry(c *fiber.Ctx, r DemoRegistry) error {
 	var recs []demoRecord
-	for _, rec := range r.Recent() {
+	for _, rec := range r.Arrived() {
 		e := rec.Envelope
 		d := demoRecord{
 			ReceivedAt:    rec.ReceivedAt.In(s.cfg.Location).Format("2006-01-02 15:04:05"),

@@ -14,6 +14,8 @@ import (
 var statusOf = map[string]int{
 	questionnaire.EINVALID:        http.StatusBadRequest,
 	questionnaire.EUNAUTHORIZED:   http.StatusUnauthorized,
+	questionnaire.EFORBIDDEN:      http.StatusForbidden,
+	questionnaire.ELEASE:          http.StatusConflict,
 	questionnaire.ENOTFOUND:       http.StatusNotFound,
 	questionnaire.ECONFLICT:       http.StatusConflict,
 	questionnaire.ETOOLARGE:       http.StatusRequestEntityTooLarge,

@@ -35,7 +35,7 @@ type Metrics struct {
 
 // newMetrics registers the service's metrics; the outbox's are read when
 // scraped, at most once a second.
-func newMetrics(outbox store.Outbox, delivery DeliveryCounters) *Metrics {
+func newMetrics(outbox store.Queue, delivery DeliveryCounters) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		orderEvents: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -5,13 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"eprom/locales"
 	"eprom/questionnaire"
@@ -31,18 +26,6 @@ func (s *Server) registerOrderRoutes(r fiber.Router) {
 	r.Get("/orders/:id/qr.png", s.handleOrderQRPNG)
 	r.Get("/orders/:id/qr.svg", s.handleOrderQRSVG)
 	r.Get("/orders/:id/slip", s.handleOrderSlip)
-}
-
-// createOrderRequest is the body of POST /api/v1/orders.
-type createOrderRequest struct {
-	Questionnaire   string     `json:"questionnaire"`
-	Version         string     `json:"version"`
-	PatientRef      string     `json:"patientRef"`
-	RegistrationRef string     `json:"registrationRef"`
-	Unit            string     `json:"unit"`
-	Language        string     `json:"language"`
-	ExpiresAt       *time.Time `json:"expiresAt"`
-	TTL             string     `json:"ttl"`
 }
 
 // orderResponse is an order as the API shows it: never the answers; the
@@ -76,7 +59,12 @@ func (s *Server) respond(o *questionnaire.Order, code string) orderResponse {
 		ID: o.ID, Status: o.Status, Questionnaire: o.Questionnaire, Language: o.Language,
 		PatientRef: o.PatientRef, RegistrationRef: o.RegistrationRef, Unit: o.Unit,
 		CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt, OpenedAt: o.OpenedAt, SubmittedAt: o.SubmittedAt,
-		DeliveredAt: o.DeliveredAt, ClosedAt: o.ClosedAt, ReissuedAt: o.ReissuedAt, SubmissionID: o.SubmissionID,
+		DeliveredAt: o.DeliveredAt, ClosedAt: o.ClosedAt, ReissuedAt: o.ReissuedAt,
+	}
+	if o.DeliveredAt != nil {
+		// Before delivery the envelope's id is the registry's to learn
+		// from the envelope itself, not from the order.
+		r.SubmissionID = o.SubmissionID
 	}
 	if o.Expired(s.now()) {
 		r.Status = questionnaire.StatusExpired // the sweeper may not have run yet
@@ -117,12 +105,13 @@ func (s *Server) handleQuestionnaireList(c *fiber.Ctx) error {
 // handleOrderCreate serves POST /api/v1/orders.
 func (s *Server) handleOrderCreate(c *fiber.Ctx) error {
 	body := c.Body()
-	var req createOrderRequest
+	var req questionnaire.OrderRequest
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
 	now := s.now()
-	o, err := s.newOrder(&req, caller(c), now)
+	o, err := questionnaire.NewOrder(&req, s.cfg.Catalogue, questionnaire.Orderer{Client: caller(c), Token: tokenPos(c)},
+		locales.Languages, uuid.Must(uuid.NewV7()).String(), now)
 	if err != nil {
 		return err
 	}
@@ -135,7 +124,7 @@ func (s *Server) handleOrderCreate(c *fiber.Ctx) error {
 		if err != nil {
 			return questionnaire.Errorf(questionnaire.EINVALID, "The body is not valid JSON.")
 		}
-		idem = &store.Idempotency{Caller: caller(c), Key: key, Hash: questionnaire.Digest(canon)}
+		idem = &store.Idempotency{Client: caller(c).ID, Key: key, Hash: questionnaire.Digest(canon)}
 	}
 	got, code, created, err := s.cfg.Orders.CreateOrder(c.UserContext(), o, idem)
 	if err != nil {
@@ -150,129 +139,6 @@ func (s *Server) handleOrderCreate(c *fiber.Ctx) error {
 	s.audit(c, action, got)
 	c.Location("/api/v1/orders/" + got.ID)
 	return c.Status(status).JSON(s.respond(got, code))
-}
-
-// newOrder validates a create request against the catalogue and the limits.
-func (s *Server) newOrder(req *createOrderRequest, by string, now time.Time) (*questionnaire.Order, error) {
-	if req.Questionnaire == "" {
-		return nil, unprocessable("questionnaire is required: the id of a questionnaire from GET /api/v1/questionnaires.")
-	}
-	def, err := s.cfg.Catalogue.Get(req.Questionnaire, req.Version)
-	if err != nil {
-		return nil, unprocessable("%s.", questionnaire.ErrorMessage(err))
-	}
-	if err := checkRef("patientRef", req.PatientRef, true); err != nil {
-		return nil, err
-	}
-	if err := checkRef("registrationRef", req.RegistrationRef, false); err != nil {
-		return nil, err
-	}
-	if err := checkRef("unit", req.Unit, false); err != nil {
-		return nil, err
-	}
-	lang := req.Language
-	if lang == "" {
-		lang = defaultLanguage(def)
-	}
-	if !locales.Supported(lang) || !slices.Contains(def.Languages, lang) {
-		return nil, unprocessable("language %q is not available for %s %s; it has %s.", lang, def.ID, def.Version,
-			strings.Join(available(def), ", "))
-	}
-	expires, err := expiry(req, now)
-	if err != nil {
-		return nil, err
-	}
-	return &questionnaire.Order{
-		ID:              uuid.Must(uuid.NewV7()).String(),
-		Status:          questionnaire.StatusOrdered,
-		Questionnaire:   questionnaire.QuestionnaireRef{ID: def.ID, Version: def.Version, Digest: def.Digest()},
-		Language:        lang,
-		PatientRef:      req.PatientRef,
-		RegistrationRef: req.RegistrationRef,
-		Unit:            req.Unit,
-		OrderedBy:       by,
-		CreatedAt:       now,
-		UpdatedAt:       now,
-		ExpiresAt:       expires,
-	}, nil
-}
-
-// defaultLanguage is nb when the definition has it, else its first language.
-func defaultLanguage(d *questionnaire.Definition) string {
-	if slices.Contains(d.Languages, locales.Default) {
-		return locales.Default
-	}
-	return d.Languages[0]
-}
-
-// available lists the languages an order for d may use.
-func available(d *questionnaire.Definition) []string {
-	var out []string
-	for _, l := range d.Languages {
-		if locales.Supported(l) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-var ttlForm = regexp.MustCompile(`^([0-9]+)d$`)
-
-// expiry works out an order's expiry from expiresAt or ttl (a Go duration
-// such as "72h", or days such as "14d"); by default 14 days.
-func expiry(req *createOrderRequest, now time.Time) (time.Time, error) {
-	var at time.Time
-	switch {
-	case req.ExpiresAt != nil && req.TTL != "":
-		return at, unprocessable("Give expiresAt or ttl, not both.")
-	case req.ExpiresAt != nil:
-		at = *req.ExpiresAt
-	case req.TTL != "":
-		var d time.Duration
-		if m := ttlForm.FindStringSubmatch(req.TTL); m != nil {
-			days, err := strconv.Atoi(m[1])
-			if err != nil || days > 1000 {
-				return at, unprocessable("ttl %q is too long.", req.TTL)
-			}
-			d = time.Duration(days) * 24 * time.Hour
-		} else {
-			var err error
-			if d, err = time.ParseDuration(req.TTL); err != nil {
-				return at, unprocessable("ttl %q is not a duration such as \"72h\" or \"14d\".", req.TTL)
-			}
-		}
-		at = now.Add(d)
-	default:
-		at = now.Add(questionnaire.DefaultOrderTTL)
-	}
-	switch {
-	case !at.After(now):
-		return at, unprocessable("The expiry %s is in the past.", at.UTC().Format(time.RFC3339))
-	case at.Before(now.Add(questionnaire.MinOrderTTL)):
-		return at, unprocessable("The expiry must be at least %s from now.", questionnaire.MinOrderTTL)
-	case at.After(now.Add(questionnaire.MaxOrderTTL)):
-		return at, unprocessable("The expiry %s is more than 90 days from now.", at.UTC().Format(time.RFC3339))
-	}
-	return at.UTC().Truncate(time.Second), nil
-}
-
-// checkRef checks a reference field: required if so, at most 128
-// characters, printable.
-func checkRef(field, v string, required bool) error {
-	switch {
-	case v == "" && required:
-		return unprocessable("%s is required.", field)
-	case utf8.RuneCountInString(v) > questionnaire.MaxRefLength:
-		return unprocessable("%s is longer than %d characters.", field, questionnaire.MaxRefLength)
-	case strings.TrimSpace(v) != v:
-		return unprocessable("%s has leading or trailing white space.", field)
-	}
-	for _, r := range v {
-		if !unicode.IsPrint(r) {
-			return unprocessable("%s has a character that cannot be printed.", field)
-		}
-	}
-	return nil
 }
 
 // handleOrderGet serves GET /api/v1/orders/:id.
@@ -294,10 +160,11 @@ func (s *Server) handleOrderGet(c *fiber.Ctx) error {
 
 // handleOrderCancel serves POST /api/v1/orders/:id/cancel.
 func (s *Server) handleOrderCancel(c *fiber.Ctx) error {
-	if err := checkID(c.Params("id")); err != nil {
+	o, err := s.order(c)
+	if err != nil {
 		return err
 	}
-	o, err := s.cfg.Orders.CancelOrder(c.UserContext(), c.Params("id"), s.now())
+	o, err = s.cfg.Orders.CancelOrder(c.UserContext(), o.ID, s.now())
 	if err != nil {
 		return err
 	}
@@ -308,10 +175,11 @@ func (s *Server) handleOrderCancel(c *fiber.Ctx) error {
 
 // handleOrderReissue serves POST /api/v1/orders/:id/reissue.
 func (s *Server) handleOrderReissue(c *fiber.Ctx) error {
-	if err := checkID(c.Params("id")); err != nil {
+	o, err := s.order(c)
+	if err != nil {
 		return err
 	}
-	o, code, err := s.cfg.Orders.ReissueCode(c.UserContext(), c.Params("id"), s.now())
+	o, code, err := s.cfg.Orders.ReissueCode(c.UserContext(), o.ID, s.now())
 	if err != nil {
 		return err
 	}
@@ -319,13 +187,31 @@ func (s *Server) handleOrderReissue(c *fiber.Ctx) error {
 	return c.JSON(s.respond(o, code))
 }
 
-// order loads the order named in the path.
+// order loads the order named in the path, if it is the caller's. Another
+// client's order answers exactly as one that does not exist.
 func (s *Server) order(c *fiber.Ctx) (*questionnaire.Order, error) {
 	id := c.Params("id")
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	return s.cfg.Orders.Order(c.UserContext(), id)
+	o, err := s.cfg.Orders.Order(c.UserContext(), id)
+	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND || err == nil && clientOf(o) != caller(c).ID {
+		return nil, noOrder(id)
+	}
+	return o, err
+}
+
+// clientOf is the client an order belongs to.
+func clientOf(o *questionnaire.Order) string {
+	if o.Client == "" {
+		return store.DefaultClient
+	}
+	return o.Client
+}
+
+// noOrder is the answer for an order the caller cannot see.
+func noOrder(id string) error {
+	return questionnaire.Errorf(questionnaire.ENOTFOUND, "No order %q.", id)
 }
 
 // openOrderCode loads the order named in the path and its current code;
@@ -345,15 +231,16 @@ func (s *Server) openOrderCode(c *fiber.Ctx) (*questionnaire.Order, string, erro
 // checkID rejects ids that cannot be order ids before they reach the store.
 func checkID(id string) error {
 	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
-		return questionnaire.Errorf(questionnaire.ENOTFOUND, "No order %q.", id)
+		return noOrder(id)
 	}
 	return nil
 }
 
-// audit records an order action: who (the token's name), what, which
-// order. Never the code, the patient reference or answers.
+// audit records an order action: who (the client and the position of its
+// token), what, which order. Never the code, the patient reference or
+// answers.
 func (s *Server) audit(c *fiber.Ctx, action string, o *questionnaire.Order) {
-	s.cfg.Audit.Info(action, "token", caller(c), "order", o.ID, "questionnaire", o.Questionnaire.ID,
+	s.auditAs(c).Info(action, "order", o.ID, "questionnaire", o.Questionnaire.ID,
 		"version", o.Questionnaire.Version, "status", string(o.Status))
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -250,7 +251,7 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 		return err
 	}
 	if !ok {
-		s.cfg.Limits.Release(ctx, ipKey, now)
+		s.release(ctx, ipKey, now)
 		s.metrics.rateLimited.WithLabelValues("global").Inc()
 		s.cfg.Logger.Error("code failure rate alarm: all code entry throttled", "limit_per_minute", limits.GlobalPerMin)
 		return s.tooMany(c, lang, oldest.Add(time.Minute).Sub(now))
@@ -261,8 +262,8 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 		return s.renderCodeForm(c, fiber.StatusNotFound, lang, typed, s.T(lang, "code.unknown"))
 	}
 	// A real code, or a failure of ours: not a guess.
-	s.cfg.Limits.Release(ctx, ipKey, now)
-	s.cfg.Limits.Release(ctx, globalKey, now)
+	s.release(ctx, ipKey, now)
+	s.release(ctx, globalKey, now)
 	if err != nil {
 		return err
 	}
@@ -361,12 +362,12 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 	lang = s.language(c, o.Language)
 	if sess.CodeGen != o.CodeGeneration {
 		// The code was reissued (a lost slip): what it opened ends too.
-		s.cfg.Patients.EndSession(ctx, id)
+		s.endSession(ctx, id)
 		s.clearCookie(c, s.sessionCookie())
 		return s.message(c, fiber.StatusGone, lang, "closed.reissued", false)
 	}
 	if !o.Status.Open() || o.Expired(now) {
-		s.cfg.Patients.EndSession(ctx, id)
+		s.endSession(ctx, id)
 		s.clearCookie(c, s.sessionCookie())
 		if o.Status == questionnaire.StatusSubmitted || o.Status == questionnaire.StatusDelivered {
 			return c.Redirect("/done", fiber.StatusSeeOther)
@@ -416,8 +417,22 @@ func (s *Server) closedPage(c *fiber.Ctx, v *visit) error {
 
 // endVisit ends the session: the cookie goes, and so does the record.
 func (s *Server) endVisit(c *fiber.Ctx, v *visit) {
-	if err := s.cfg.Patients.EndSession(c.UserContext(), v.session.ID); err != nil {
+	s.endSession(c.UserContext(), v.session.ID)
+	s.clearCookie(c, s.sessionCookie())
+}
+
+// endSession deletes a session record; a failure is logged (the record
+// lapses by itself after IdleTimeout).
+func (s *Server) endSession(ctx context.Context, id string) {
+	if err := s.cfg.Patients.EndSession(ctx, id); err != nil {
 		s.cfg.Logger.Error("end session", "err", err.Error())
 	}
-	s.clearCookie(c, s.sessionCookie())
+}
+
+// release gives back a reserved failure; a failure to do so is logged (it
+// leaves the window by itself).
+func (s *Server) release(ctx context.Context, key string, at time.Time) {
+	if err := s.cfg.Limits.Release(ctx, key, at); err != nil {
+		s.cfg.Logger.Warn("release a code attempt", "err", err.Error())
+	}
 }

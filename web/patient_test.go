@@ -199,7 +199,7 @@ func TestClosedCodes(t *testing.T) {
 		m := h.create(`{"questionnaire": "audit", "patientRef": "p", "ttl": "1h"}`)
 		h.clock.Add(time.Hour)
 		wantPage(t, h.browser().get("/c/"+m["code"].(string)), 410, "Koden er utløpt")
-		h.store.ExpireOrders(ctx, h.clock.Now())
+		h.store.Expire(ctx, h.clock.Now())
 		wantPage(t, h.browser().get("/c/"+m["code"].(string)), 410, "Koden er utløpt")
 	})
 }

@@ -155,7 +155,7 @@ func (s *Server) handleSubmit(c *fiber.Ctx) error {
 // submitted in another tab or by a double click (then thanks) or cancelled
 // or expired (then say so), gets its own page.
 func (s *Server) finish(c *fiber.Ctx, v *visit, r *questionnaire.Response, kind, done string) error {
-	o, err := s.cfg.Patients.Submit(c.UserContext(), r, r.SubmittedAt)
+	o, err := s.cfg.Submissions.Submit(c.UserContext(), r, r.SubmittedAt)
 	if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
 		return s.closedPage(c, v)
 	} else if err != nil {

@@ -7,18 +7,14 @@ import (
 	"time"
 
 	"eprom/questionnaire"
+	"eprom/store"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/gofiber/fiber/v2"
 )
 
-// PullHolder is the lease holder name of the pull API.
-const PullHolder = "pull"
-
-// RemoteAcks takes acks for envelopes that another replica holds.
-type RemoteAcks interface {
-	RecordAck(ctx context.Context, id string) error
-}
+// PullHolder is the lease holder name of a client's pulls.
+func PullHolder(client string) string { return "pull:" + client }
 
 // JWKS gives the public keys to publish.
 type JWKS interface {
@@ -44,9 +40,14 @@ type submissionView struct {
 }
 
 // handleSubmissionsLease serves GET /api/v1/submissions?limit=N&lease=S:
-// up to N signed envelopes (1–100, default 10), hidden from others for S
-// seconds (10–3600, default 300) until acknowledged.
+// up to N of the caller's signed envelopes (1–100, default 10), hidden
+// from others for S seconds (10–3600, default 300) until acknowledged.
 func (s *Server) handleSubmissionsLease(c *fiber.Ctx) error {
+	client := caller(c)
+	if !client.MayPull() {
+		return questionnaire.Errorf(questionnaire.EFORBIDDEN,
+			"This client (%s) has its envelopes pushed to its registry; set \"pull\": true in the clients file to pull them too.", client.ID)
+	}
 	limit, err := queryInt(c, "limit", 10, 1, 100)
 	if err != nil {
 		return err
@@ -55,42 +56,66 @@ func (s *Server) handleSubmissionsLease(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	subs, err := s.cfg.Outbox.Lease(c.UserContext(), PullHolder, limit, time.Duration(lease)*time.Second, s.now())
+	mine := func(kind, dest string) int {
+		if kind == store.KindEnvelope && dest == client.ID {
+			return limit
+		}
+		return 0
+	}
+	msgs, err := s.cfg.Queue.Receive(c.UserContext(), PullHolder(client.ID), limit, time.Duration(lease)*time.Second, s.now(), mine)
 	if err != nil {
 		return err
 	}
-	out := make([]submissionView, 0, len(subs))
-	for _, sub := range subs {
-		out = append(out, submissionView{ID: sub.ID, OrderID: sub.OrderID, Type: sub.Type, KeyID: sub.KeyID, JWS: sub.JWS,
-			Attempts: sub.Attempts, CreatedAt: sub.CreatedAt, LeaseUntil: sub.LeaseUntil})
+	if s.cfg.SharedLeases != nil {
+		if err := s.cfg.SharedLeases.ShareLeases(c.UserContext(), msgs); err != nil {
+			// The envelopes are leased here; an ack through another
+			// replica will be refused until the lease lapses and they
+			// are leased again.
+			s.cfg.Logger.Warn("share leases", "err", err.Error())
+		}
+	}
+	out := make([]submissionView, 0, len(msgs))
+	ids := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, submissionView{ID: m.ID, OrderID: m.Ref, Type: m.Label, KeyID: m.KeyID, JWS: string(m.Body),
+			Attempts: m.Attempts, CreatedAt: m.CreatedAt, LeaseUntil: m.LeaseUntil})
+		ids = append(ids, m.ID)
 	}
 	if len(out) > 0 {
-		s.cfg.Audit.Info("submissions.lease", "token", caller(c), "count", len(out))
+		s.auditAs(c).Info("submissions.lease", "count", len(out), "submissions", ids)
 	}
 	return c.JSON(fiber.Map{"submissions": out})
 }
 
 // handleSubmissionAck serves POST /api/v1/submissions/:id/ack: the
-// registry has the envelope; its answers leave this service.
+// registry has the envelope; its answers leave this service. Only the
+// holder of the current lease may acknowledge.
 func (s *Server) handleSubmissionAck(c *fiber.Ctx) error {
-	id := c.Params("id")
+	id, client := c.Params("id"), caller(c)
+	noSubmission := questionnaire.Errorf(questionnaire.ENOTFOUND, "No submission %q.", id)
 	if err := checkID(id); err != nil {
-		return questionnaire.Errorf(questionnaire.ENOTFOUND, "No submission %q.", id)
+		return noSubmission
 	}
-	err := s.cfg.Outbox.Ack(c.UserContext(), id, s.now())
-	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND && s.cfg.RemoteAcks != nil {
+	holder, now := PullHolder(client.ID), s.now()
+	err := s.cfg.Submissions.Delivered(c.UserContext(), id, holder, client.ID, now)
+	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND && s.cfg.SharedLeases != nil {
 		// Behind a load balancer the envelope may be another replica's:
 		// that one applies the ack within a sweep.
-		if err := s.cfg.RemoteAcks.RecordAck(c.UserContext(), id); err != nil {
+		err := s.cfg.SharedLeases.RecordAck(c.UserContext(), id, holder, client.ID, now)
+		if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
+			return noSubmission
+		} else if err != nil {
 			return err
 		}
-		s.cfg.Audit.Info("submission.ack", "token", caller(c), "submission", id, "replica", "other")
+		s.auditAs(c).Info("submission.ack", "submission", id, "replica", "other")
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"id": id, "status": "accepted"})
 	}
-	if err != nil {
+	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
+		return noSubmission
+	} else if err != nil {
 		return err
 	}
-	s.cfg.Audit.Info("submission.ack", "token", caller(c), "submission", id)
+	s.auditAs(c).Info("submission.ack", "submission", id)
 	return c.JSON(fiber.Map{"id": id, "status": "delivered"})
 }
 
@@ -101,7 +126,7 @@ func (s *Server) handleJWKS(c *fiber.Ctx) error {
 	s.jwksMu.Lock()
 	if s.jwks == nil || time.Since(s.jwksAt) > 10*time.Second {
 		inUse := func(kid string) bool {
-			used, err := s.cfg.Outbox.KeyInUse(context.Background(), kid)
+			used, err := s.cfg.Queue.KeyInUse(context.Background(), kid)
 			return err != nil || used // when in doubt, keep publishing
 		}
 		s.jwks, _ = json.Marshal(s.cfg.Keys.JWKS(inUse, s.now()))

@@ -106,7 +106,7 @@ func TestDeclinedAndExpiredSendEnvelopes(t *testing.T) {
 	}
 	m := h.create(`{"questionnaire": "audit", "patientRef": "p", "ttl": "1h"}`)
 	h.clock.Add(time.Hour)
-	h.store.ExpireOrders(t.Context(), h.clock.Now())
+	h.store.Expire(t.Context(), h.clock.Now())
 	if env := h.envelope(m["id"].(string)); env.Type != questionnaire.EnvelopeExpired {
 		t.Errorf("expired: %+v", env)
 	}

@@ -1,7 +1,8 @@
 // Package web is the HTTP face of the service, built on fiber: the order
-// API for the registry, QR codes and printable slips, health checks, and
-// (with the patient journey) the patient pages. Templates and static assets
-// are embedded and parsed once at start-up.
+// API for ordering systems (each client sees only its own orders and
+// envelopes), QR codes and printable slips, the pull API and the JWKS,
+// health checks and metrics, and the patient pages. Templates and static
+// assets are embedded and parsed once at start-up.
 package web
 
 import (
@@ -23,7 +24,6 @@ import (
 	"eprom/locales"
 	"eprom/questionnaire"
 	"eprom/store"
-	"eprom/web/sink"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
@@ -45,8 +45,9 @@ type Config struct {
 	// patient URLs are PublicURL + "/c/" + code. Required.
 	PublicURL string
 
-	// Tokens are the API bearer tokens. Required for the API.
-	Tokens *Tokens
+	// Clients returns the ordering systems as configured now; each API
+	// token belongs to one. Called for every API request. Required.
+	Clients func() *questionnaire.Clients
 
 	// Catalogue holds the questionnaire definitions. Required.
 	Catalogue *questionnaire.Catalogue
@@ -55,11 +56,14 @@ type Config struct {
 	Orders   store.Orders
 	Patients store.Patients
 	Limits   store.Limits
-	Outbox   store.Outbox
 
-	// RemoteAcks, with several replicas, takes acks for envelopes another
-	// replica holds. Nil: an unknown id is 404.
-	RemoteAcks RemoteAcks
+	// Queue is the outbox, and Submissions closes orders into it. Required.
+	Queue       store.Queue
+	Submissions *store.Submissions
+
+	// SharedLeases, with several replicas, takes acks for envelopes
+	// another replica holds. Nil: an id not here is 404.
+	SharedLeases store.SharedLeases
 
 	// Keys publishes the signing keys at /.well-known/jwks.json. Required.
 	Keys JWKS
@@ -71,7 +75,7 @@ type Config struct {
 	Demo bool
 
 	// DemoRegistry, when set, is mounted at /demo/registry.
-	DemoRegistry *sink.Sink
+	DemoRegistry DemoRegistry
 
 	// Delivery, when set, adds the push worker's totals to /metrics.
 	Delivery DeliveryCounters
@@ -115,9 +119,9 @@ type Server struct {
 
 // New checks the configuration, parses the templates and builds the routes.
 func New(cfg Config) (*Server, error) {
-	if cfg.Catalogue == nil || cfg.Orders == nil || cfg.Patients == nil || cfg.Limits == nil || cfg.Outbox == nil ||
-		cfg.Keys == nil || cfg.Locales == nil || cfg.Tokens == nil {
-		return nil, errors.New("web: Catalogue, Orders, Patients, Limits, Outbox, Keys, Locales and Tokens are required")
+	if cfg.Catalogue == nil || cfg.Orders == nil || cfg.Patients == nil || cfg.Limits == nil || cfg.Queue == nil ||
+		cfg.Submissions == nil || cfg.Keys == nil || cfg.Locales == nil || cfg.Clients == nil {
+		return nil, errors.New("web: Catalogue, Orders, Patients, Limits, Queue, Submissions, Keys, Locales and Clients are required")
 	}
 	cfg.CodeLimits.defaults()
 	u, err := ParsePublicURL(cfg.PublicURL)
@@ -144,7 +148,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.static, _ = fs.Sub(staticFiles, "static")
-	s.metrics = newMetrics(cfg.Outbox, cfg.Delivery)
+	s.metrics = newMetrics(cfg.Queue, cfg.Delivery)
 	assets, err := assetVersions(s.static)
 	if err != nil {
 		return nil, err

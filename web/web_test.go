@@ -2,12 +2,16 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,14 +23,16 @@ import (
 	"eprom/schemas"
 	"eprom/store"
 	"eprom/store/bolt"
+	redisstore "eprom/store/redis"
 	"eprom/store/signing"
 	"eprom/store/storetest"
 	"eprom/web"
 )
 
 const (
-	token     = "registry-token-0123456789"
-	publicURL = "https://eprom.example.no"
+	token      = "registry-token-0123456789"
+	otherToken = "other-token-0123456789"
+	publicURL  = "https://eprom.example.no"
 )
 
 // clock is a settable test clock.
@@ -55,29 +61,51 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// harness is a server on a temporary bbolt file, with its logs captured.
+// harness is a server on a temporary bbolt file (and, withRedis, a Redis
+// key prefix of its own), with its logs captured.
 type harness struct {
-	t     testing.TB
-	srv   *web.Server
-	store *bolt.Store
-	path  string
-	book  *store.Codebook
-	keys  *signing.Keyring
-	cfg   web.Config
-	clock *clock
-	logs  *syncBuffer
-	audit *syncBuffer
+	t       testing.TB
+	srv     *web.Server
+	store   *storetest.Store
+	bolt    *bolt.Store
+	path    string
+	secrets *store.Secrets
+	keys    *signing.Keyring
+	redis   string // the key prefix in Redis mode
+	cfg     web.Config
+	clock   *clock
+	logs    *syncBuffer
+	audit   *syncBuffer
 }
 
-// option changes the harness's web configuration.
-type option func(*web.Config)
+// clients are the ordering systems of the harness: "registry" and "other",
+// both pulling.
+var clients = questionnaire.NewClients([]*questionnaire.Client{
+	{ID: "registry", Name: "Registry", Tokens: []string{"first-token-0123456789", token}, Pull: true},
+	{ID: "other", Name: "Other", Tokens: []string{otherToken}, Pull: true},
+	{ID: "kvarus", Name: "KvaRus", Tokens: []string{kvarusToken}, Questionnaires: []string{"kvarus-*"},
+		RegistryURL: "https://registry.example/eprom/inbox"},
+})
+
+// kvarusToken is the token of a client that may order only kvarus-* and
+// has its envelopes pushed.
+const kvarusToken = "kvarus-token-0123456789"
+
+// option changes the harness or its web configuration.
+type option func(*harness)
 
 func withTrustedProxies(cidrs ...string) option {
-	return func(c *web.Config) { c.TrustedProxies = cidrs }
+	return func(h *harness) { h.cfg.TrustedProxies = cidrs }
 }
 
 func withGlobalLimit(n int) option {
-	return func(c *web.Config) { c.CodeLimits.GlobalPerMin = n }
+	return func(h *harness) { h.cfg.CodeLimits.GlobalPerMin = n }
+}
+
+// withRedis runs the harness on Redis: orders, patients and limits there,
+// the outbox on the bbolt file, as `eprom serve` wires them.
+func withRedis(prefix string) option {
+	return func(h *harness) { h.redis = prefix }
 }
 
 func newHarness(t testing.TB, opts ...option) *harness {
@@ -90,32 +118,18 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	book, _ := store.NewCodebook(bytes.Repeat([]byte{3}, 32))
+	secrets, _ := store.NewSecrets(bytes.Repeat([]byte{3}, 32))
 	dir := t.TempDir()
 	keys, err := signing.Load(filepath.Join(dir, "signing-keys.pem"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "eprom.db")
-	db, err := bolt.Open(path, book, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := web.ParseTokens("registry:" + token + ",other:other-token-0123456789")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, store: db, path: path, book: book, keys: keys, clock: &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
-		logs: &syncBuffer{}, audit: &syncBuffer{}}
-	t.Cleanup(func() { h.store.Close() })
+	h := &harness{t: t, path: filepath.Join(dir, "eprom.db"), secrets: secrets, keys: keys,
+		clock: &clock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}, audit: &syncBuffer{}}
 	h.cfg = web.Config{
 		PublicURL: publicURL,
-		Tokens:    tokens,
+		Clients:   func() *questionnaire.Clients { return clients },
 		Catalogue: cat,
-		Orders:    db,
-		Patients:  db,
-		Limits:    store.NewMemoryLimits(),
-		Outbox:    db,
 		Keys:      keys,
 		Locales:   loc,
 		Logger:    slog.New(slog.NewJSONHandler(h.logs, nil)),
@@ -123,28 +137,49 @@ func newHarness(t testing.TB, opts ...option) *harness {
 		Now:       h.clock.Now,
 	}
 	for _, o := range opts {
-		o(&h.cfg)
+		o(h)
 	}
-	if h.srv, err = web.New(h.cfg); err != nil {
-		t.Fatal(err)
-	}
+	h.open()
+	t.Cleanup(func() { h.store.Close(); h.bolt.Close() })
 	return h
 }
 
-// restart closes the store and starts a new server on the same file, as
+// open opens the stores and builds the server on them.
+func (h *harness) open() {
+	h.t.Helper()
+	db, err := bolt.Open(h.path, h.secrets)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.bolt = db
+	var (
+		orders   store.Orders   = db
+		patients store.Patients = db
+		limits   store.Limits   = store.NewMemoryLimits()
+	)
+	h.cfg.SharedLeases = nil
+	if h.redis != "" {
+		rs, err := redisstore.Open(context.Background(), redisURL(h.t), h.redis, h.secrets, db.Queue())
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		orders, patients, limits, h.cfg.SharedLeases = rs, rs, rs, rs
+	}
+	sub := &store.Submissions{Orders: orders, Queue: db.Queue(), Signer: h.keys}
+	h.store = &storetest.Store{Orders: orders, Patients: patients, Queue: db.Queue(), Submissions: sub}
+	h.cfg.Orders, h.cfg.Patients, h.cfg.Limits, h.cfg.Queue, h.cfg.Submissions = orders, patients, limits, db.Queue(), sub
+	if h.srv, err = web.New(h.cfg); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// restart closes the store and starts a new server on the same data, as
 // a process restart would.
 func (h *harness) restart() {
 	h.t.Helper()
 	h.store.Close()
-	db, err := bolt.Open(h.path, h.book, h.keys)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.store = db
-	h.cfg.Orders, h.cfg.Patients, h.cfg.Outbox = db, db, db
-	if h.srv, err = web.New(h.cfg); err != nil {
-		h.t.Fatal(err)
-	}
+	h.bolt.Close()
+	h.open()
 }
 
 // listen serves the app on a loopback port until the test ends and returns
@@ -243,4 +278,46 @@ func (h *harness) create(body string) map[string]any {
 		h.t.Fatalf("create: %d %v", resp.StatusCode, m)
 	}
 	return m
+}
+
+// redisURL is the Redis of the tests: $EPROM_TEST_REDIS, or database 14 on
+// 127.0.0.1:6379. Without one the test is skipped, except under CI=true.
+func redisURL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("EPROM_TEST_REDIS")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/14"
+	}
+	rs, err := redisstore.Open(context.Background(), url, "probe:", nil, nil)
+	if err == nil {
+		err = rs.Ping(context.Background())
+		rs.Close()
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but no Redis at %s: %v", url, err)
+		}
+		t.Skipf("SKIPPED a Redis test: no Redis at %s (%v); it runs under CI=true", url, err)
+	}
+	return url
+}
+
+// newRedisPrefix is a key prefix of its own for one test, deleted after.
+func newRedisPrefix(t testing.TB) string {
+	t.Helper()
+	url := redisURL(t)
+	prefix := fmt.Sprintf("webtest:%x:", rand.Uint64())
+	t.Cleanup(func() {
+		rs, err := redisstore.Open(context.Background(), url, prefix, nil, nil)
+		if err != nil {
+			return
+		}
+		defer rs.Close()
+		ctx := context.Background()
+		iter := rs.Client().Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rs.Client().Del(ctx, iter.Val())
+		}
+	})
+	return prefix
 }

@@ -318,8 +318,9 @@ func helloWorld(concurrency int, d time.Duration) float64 {
 }
 
 // commits measures raw bbolt batched commits of an envelope-sized value,
-// then the bolt store's Submit (order closed, envelope signed, outbox
-// write, one durable transaction), with the same concurrency.
+// then Submissions.Submit on the bolt store (order closed, envelope signed
+// and sealed, outbox write, one durable transaction), with the same
+// concurrency.
 func commits(concurrency int, d time.Duration) (raw, submits float64) {
 	dir, err := os.MkdirTemp("", "eprom-load-bolt-")
 	check(err)
@@ -339,10 +340,11 @@ func commits(concurrency int, d time.Duration) (raw, submits float64) {
 
 	keys, err := signing.Load(filepath.Join(dir, "keys.pem"), true)
 	check(err)
-	book, _ := store.NewCodebook(bytes.Repeat([]byte{1}, 32))
-	s, err := bolt.Open(filepath.Join(dir, "eprom.db"), book, keys)
+	secrets, _ := store.NewSecrets(bytes.Repeat([]byte{1}, 32))
+	es, err := bolt.Open(filepath.Join(dir, "eprom.db"), secrets)
 	check(err)
-	defer s.Close()
+	defer es.Close()
+	s := &store.Submissions{Orders: es, Queue: es.Queue(), Signer: keys}
 	ctx := context.Background()
 	cat, err := schemas.Load(schemas.Shipped())
 	check(err)
@@ -361,7 +363,7 @@ func commits(concurrency int, d time.Duration) (raw, submits float64) {
 			for left.Add(-1) >= 0 {
 				o := &questionnaire.Order{ID: fmt.Sprintf("%032d", seq.Add(1)), Status: questionnaire.StatusInProgress, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour),
 					Questionnaire: questionnaire.QuestionnaireRef{ID: "audit", Version: "1.0.0", Digest: def.Digest()}, Language: "nb", PatientRef: "load"}
-				if _, _, _, err := s.CreateOrder(ctx, o, nil); err != nil {
+				if _, _, _, err := es.CreateOrder(ctx, o, nil); err != nil {
 					check(err)
 				}
 				ids <- o.ID

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,9 +9,14 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"eprom/questionnaire"
+	"eprom/store"
 )
 
 // Config is the configuration of `eprom serve`. Each field is a flag and an
@@ -23,6 +29,7 @@ type Config struct {
 	PublicURL         string // EPROM_PUBLIC_URL
 	APITokens         string // EPROM_API_TOKENS: name:token pairs, comma-separated
 	APITokensFile     string // EPROM_API_TOKENS_FILE: one pair a line
+	ClientsFile       string // EPROM_CLIENTS_FILE: the ordering systems, JSON (DESIGN.md §9)
 	RegistryURL       string // EPROM_REGISTRY_URL: empty means pull only
 	RegistryToken     string // EPROM_REGISTRY_TOKEN
 	RegistryTokenFile string // EPROM_REGISTRY_TOKEN_FILE
@@ -66,6 +73,7 @@ var settings = []setting{
 	{"public-url", "EPROM_PUBLIC_URL", "the address patients use; codes open {public-url}/c/{CODE}", func(c *Config) *string { return &c.PublicURL }},
 	{"api-tokens", "EPROM_API_TOKENS", "API tokens as name:token pairs, comma-separated", func(c *Config) *string { return &c.APITokens }},
 	{"api-tokens-file", "EPROM_API_TOKENS_FILE", "file of API tokens, one name:token a line", func(c *Config) *string { return &c.APITokensFile }},
+	{"clients-file", "EPROM_CLIENTS_FILE", "JSON file of the ordering systems, each with its tokens and registry; re-read on SIGHUP", func(c *Config) *string { return &c.ClientsFile }},
 	{"registry-url", "EPROM_REGISTRY_URL", "where signed submissions are pushed; empty: pull only", func(c *Config) *string { return &c.RegistryURL }},
 	{"registry-token", "EPROM_REGISTRY_TOKEN", "bearer token for the registry", func(c *Config) *string { return &c.RegistryToken }},
 	{"registry-token-file", "EPROM_REGISTRY_TOKEN_FILE", "file holding the registry token", func(c *Config) *string { return &c.RegistryTokenFile }},
@@ -115,8 +123,17 @@ func (c *Config) check() error {
 	if c.APITokens != "" && c.APITokensFile != "" {
 		return errors.New("EPROM_API_TOKENS and EPROM_API_TOKENS_FILE are both set; use one")
 	}
-	if c.APITokens == "" && c.APITokensFile == "" {
-		return errors.New("EPROM_API_TOKENS: no API token; set EPROM_API_TOKENS=name:token or EPROM_API_TOKENS_FILE")
+	if c.ClientsFile != "" {
+		for _, other := range []struct{ name, value string }{
+			{"EPROM_API_TOKENS", c.APITokens}, {"EPROM_API_TOKENS_FILE", c.APITokensFile},
+			{"EPROM_REGISTRY_URL", c.RegistryURL}, {"EPROM_REGISTRY_TOKEN", c.RegistryToken}, {"EPROM_REGISTRY_TOKEN_FILE", c.RegistryTokenFile},
+		} {
+			if other.value != "" {
+				return fmt.Errorf("EPROM_CLIENTS_FILE and %s are both set; the clients file gives every client its tokens and registry, so use one", other.name)
+			}
+		}
+	} else if c.APITokens == "" && c.APITokensFile == "" {
+		return errors.New("EPROM_API_TOKENS: no API token; set EPROM_CLIENTS_FILE, or EPROM_API_TOKENS=name:token (or EPROM_API_TOKENS_FILE) for one client")
 	}
 	if c.RegistryToken != "" && c.RegistryTokenFile != "" {
 		return errors.New("EPROM_REGISTRY_TOKEN and EPROM_REGISTRY_TOKEN_FILE are both set; use one")
@@ -150,6 +167,75 @@ func (c *Config) check() error {
 		}
 	}
 	return nil
+}
+
+// loadClients reads the ordering systems: the clients file, or the one
+// client "default" of EPROM_API_TOKENS and EPROM_REGISTRY_URL.
+func (c *Config) loadClients() (*questionnaire.Clients, error) {
+	if c.ClientsFile != "" {
+		raw, err := os.ReadFile(c.ClientsFile)
+		if err != nil {
+			return nil, fmt.Errorf("EPROM_CLIENTS_FILE: %w", err)
+		}
+		clients, err := questionnaire.ParseClients(raw)
+		if err != nil {
+			return nil, fmt.Errorf("EPROM_CLIENTS_FILE: %s: %s", c.ClientsFile, strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+		return clients, nil
+	}
+	raw, err := c.apiTokens()
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := parseTokens(raw)
+	if err != nil {
+		return nil, fmt.Errorf("EPROM_API_TOKENS: %w", err)
+	}
+	registryToken, err := c.registryToken()
+	if err != nil {
+		return nil, err
+	}
+	// Pull stays open beside push, as it was before clients.
+	return questionnaire.NewClients([]*questionnaire.Client{{ID: store.DefaultClient, Name: "default", Tokens: tokens,
+		RegistryURL: c.RegistryURL, RegistryToken: registryToken, Pull: true}}), nil
+}
+
+var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// parseTokens reads name:token pairs, separated by commas or newlines; in
+// a file, blank lines and lines starting with # are skipped. Names must be
+// unique, and tokens at least MinTokenLength characters. The audit log
+// names a token by its position, never by its name or value.
+func parseTokens(s string) ([]string, error) {
+	var tokens []string
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(strings.ReplaceAll(s, ",", "\n")))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, token, ok := strings.Cut(line, ":")
+		name, token = strings.TrimSpace(name), strings.TrimSpace(token)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("an API token must be written name:token")
+		case !tokenName.MatchString(name):
+			return nil, fmt.Errorf("API token name %q: use letters, digits, '.', '_' and '-'", name)
+		case seen[name]:
+			return nil, fmt.Errorf("API token name %q is used twice", name)
+		case len(token) < questionnaire.MinTokenLength:
+			return nil, fmt.Errorf("the API token of %q is shorter than %d characters", name, questionnaire.MinTokenLength)
+		case slices.Contains(tokens, token):
+			return nil, fmt.Errorf("the API token of %q is also another's", name)
+		}
+		seen[name] = true
+		tokens = append(tokens, token)
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("no API token given")
+	}
+	return tokens, nil
 }
 
 // registryToken returns the registry token from the setting or its file.

@@ -450,7 +450,7 @@ func TestQueueCommandOnAStoppedService(t *testing.T) {
 		t.Errorf("list:\n%s", list)
 	}
 	var stderr strings.Builder
-	if code := run(t.Context(), []string{"queue", "retry", "nope", "-data", data}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "no submission") {
+	if code := run(t.Context(), []string{"queue", "retry", "nope", "-data", data}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "no dead letter") {
 		t.Errorf("retry of an unknown id: %d %s", code, stderr.String())
 	}
 	if got := out("keys", "list"); !strings.Contains(got, "signs") {

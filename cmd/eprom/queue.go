@@ -7,10 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,7 +29,7 @@ import (
 const adminSocket = "admin.sock"
 
 // adminHandler serves the queue commands over the admin socket.
-func adminHandler(outbox store.Outbox) http.Handler {
+func adminHandler(outbox store.Queue) http.Handler {
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, v any, err error) {
 		w.Header().Set("Content-Type", "application/json")
@@ -47,7 +49,7 @@ func adminHandler(outbox store.Outbox) http.Handler {
 		reply(w, st, err)
 	})
 	mux.HandleFunc("GET /queue/list", func(w http.ResponseWriter, r *http.Request) {
-		subs, err := outbox.Submissions(r.Context(), r.URL.Query().Get("dead") == "1", 1000)
+		subs, err := outbox.Messages(r.Context(), r.URL.Query().Get("dead") == "1", 1000)
 		reply(w, subs, err)
 	})
 	mux.HandleFunc("POST /queue/retry/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -72,17 +74,17 @@ func listenAdmin(data string) (net.Listener, error) {
 // queueClient is where `eprom queue` reads: the file, or the running service.
 type queueClient interface {
 	stats(ctx context.Context) (store.OutboxStats, error)
-	list(ctx context.Context, dead bool) ([]*store.Submission, error)
+	list(ctx context.Context, dead bool) ([]*store.Message, error)
 	retry(ctx context.Context, id string) error
 }
 
-type fileQueue struct{ s *bolt.Store }
+type fileQueue struct{ s *bolt.Queue }
 
 func (q fileQueue) stats(ctx context.Context) (store.OutboxStats, error) {
 	return q.s.Stats(ctx, time.Now())
 }
-func (q fileQueue) list(ctx context.Context, dead bool) ([]*store.Submission, error) {
-	return q.s.Submissions(ctx, dead, 1000)
+func (q fileQueue) list(ctx context.Context, dead bool) ([]*store.Message, error) {
+	return q.s.Messages(ctx, dead, 1000)
 }
 func (q fileQueue) retry(ctx context.Context, id string) error {
 	return q.s.Redrive(ctx, id, time.Now())
@@ -109,7 +111,7 @@ func (q socketQueue) stats(ctx context.Context) (st store.OutboxStats, err error
 	err = q.call(ctx, "GET", "/queue/stats", &st)
 	return st, err
 }
-func (q socketQueue) list(ctx context.Context, dead bool) (subs []*store.Submission, err error) {
+func (q socketQueue) list(ctx context.Context, dead bool) (subs []*store.Message, err error) {
 	path := "/queue/list"
 	if dead {
 		path += "?dead=1"
@@ -128,11 +130,11 @@ func openQueue(data string) (queueClient, func(), error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil, fmt.Errorf("no data folder with an eprom.db at %s", data)
 	}
-	s, err := bolt.Open(path, nil, nil)
+	s, err := bolt.Open(path, nil)
 	if err == nil {
-		return fileQueue{s}, func() { s.Close() }, nil
+		return fileQueue{s.Queue()}, func() { s.Close() }, nil
 	}
-	if !strings.Contains(err.Error(), "in use") {
+	if !errors.Is(err, bolt.ErrInUse) {
 		return nil, nil, err
 	}
 	sock := filepath.Join(data, adminSocket)
@@ -181,6 +183,9 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stdout, "depth %d\nleased %d\ndead %d\noldest %s\ndelivered (tombstones) %d\n",
 			st.Depth, st.Leased, st.Dead, st.OldestAge.Round(time.Second), st.Delivered)
+		for _, dest := range slices.Sorted(maps.Keys(st.ByDestination)) {
+			fmt.Fprintf(stdout, "depth for %s %d\n", dest, st.ByDestination[dest])
+		}
 	case "list", "dead":
 		subs, err := q.list(ctx, cmd == "dead")
 		if err != nil {
@@ -188,13 +193,16 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tORDER\tTYPE\tCREATED\tATTEMPTS\tLAST ERROR")
+		fmt.Fprintln(tw, "ID\tDESTINATION\tORDER\tTYPE\tCREATED\tATTEMPTS\tLAST ERROR")
 		for _, s := range subs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.OrderID, s.Type, s.CreatedAt.Format(time.RFC3339), s.Attempts, s.LastError)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.Destination, s.Ref, s.Label, s.CreatedAt.Format(time.RFC3339), s.Attempts, s.LastError)
 		}
 		tw.Flush()
 	case "retry":
 		if err := q.retry(ctx, id); err != nil {
+			if msg := questionnaire.ErrorMessage(err); questionnaire.ErrorCode(err) != "" {
+				err = errors.New(msg)
+			}
 			fmt.Fprintf(stderr, "eprom: queue: retry %s: %v\n", id, err)
 			return 1
 		}

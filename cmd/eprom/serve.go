@@ -12,11 +12,15 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"eprom/locales"
+	"eprom/questionnaire"
 	"eprom/schemas"
 	"eprom/store"
 	"eprom/store/bolt"
@@ -63,17 +67,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // service is the assembled server: store, web layer and background work.
 type service struct {
-	cfg      Config
-	logger   *slog.Logger
-	orders   store.Orders
-	patients store.Patients
-	limits   store.Limits
-	redis    *redisstore.Store // nil on the embedded store
-	db       *bolt.Store       // the whole store, or the outbox beside Redis
-	keys     *signing.Keyring
-	worker   *delivery.Worker // nil in pull-only mode
-	web      *web.Server
-	closer   []io.Closer
+	cfg         Config
+	logger      *slog.Logger
+	clients     atomic.Pointer[questionnaire.Clients]
+	orders      store.Orders
+	patients    store.Patients
+	limits      store.Limits
+	redis       *redisstore.Store // nil on the embedded store
+	db          *bolt.Store       // the whole store, or the outbox beside Redis
+	queue       *bolt.Queue
+	submissions *store.Submissions
+	keys        *signing.Keyring
+	worker      *delivery.Worker
+	web         *web.Server
+	closer      []io.Closer
 }
 
 // openService builds everything `serve` needs from the configuration. Its
@@ -105,7 +112,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_SECRET_FILE: %w", err)
 	}
-	book, err := store.NewCodebook(secret)
+	secrets, err := store.NewSecrets(secret)
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_SECRET_FILE: %w", err)
 	}
@@ -122,14 +129,11 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		return nil, fmt.Errorf("EPROM_SCHEMAS: %w (run `eprom schemas check` on the folder for every problem)", firstLine(err))
 	}
 
-	rawTokens, err := cfg.apiTokens()
+	clients, err := cfg.loadClients()
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := web.ParseTokens(rawTokens)
-	if err != nil {
-		return nil, fmt.Errorf("EPROM_API_TOKENS: %w", err)
-	}
+	svc.clients.Store(clients)
 	loc, err := locales.New()
 	if err != nil {
 		return nil, err
@@ -143,40 +147,40 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_SIGNING_KEYS_FILE: %w", err)
 	}
+	keys.OnReloadError(func(err error) {
+		logger.Error("signing keys: the changed file is not used; the keys read before still sign", "err", err.Error())
+	})
 	svc.keys = keys
 
-	db, err := bolt.Open(filepath.Join(cfg.Data, "eprom.db"), book, keys)
+	db, err := bolt.Open(filepath.Join(cfg.Data, "eprom.db"), secrets)
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_DATA: %w", err)
 	}
-	svc.orders, svc.patients, svc.limits, svc.db = db, db, store.NewMemoryLimits(), db
+	svc.orders, svc.patients, svc.limits, svc.db, svc.queue = db, db, store.NewMemoryLimits(), db, db.Queue()
 	svc.closer = append(svc.closer, db)
 	if redisMode {
-		rs, err := redisstore.Open(context.Background(), cfg.Store, "eprom:", book, db)
+		if warning := redisWarning(cfg.Store); warning != "" {
+			logger.Warn(warning)
+		}
+		rs, err := redisstore.Open(context.Background(), cfg.Store, "eprom:", secrets, db.Queue())
 		if err != nil {
 			return nil, fmt.Errorf("EPROM_STORE: %w", err)
 		}
 		svc.closer = append(svc.closer, rs)
 		svc.orders, svc.patients, svc.limits, svc.redis = rs, rs, rs, rs
-		db.SetDelivered(func(ctx context.Context, orderID string, at time.Time) error {
-			err := rs.MarkDelivered(ctx, orderID, at)
-			if err != nil {
-				logger.Warn("delivered, but the order's status could not be updated yet", "err", err.Error())
-			}
-			return err
-		})
 	}
+	svc.submissions = &store.Submissions{Orders: svc.orders, Queue: svc.queue, Signer: keys}
 
-	if cfg.RegistryURL != "" {
-		token, err := cfg.registryToken()
-		if err != nil {
-			return nil, err
-		}
-		svc.worker, err = delivery.New(delivery.Config{Outbox: db, URL: cfg.RegistryURL, Token: token,
-			MaxBackoff: cfg.maxBackoff, Concurrency: cfg.workers, Logger: logger})
-		if err != nil {
-			return nil, fmt.Errorf("EPROM_REGISTRY_URL: %w", err)
-		}
+	svc.worker, err = delivery.New(delivery.Config{
+		Queue:  svc.queue,
+		Routes: svc.route,
+		Done: func(ctx context.Context, m *store.Message, now time.Time) error {
+			return svc.submissions.Delivered(ctx, m.ID, delivery.Holder, "", now)
+		},
+		MaxBackoff: cfg.maxBackoff, Concurrency: cfg.workers, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	auditFile, err := os.OpenFile(filepath.Join(cfg.Data, "audit.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -185,32 +189,38 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	}
 	svc.closer = append(svc.closer, auditFile)
 
-	var demoRegistry *sink.Sink
+	var demoRegistry web.DemoRegistry
 	if cfg.demo {
 		source := func(ctx context.Context, refresh bool) (*jose.JSONWebKeySet, error) {
 			set := keys.JWKS(nil, time.Now())
 			return &set, nil
 		}
-		demoRegistry, err = sink.Open(sink.Config{Keys: source, Out: filepath.Join(cfg.Data, "demo-registry.jsonl"), Logger: logger})
+		r, err := sink.Open(sink.Config{Keys: source, Out: filepath.Join(cfg.Data, "demo-registry.jsonl"), Logger: logger})
 		if err != nil {
 			return nil, err
 		}
-		svc.closer = append(svc.closer, demoRegistry)
+		svc.closer = append(svc.closer, r)
+		demoRegistry = demoSink{r}
+	}
+	var shared store.SharedLeases
+	if svc.redis != nil {
+		shared = svc.redis
 	}
 	svc.web, err = web.New(web.Config{
 		PublicURL:      cfg.PublicURL,
-		Tokens:         tokens,
+		Clients:        svc.clients.Load,
 		Catalogue:      cat,
 		Orders:         svc.orders,
 		Patients:       svc.patients,
 		Limits:         svc.limits,
-		Outbox:         db,
-		RemoteAcks:     remoteAcks(svc.redis),
+		Queue:          svc.queue,
+		Submissions:    svc.submissions,
+		SharedLeases:   shared,
 		Keys:           keys,
 		Locales:        loc,
 		Demo:           cfg.demo,
 		DemoRegistry:   demoRegistry,
-		Delivery:       deliveryCounters(svc.worker),
+		Delivery:       svc.worker,
 		Logger:         logger,
 		Audit:          slog.New(slog.NewJSONHandler(auditFile, nil)).With("log", "audit"),
 		TrustedProxies: splitList(cfg.TrustedProxies),
@@ -222,6 +232,56 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	return svc, nil
 }
 
+// route says where the worker pushes a message: an envelope goes to its
+// client's registry, as the clients are configured now.
+func (s *service) route(kind, destination string) (delivery.Route, bool) {
+	if kind != store.KindEnvelope {
+		return delivery.Route{}, false
+	}
+	c := s.clients.Load().Get(destination)
+	if c == nil || c.RegistryURL == "" {
+		return delivery.Route{}, false
+	}
+	return delivery.Route{URL: c.RegistryURL, Token: c.RegistryToken}, true
+}
+
+// reloadClients reads the clients again (SIGHUP). A file that does not
+// parse leaves the clients in use as they were.
+func (s *service) reloadClients() {
+	clients, err := s.cfg.loadClients()
+	if err != nil {
+		s.logger.Error("reload: the clients file is not used; the clients read before stay", "err", err.Error())
+		return
+	}
+	s.clients.Store(clients)
+	s.logger.Info("reload: clients read", "clients", len(clients.List()))
+}
+
+// demoSink shows the reference receiver to the demo's registry page.
+type demoSink struct{ *sink.Sink }
+
+func (d demoSink) Arrived() []web.Arrival {
+	var out []web.Arrival
+	for _, r := range d.Recent() {
+		out = append(out, web.Arrival{ReceivedAt: r.ReceivedAt, KeyID: r.KeyID, Envelope: r.Envelope})
+	}
+	return out
+}
+
+// redisWarning warns of a Redis URL with no password and no TLS: the
+// sessions and sealed records of patients go to it, and anyone who reaches
+// it could delete them.
+func redisWarning(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if _, hasPassword := u.User.Password(); hasPassword || u.Scheme == "rediss" {
+		return ""
+	}
+	return "EPROM_STORE: Redis is reached with no password and no TLS (rediss://); anyone who can reach it can read sessions and delete orders"
+}
+
 // Run serves on ln and sweeps expired orders until ctx is cancelled, then
 // shuts down gracefully: running requests get up to 10 seconds.
 func (s *service) Run(ctx context.Context, ln net.Listener) error {
@@ -231,16 +291,27 @@ func (s *service) Run(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	wg.Go(func() { s.sweep(bgCtx) })
-	if s.worker != nil {
-		wg.Go(func() { s.worker.Run(bgCtx) })
-	}
+	wg.Go(func() { s.worker.Run(bgCtx) })
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Go(func() {
+		for {
+			select {
+			case <-bgCtx.Done():
+				return
+			case <-hup:
+				s.reloadClients()
+			}
+		}
+	})
 
 	served := make(chan error, 1)
 	go func() { served <- s.web.App().Listener(ln) }()
 	if admin, err := listenAdmin(s.cfg.Data); err != nil {
 		s.logger.Warn("no admin socket; eprom queue works only while stopped", "err", err.Error())
 	} else {
-		adminSrv := &http.Server{Handler: adminHandler(s.db), ReadHeaderTimeout: 5 * time.Second}
+		adminSrv := &http.Server{Handler: adminHandler(s.queue), ReadHeaderTimeout: 5 * time.Second}
 		go adminSrv.Serve(admin)
 		defer adminSrv.Close()
 	}
@@ -261,7 +332,9 @@ func (s *service) Run(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// sweep closes open orders past their expiry, now and every sweepInterval.
+// sweep closes open orders past their expiry, settles deliveries and
+// prepared messages, and purges what has outlived its use, now and every
+// sweepInterval.
 func (s *service) sweep(ctx context.Context) {
 	every := s.cfg.sweepEvery
 	if every == 0 {
@@ -271,35 +344,42 @@ func (s *service) sweep(ctx context.Context) {
 	defer t.Stop()
 	for {
 		now := time.Now()
+		if _, err := s.submissions.SettleDeliveries(ctx); err != nil {
+			s.logger.Warn("sweep: settle deliveries", "err", err.Error())
+		}
 		if s.redis != nil {
-			if _, err := s.db.ReportDeliveries(ctx); err != nil {
-				s.logger.Warn("sweep: report deliveries", "err", err.Error())
-			}
-			s.applyRemoteAcks(ctx, now)
-			// Envelopes left prepared by a crash, or by a Redis that
+			s.applyRemoteAcks(ctx)
+			// Messages left prepared by a crash, or by a Redis that
 			// failed mid-answer, a minute or more ago.
-			if c, d, err := s.db.Recover(ctx, now.Add(-time.Minute), s.redis.ClosedWith); err != nil {
+			if c, d, err := s.queue.Recover(ctx, now.Add(-time.Minute), s.submissions.ClosedWith); err != nil {
 				s.logger.Warn("sweep: recover prepared envelopes", "err", err.Error())
 			} else if c+d > 0 {
 				s.logger.Info("prepared envelopes settled", "confirmed", c, "discarded", d)
 			}
 		}
-		expired, err := s.orders.ExpireOrders(ctx, now)
+		expired, err := s.submissions.Expire(ctx, now)
 		if err != nil {
-			s.logger.Error("sweep", "err", err.Error())
-		} else if len(expired) > 0 {
+			s.logger.Error("sweep: expire orders", "err", err.Error())
+		}
+		if len(expired) > 0 {
 			s.logger.Info("orders expired", "count", len(expired))
 			s.web.Expired(len(expired))
 		}
-		if _, err := s.patients.PurgeSessions(ctx, now); err != nil {
-			s.logger.Error("sweep sessions", "err", err.Error())
-		}
-		if _, err := s.db.PurgeTombstones(ctx, now); err != nil {
-			s.logger.Error("sweep tombstones", "err", err.Error())
-		}
-		// Failure counts live 15 minutes at the most; an hour is plenty.
-		if _, err := s.limits.PurgeLimits(ctx, now.Add(-time.Hour)); err != nil {
-			s.logger.Error("sweep limits", "err", err.Error())
+		for _, purge := range []struct {
+			what string
+			fn   func(context.Context, time.Time) (int, error)
+		}{
+			{"sessions", s.patients.PurgeSessions},
+			{"tombstones", s.queue.PurgeTombstones},
+			{"orders", s.orders.PurgeOrders},
+			// Failure counts live 15 minutes at the most; an hour is plenty.
+			{"limits", func(ctx context.Context, now time.Time) (int, error) {
+				return s.limits.PurgeLimits(ctx, now.Add(-time.Hour))
+			}},
+		} {
+			if _, err := purge.fn(ctx, now); err != nil {
+				s.logger.Error("sweep: purge "+purge.what, "err", err.Error())
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -312,30 +392,38 @@ func (s *service) sweep(ctx context.Context) {
 // Close releases the store and files, last opened first.
 func (s *service) Close() {
 	for i := len(s.closer) - 1; i >= 0; i-- {
-		s.closer[i].Close()
+		if err := s.closer[i].Close(); err != nil {
+			s.logger.Warn("close", "err", err.Error())
+		}
 	}
 	s.closer = nil
 }
 
-// applyRemoteAcks acknowledges the envelopes of this replica that the
-// registry acknowledged through another replica (pull behind a balancer).
-func (s *service) applyRemoteAcks(ctx context.Context, now time.Time) {
-	subs, err := s.db.Submissions(ctx, false, 1000)
-	if err != nil || len(subs) == 0 {
+// applyRemoteAcks applies the acks that the registry gave through another
+// replica for envelopes this replica holds (pull behind a balancer).
+func (s *service) applyRemoteAcks(ctx context.Context) {
+	msgs, err := s.queue.Messages(ctx, false, 1000)
+	if err != nil || len(msgs) == 0 {
 		return
 	}
-	ids := make([]string, len(subs))
-	for i, sub := range subs {
-		ids[i] = sub.ID
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
 	}
-	acked, err := s.redis.Acked(ctx, ids)
+	acks, err := s.redis.Acks(ctx, ids)
 	if err != nil {
 		s.logger.Warn("sweep: remote acks", "err", err.Error())
 		return
 	}
-	for _, id := range acked {
-		if err := s.db.Ack(ctx, id, now); err != nil {
+	for id, a := range acks {
+		err := s.submissions.Delivered(ctx, id, a.Holder, a.Destination, a.At)
+		if err != nil && questionnaire.ErrorCode(err) != questionnaire.ENOTFOUND {
 			s.logger.Warn("sweep: apply a remote ack", "submission", id, "err", err.Error())
+		}
+		if err == nil || questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND || questionnaire.ErrorCode(err) == questionnaire.ELEASE {
+			if err := s.redis.ForgetAck(ctx, id); err != nil {
+				s.logger.Warn("sweep: forget a remote ack", "submission", id, "err", err.Error())
+			}
 		}
 	}
 }
@@ -346,22 +434,6 @@ func redacted(raw string) string {
 		return u.Redacted()
 	}
 	return "(a store URL that does not parse)"
-}
-
-// remoteAcks lets a replica take an ack for another's envelope.
-func remoteAcks(rs *redisstore.Store) web.RemoteAcks {
-	if rs == nil {
-		return nil
-	}
-	return rs
-}
-
-// deliveryCounters gives /metrics the worker's totals, when there is one.
-func deliveryCounters(w *delivery.Worker) web.DeliveryCounters {
-	if w == nil {
-		return nil
-	}
-	return w
 }
 
 // firstLine returns an error's first line as an error.

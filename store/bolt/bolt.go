@@ -1,15 +1,19 @@
-// Package bolt is the embedded store: orders, the code index, sealed codes
-// and idempotency keys in one bbolt file in the data folder.
+// Package bolt is the embedded store, in one bbolt file in the data
+// folder: orders, the code index, sealed codes and idempotency keys;
+// patients' sessions and drafts; and the outbox (Queue), a general queue
+// that every replica keeps, also beside Redis. Orders, drafts and message
+// bodies are sealed with keys derived from the server secret, so the file
+// alone reveals no answer and no patient reference.
 package bolt
 
 import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"eprom/questionnaire"
@@ -19,16 +23,24 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// The buckets of the file.
+// The buckets of orders.
 var (
-	bucketOrders      = []byte("orders")      // order id → order JSON
+	bucketOrders      = []byte("orders")      // order id → sealed order JSON
 	bucketCodes       = []byte("codes")       // HMAC of a code → codeEntry JSON
 	bucketSealed      = []byte("sealed")      // order id → the sealed current code, while the order is open
-	bucketIdempotency = []byte("idempotency") // caller \x00 key → idemEntry JSON
+	bucketIdempotency = []byte("idempotency") // client \x00 key → idemEntry JSON
 	bucketExpiry      = []byte("expiry")      // expiry (8 bytes, big-endian Unix ns) + order id → nothing, while open
-	allBuckets        = [][]byte{bucketOrders, bucketCodes, bucketSealed, bucketIdempotency, bucketExpiry,
-		bucketSessions, bucketDrafts, bucketOutbox, bucketOutboxDue, bucketDead, bucketTombstones, bucketPending}
+	bucketRetention   = []byte("retention")   // expiry + TombstoneTTL (8 bytes) + order id → nothing: when the order goes
+	bucketOrderKeys   = []byte("order-keys")  // order id → orderKeys JSON: what else to delete with it
 )
+
+func allBuckets() [][]byte {
+	return append([][]byte{bucketOrders, bucketCodes, bucketSealed, bucketIdempotency, bucketExpiry, bucketRetention,
+		bucketOrderKeys, bucketSessions, bucketDrafts}, queueBuckets...)
+}
+
+// ErrInUse is returned by Open when another process holds the file.
+var ErrInUse = errors.New("bolt: the file is in use by another process")
 
 // codeEntry is what the code index holds for a code.
 type codeEntry struct {
@@ -38,9 +50,15 @@ type codeEntry struct {
 
 // idemEntry is what the idempotency index holds for a key.
 type idemEntry struct {
-	Hash    string    `json:"hash"`
+	Hash    string    `json:"hash"` // an HMAC of the request's hash
 	OrderID string    `json:"order"`
 	At      time.Time `json:"at"`
+}
+
+// orderKeys are the keys of an order in other buckets.
+type orderKeys struct {
+	Codes []string `json:"codes"` // code index keys, hex
+	Idem  string   `json:"idem,omitempty"`
 }
 
 // MaxBatchDelay is how long a write waits for others to share its fsync.
@@ -48,34 +66,29 @@ type idemEntry struct {
 // still gathers the writes that arrive together under load.
 const MaxBatchDelay = 2 * time.Millisecond
 
-// Store is the bbolt implementation of the store: orders, patients'
-// sessions and drafts, limits, and the outbox.
+// Store is the bbolt implementation of store.Orders and store.Patients,
+// with the outbox in the same file.
 type Store struct {
-	db        *bolt.DB
-	codes     *store.Codebook
-	signer    store.Signer
-	enqueued  chan struct{}
-	delivered func(ctx context.Context, orderID string, at time.Time) error // set when orders live elsewhere
-	inflight  sync.Map                                                      // ids of envelopes prepared and not yet confirmed or discarded
+	db      *bolt.DB
+	secrets *store.Secrets
+	queue   *Queue
 }
 
 var _ store.Orders = (*Store)(nil)
 
-// Open opens or creates the bbolt file at path. It fails at once, with a
-// clear error, when another process holds the file. The signer signs the
-// envelopes that closing an order puts in the outbox.
-func Open(path string, codes *store.Codebook, signer store.Signer) (*Store, error) {
+// Open opens or creates the bbolt file at path. It fails at once with
+// ErrInUse when another process holds the file. Without secrets, only the
+// queue's lists and counts work (the queue command on a stopped service).
+func Open(path string, secrets *store.Secrets) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err == nil {
-		db.MaxBatchDelay = MaxBatchDelay
-	}
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("bolt: %s is in use by another process (is another eprom running on this data folder?)", path)
+		return nil, fmt.Errorf("%w: %s (is another eprom running on this data folder?)", ErrInUse, path)
 	} else if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
+	db.MaxBatchDelay = MaxBatchDelay
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
+		for _, name := range allBuckets() {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -86,8 +99,15 @@ func Open(path string, codes *store.Codebook, signer store.Signer) (*Store, erro
 		db.Close()
 		return nil, fmt.Errorf("bolt: create buckets: %w", err)
 	}
-	return &Store{db: db, codes: codes, signer: signer, enqueued: make(chan struct{}, 1)}, nil
+	q := &Queue{db: db, enqueued: make(chan struct{}, 1)}
+	if secrets != nil {
+		q.sealer = secrets.Messages
+	}
+	return &Store{db: db, secrets: secrets, queue: q}, nil
 }
+
+// Queue returns the outbox in the same file.
+func (s *Store) Queue() *Queue { return s.queue }
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
@@ -112,6 +132,10 @@ func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *s
 		code    string
 		created bool
 	)
+	var idemHash string
+	if idem != nil {
+		idemHash = s.secrets.IdempotencyHash(idem.Hash)
+	}
 	// Batch: concurrent writes share one fsync. The function may run
 	// again; it sets every result afresh from the stored state.
 	err := s.db.Batch(func(tx *bolt.Tx) error {
@@ -123,11 +147,11 @@ func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *s
 				if err := json.Unmarshal(raw, &e); err != nil {
 					return err
 				}
-				if e.Hash != idem.Hash {
+				if e.Hash != idemHash {
 					return questionnaire.Errorf(questionnaire.ECONFLICT,
 						"this Idempotency-Key was used for a different request; use a new key for a new order")
 				}
-				prev, err := getOrder(tx, e.OrderID)
+				prev, err := s.getOrder(tx, e.OrderID)
 				if err != nil {
 					return err
 				}
@@ -141,21 +165,29 @@ func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *s
 		if tx.Bucket(bucketOrders).Get([]byte(o.ID)) != nil {
 			return questionnaire.Errorf(questionnaire.ECONFLICT, "order %s exists already", o.ID)
 		}
+		keys := orderKeys{}
 		var err error
-		if code, err = s.issueCode(tx, o); err != nil {
+		if code, err = s.issueCode(tx, o, &keys); err != nil {
 			return err
 		}
-		if err := putOrder(tx, o); err != nil {
+		if err := s.putOrder(tx, o); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketExpiry).Put(expiryKey(o), nil); err != nil {
+		if err := tx.Bucket(bucketExpiry).Put(timeKey(o.ExpiresAt, o.ID), nil); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketRetention).Put(timeKey(o.ExpiresAt.Add(store.TombstoneTTL), o.ID), nil); err != nil {
 			return err
 		}
 		if idem != nil {
-			raw, _ := json.Marshal(idemEntry{Hash: idem.Hash, OrderID: o.ID, At: o.CreatedAt})
+			raw, _ := json.Marshal(idemEntry{Hash: idemHash, OrderID: o.ID, At: o.CreatedAt})
 			if err := tx.Bucket(bucketIdempotency).Put(idemKey(idem), raw); err != nil {
 				return err
 			}
+			keys.Idem = string(idemKey(idem))
+		}
+		if err := putJSON(tx, bucketOrderKeys, []byte(o.ID), keys); err != nil {
+			return err
 		}
 		out, created = o, true
 		return nil
@@ -167,12 +199,12 @@ func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *s
 }
 
 // issueCode draws a code no order has had, indexes it for the order's
-// current generation and seals it.
-func (s *Store) issueCode(tx *bolt.Tx, o *questionnaire.Order) (string, error) {
+// current generation and seals it; keys records the index key.
+func (s *Store) issueCode(tx *bolt.Tx, o *questionnaire.Order, keys *orderKeys) (string, error) {
 	codes := tx.Bucket(bucketCodes)
 	for range 5 {
 		code := questionnaire.NewCode()
-		key := s.codes.Key(code)
+		key := s.secrets.Codes.Key(code)
 		if codes.Get(key) != nil {
 			continue // 50 random bits: a repeat is rare, but it must not hand over another order
 		}
@@ -180,9 +212,10 @@ func (s *Store) issueCode(tx *bolt.Tx, o *questionnaire.Order) (string, error) {
 		if err := codes.Put(key, raw); err != nil {
 			return "", err
 		}
-		if err := tx.Bucket(bucketSealed).Put([]byte(o.ID), s.codes.Seal(o.ID, code)); err != nil {
+		if err := tx.Bucket(bucketSealed).Put([]byte(o.ID), s.secrets.Codes.Seal(o.ID, code)); err != nil {
 			return "", err
 		}
+		keys.Codes = append(keys.Codes, hex.EncodeToString(key))
 		return code, nil
 	}
 	return "", errors.New("no unused code found in 5 draws")
@@ -193,7 +226,7 @@ func (s *Store) sealedCode(tx *bolt.Tx, orderID string) (string, error) {
 	if sealed == nil {
 		return "", fmt.Errorf("no sealed code for open order %s", orderID)
 	}
-	return s.codes.Open(orderID, sealed)
+	return s.secrets.Codes.Open(orderID, sealed)
 }
 
 // Order implements store.Orders.
@@ -201,7 +234,7 @@ func (s *Store) Order(ctx context.Context, id string) (*questionnaire.Order, err
 	var o *questionnaire.Order
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		o, err = getOrder(tx, id)
+		o, err = s.getOrder(tx, id)
 		return err
 	})
 	return o, wrap("get order", err)
@@ -211,7 +244,7 @@ func (s *Store) Order(ctx context.Context, id string) (*questionnaire.Order, err
 func (s *Store) OrderCode(ctx context.Context, id string, now time.Time) (string, error) {
 	var code string
 	err := s.db.View(func(tx *bolt.Tx) error {
-		o, err := getOrder(tx, id)
+		o, err := s.getOrder(tx, id)
 		if err != nil {
 			return err
 		}
@@ -232,7 +265,7 @@ func (s *Store) CancelOrder(ctx context.Context, id string, now time.Time) (*que
 	var o *questionnaire.Order
 	err := s.db.Batch(func(tx *bolt.Tx) error {
 		var err error
-		if o, err = getOrder(tx, id); err != nil {
+		if o, err = s.getOrder(tx, id); err != nil {
 			return err
 		}
 		key := expiryKey(o)
@@ -244,7 +277,7 @@ func (s *Store) CancelOrder(ctx context.Context, id string, now time.Time) (*que
 		if err := tx.Bucket(bucketDrafts).Delete([]byte(o.ID)); err != nil {
 			return err
 		}
-		return closeOrder(tx, o, key)
+		return s.closeOrder(tx, o, key)
 	})
 	return o, wrap("cancel order", err)
 }
@@ -257,16 +290,25 @@ func (s *Store) ReissueCode(ctx context.Context, id string, now time.Time) (*que
 	)
 	err := s.db.Batch(func(tx *bolt.Tx) error {
 		var err error
-		if o, err = getOrder(tx, id); err != nil {
+		if o, err = s.getOrder(tx, id); err != nil {
 			return err
 		}
 		if err := o.Reissue(now); err != nil {
 			return err
 		}
-		if code, err = s.issueCode(tx, o); err != nil {
+		var keys orderKeys
+		if raw := tx.Bucket(bucketOrderKeys).Get([]byte(id)); raw != nil {
+			if err := json.Unmarshal(raw, &keys); err != nil {
+				return err
+			}
+		}
+		if code, err = s.issueCode(tx, o, &keys); err != nil {
 			return err
 		}
-		return putOrder(tx, o)
+		if err := putJSON(tx, bucketOrderKeys, []byte(id), keys); err != nil {
+			return err
+		}
+		return s.putOrder(tx, o)
 	})
 	if err != nil {
 		return nil, "", wrap("reissue code", err)
@@ -281,7 +323,7 @@ func (s *Store) LookupCode(ctx context.Context, code string) (*questionnaire.Ord
 		current bool
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketCodes).Get(s.codes.Key(code))
+		raw := tx.Bucket(bucketCodes).Get(s.secrets.Codes.Key(code))
 		if raw == nil {
 			return questionnaire.Errorf(questionnaire.ENOTFOUND, "no order has this code")
 		}
@@ -290,7 +332,7 @@ func (s *Store) LookupCode(ctx context.Context, code string) (*questionnaire.Ord
 			return err
 		}
 		var err error
-		if o, err = getOrder(tx, e.OrderID); err != nil {
+		if o, err = s.getOrder(tx, e.OrderID); err != nil {
 			return err
 		}
 		current = e.Generation == o.CodeGeneration
@@ -302,75 +344,204 @@ func (s *Store) LookupCode(ctx context.Context, code string) (*questionnaire.Ord
 	return o, current, nil
 }
 
-// ExpireOrders implements store.Orders. It handles at most 1000 orders a
-// call, oldest expiry first, so one call never holds the writer for long.
-func (s *Store) ExpireOrders(ctx context.Context, now time.Time) ([]*questionnaire.Order, error) {
-	var expired []*questionnaire.Order
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var ids []string
-		var keys [][]byte
+// ExpiringOrders implements store.Orders.
+func (s *Store) ExpiringOrders(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var ids []string
+	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketExpiry).Cursor()
-		for k, _ := c.First(); k != nil && len(ids) < 1000; k, _ = c.Next() {
+		for k, _ := c.First(); k != nil && len(ids) < limit; k, _ = c.Next() {
 			if int64(binary.BigEndian.Uint64(k[:8])) > now.UnixNano() {
 				break
 			}
 			ids = append(ids, string(k[8:]))
-			keys = append(keys, bytes.Clone(k))
-		}
-		for i, id := range ids {
-			o, err := getOrder(tx, id)
-			if err != nil {
-				return err
-			}
-			if !o.Expire(now) {
-				// Not open any more: the index entry is stale.
-				if err := tx.Bucket(bucketExpiry).Delete(keys[i]); err != nil {
-					return err
-				}
-				continue
-			}
-			d, err := getDraft(tx, o.ID)
-			if err != nil {
-				return err
-			}
-			if err := s.enqueue(tx, o, nil, d.Events, now); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketDrafts).Delete([]byte(o.ID)); err != nil {
-				return err
-			}
-			if err := closeOrder(tx, o, keys[i]); err != nil {
-				return err
-			}
-			expired = append(expired, o)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, wrap("expire orders", err)
+	return ids, wrap("expiring orders", err)
+}
+
+// errStale says the order changed between reading it and writing.
+var errStale = errors.New("the order changed meanwhile")
+
+// CloseOrder implements store.Orders. The message is built (signed)
+// outside the transaction, from the order and draft as read, so that the
+// writer's lock is held only for the writes; the transaction checks that
+// neither changed meanwhile, or starts again. Concurrent closes are
+// committed together (bbolt's Batch), so they share one fsync; never
+// NoSync. The message joins the outbox in the same transaction.
+func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move store.CloseFunc, build store.MessageFunc) (*questionnaire.Order, error) {
+	key := []byte(id)
+	for range 10 {
+		var rawOrder, rawDraft []byte
+		err := s.db.View(func(tx *bolt.Tx) error {
+			rawOrder = bytes.Clone(tx.Bucket(bucketOrders).Get(key))
+			rawDraft = bytes.Clone(tx.Bucket(bucketDrafts).Get(key))
+			return nil
+		})
+		if err != nil {
+			return nil, wrap("close order", err)
+		}
+		if rawOrder == nil {
+			return nil, questionnaire.Errorf(questionnaire.ENOTFOUND, "no order %q", id)
+		}
+		o, err := s.openOrder(id, rawOrder)
+		if err != nil {
+			return nil, wrap("close order", err)
+		}
+		d, err := s.openDraft(id, rawDraft)
+		if err != nil {
+			return nil, wrap("close order", err)
+		}
+		expiry := expiryKey(o)
+		changed, err := move(o, d)
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			if !o.Status.Open() { // a stale expiry entry
+				err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketExpiry).Delete(expiry) })
+				return nil, wrap("close order", err)
+			}
+			return nil, nil
+		}
+		m, err := build(o, d)
+		if err != nil {
+			return nil, wrap("close order", err)
+		}
+		o.SubmissionID = m.ID
+		// Everything is sealed and encoded before the transaction, which
+		// only checks that the order is as read and writes.
+		rec, err := s.queue.seal(m)
+		if err != nil {
+			return nil, wrap("close order", err)
+		}
+		sealedOrder, err := s.sealOrder(o)
+		if err != nil {
+			return nil, wrap("close order", err)
+		}
+		// Batch may run the function more than once: it checks the stored
+		// state every time.
+		err = s.db.Batch(func(tx *bolt.Tx) error {
+			if !bytes.Equal(tx.Bucket(bucketOrders).Get(key), rawOrder) || !bytes.Equal(tx.Bucket(bucketDrafts).Get(key), rawDraft) {
+				return errStale
+			}
+			if err := enqueueTx(tx, rec); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketOrders).Put(key, sealedOrder); err != nil {
+				return err
+			}
+			for _, op := range [][2][]byte{{bucketDrafts, key}, {bucketSealed, key}, {bucketExpiry, expiry}} {
+				if err := tx.Bucket(op[0]).Delete(op[1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, errStale) {
+			continue
+		}
+		if err != nil {
+			return nil, wrap("close order", err)
+		}
+		s.queue.Signal()
+		return o, nil
 	}
-	if len(expired) > 0 {
-		s.signal()
-	}
-	return expired, nil
+	return nil, questionnaire.Errorf(questionnaire.ECONFLICT, "order %s changes too often to close; try again", id)
+}
+
+// MarkDelivered implements store.Orders.
+func (s *Store) MarkDelivered(ctx context.Context, id string, at time.Time) error {
+	return wrap("mark delivered", s.db.Batch(func(tx *bolt.Tx) error {
+		o, err := s.getOrder(tx, id)
+		if err != nil {
+			return err
+		}
+		o.Deliver(at)
+		return s.putOrder(tx, o)
+	}))
+}
+
+// PurgeOrders implements store.Orders: an order goes TombstoneTTL after
+// its expiry, with its codes, idempotency key and anything left of it. The
+// tombstone of its envelope, which holds no patient reference, stays its
+// own 30 days.
+func (s *Store) PurgeOrders(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		c := tx.Bucket(bucketRetention).Cursor()
+		for k, _ := c.First(); k != nil && n < 1000; k, _ = c.Next() {
+			if int64(binary.BigEndian.Uint64(k[:8])) > now.UnixNano() {
+				break
+			}
+			id := k[8:]
+			if raw := tx.Bucket(bucketOrders).Get(id); raw != nil {
+				o, err := s.openOrder(string(id), raw)
+				if err != nil {
+					return err
+				}
+				if o.Status.Open() && !o.Expired(now) {
+					continue // cannot be: kept until it expires and is swept
+				}
+			}
+			var keys orderKeys
+			if raw := tx.Bucket(bucketOrderKeys).Get(id); raw != nil {
+				if err := json.Unmarshal(raw, &keys); err != nil {
+					return err
+				}
+			}
+			for _, hexKey := range keys.Codes {
+				if code, err := hex.DecodeString(hexKey); err == nil {
+					if err := tx.Bucket(bucketCodes).Delete(code); err != nil {
+						return err
+					}
+				}
+			}
+			if keys.Idem != "" {
+				if err := tx.Bucket(bucketIdempotency).Delete([]byte(keys.Idem)); err != nil {
+					return err
+				}
+			}
+			for _, b := range [][]byte{bucketOrders, bucketOrderKeys, bucketDrafts, bucketSealed} {
+				if err := tx.Bucket(b).Delete(id); err != nil {
+					return err
+				}
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, wrap("purge orders", err)
 }
 
 // closeOrder stores a closed order and forgets its sealed code and its
 // place in the expiry index.
-func closeOrder(tx *bolt.Tx, o *questionnaire.Order, expiry []byte) error {
+func (s *Store) closeOrder(tx *bolt.Tx, o *questionnaire.Order, expiry []byte) error {
 	if err := tx.Bucket(bucketSealed).Delete([]byte(o.ID)); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bucketExpiry).Delete(expiry); err != nil {
 		return err
 	}
-	return putOrder(tx, o)
+	return s.putOrder(tx, o)
 }
 
-func getOrder(tx *bolt.Tx, id string) (*questionnaire.Order, error) {
+func (s *Store) getOrder(tx *bolt.Tx, id string) (*questionnaire.Order, error) {
 	raw := tx.Bucket(bucketOrders).Get([]byte(id))
 	if raw == nil {
 		return nil, questionnaire.Errorf(questionnaire.ENOTFOUND, "no order %q", id)
+	}
+	return s.openOrder(id, raw)
+}
+
+func (s *Store) openOrder(id string, sealed []byte) (*questionnaire.Order, error) {
+	raw, err := s.secrets.Orders.Open(id, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("order %s: %w", id, err)
 	}
 	var o questionnaire.Order
 	if err := json.Unmarshal(raw, &o); err != nil {
@@ -379,22 +550,33 @@ func getOrder(tx *bolt.Tx, id string) (*questionnaire.Order, error) {
 	return &o, nil
 }
 
-func putOrder(tx *bolt.Tx, o *questionnaire.Order) error {
+func (s *Store) sealOrder(o *questionnaire.Order) ([]byte, error) {
 	raw, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	return s.secrets.Orders.Seal(o.ID, raw), nil
+}
+
+func (s *Store) putOrder(tx *bolt.Tx, o *questionnaire.Order) error {
+	sealed, err := s.sealOrder(o)
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketOrders).Put([]byte(o.ID), raw)
+	return tx.Bucket(bucketOrders).Put([]byte(o.ID), sealed)
 }
 
-func expiryKey(o *questionnaire.Order) []byte {
-	k := make([]byte, 8, 8+len(o.ID))
-	binary.BigEndian.PutUint64(k, uint64(o.ExpiresAt.UnixNano()))
-	return append(k, o.ID...)
+// timeKey is an index key: a time (8 bytes, big-endian Unix ns), then an id.
+func timeKey(at time.Time, id string) []byte {
+	k := make([]byte, 8, 8+len(id))
+	binary.BigEndian.PutUint64(k, uint64(at.UnixNano()))
+	return append(k, id...)
 }
+
+func expiryKey(o *questionnaire.Order) []byte { return timeKey(o.ExpiresAt, o.ID) }
 
 func idemKey(i *store.Idempotency) []byte {
-	return []byte(i.Caller + "\x00" + i.Key)
+	return []byte(i.Client + "\x00" + i.Key)
 }
 
 // wrap prefixes internal errors; application errors pass unchanged.

@@ -25,16 +25,22 @@ var secret = bytes.Repeat([]byte{7}, 32)
 // the test ends.
 func MustOpen(tb testing.TB, path string) *bolt.Store {
 	tb.Helper()
-	book, err := store.NewCodebook(secret)
+	secrets, err := store.NewSecrets(secret)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := bolt.Open(path, book, keyring(tb))
+	s, err := bolt.Open(path, secrets)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// wired is a store with its outbox and the Submissions service.
+func wired(tb testing.TB, s *bolt.Store) *storetest.Store {
+	return &storetest.Store{Orders: s, Patients: s, Queue: s.Queue(),
+		Submissions: &store.Submissions{Orders: s, Queue: s.Queue(), Signer: keyring(tb)}}
 }
 
 // keyring is a signing keyring in a temporary folder, made once.
@@ -56,12 +62,12 @@ var keyring = func() func(testing.TB) *signing.Keyring {
 }()
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(tb testing.TB) (storetest.Store, func() storetest.Store) {
+	storetest.Run(t, func(tb testing.TB) (*storetest.Store, func() *storetest.Store) {
 		path := filepath.Join(tb.TempDir(), "eprom.db")
 		s := MustOpen(tb, path)
-		return s, func() storetest.Store {
+		return wired(tb, s), func() *storetest.Store {
 			s.Close()
-			return MustOpen(tb, path)
+			return wired(tb, MustOpen(tb, path))
 		}
 	})
 }
@@ -83,8 +89,8 @@ func TestCodesAreNeverInTheFileInClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(raw, []byte("patient-1")) {
-		t.Fatal("the file does not hold the orders; the test would prove nothing")
+	if n := bytes.Count(raw, []byte(`"gen":0`)); n < len(codes) {
+		t.Fatalf("the file holds %d code entries, want %d; the test would prove nothing", n, len(codes))
 	}
 	for _, c := range codes {
 		if bytes.Contains(raw, []byte(c)) || bytes.Contains(raw, []byte(c[:5]+"-"+c[5:])) {
@@ -96,9 +102,8 @@ func TestCodesAreNeverInTheFileInClear(t *testing.T) {
 func TestOpenFailsClearlyWhenTheFileIsInUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "eprom.db")
 	MustOpen(t, path)
-	book, _ := store.NewCodebook(secret)
-	_, err := bolt.Open(path, book, nil)
-	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
+	_, err := bolt.Open(path, nil)
+	if !errors.Is(err, bolt.ErrInUse) || !strings.Contains(err.Error(), "in use by another process") {
 		t.Fatalf("second open: %v", err)
 	}
 }
@@ -108,8 +113,8 @@ func TestAnotherSecretFindsNoCode(t *testing.T) {
 	s := MustOpen(t, path)
 	_, code, _, _ := s.CreateOrder(context.Background(), storetest.NewOrder(time.Hour), nil)
 	s.Close()
-	other, _ := store.NewCodebook(bytes.Repeat([]byte{8}, 32))
-	s2, err := bolt.Open(path, other, nil)
+	other, _ := store.NewSecrets(bytes.Repeat([]byte{8}, 32))
+	s2, err := bolt.Open(path, other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,37 +150,50 @@ func TestMemoryLimits(t *testing.T) {
 	})
 }
 
-func TestDeliveryReportsAreRetried(t *testing.T) {
+func TestDeliveriesAreSettledWhenTheOrdersComeBack(t *testing.T) {
 	s := MustOpen(t, filepath.Join(t.TempDir(), "eprom.db"))
 	ctx := context.Background()
-	down := true
-	var reported []string
-	s.SetDelivered(func(ctx context.Context, orderID string, at time.Time) error {
-		if down {
-			return errors.New("redis: unavailable")
-		}
-		reported = append(reported, orderID)
-		return nil
-	})
+	down := &flakyOrders{Orders: s, down: true}
+	sub := &store.Submissions{Orders: down, Queue: s.Queue(), Signer: keyring(t)}
 	o := storetest.NewOrder(time.Hour)
 	s.CreateOrder(ctx, o, nil)
-	closed, err := s.Submit(ctx, &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseAnswered}, o.CreatedAt)
+	closed, err := sub.Submit(ctx, &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseAnswered}, o.CreatedAt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Ack(ctx, closed.SubmissionID, o.CreatedAt); err != nil {
-		t.Fatalf("a failed report failed the ack: %v", err)
+	s.Queue().Receive(ctx, "push", 1, time.Minute, o.CreatedAt, nil)
+	if err := sub.Delivered(ctx, closed.SubmissionID, "push", "", o.CreatedAt); err != nil {
+		t.Fatalf("a failed settle failed the delivery: %v", err)
 	}
-	if n, err := s.ReportDeliveries(ctx); err == nil || n != 0 {
-		t.Fatalf("reported %d while down, %v", n, err)
+	if n, err := sub.SettleDeliveries(ctx); err == nil || n != 0 {
+		t.Fatalf("settled %d while down, %v", n, err)
 	}
-	down = false
-	if n, err := s.ReportDeliveries(ctx); err != nil || n != 1 || len(reported) != 1 || reported[0] != o.ID {
-		t.Fatalf("reported %d (%v), %v", n, reported, err)
+	if got, _ := s.Order(ctx, o.ID); got.Status != questionnaire.StatusSubmitted {
+		t.Fatalf("status %s while the orders were down", got.Status)
 	}
-	if n, _ := s.ReportDeliveries(ctx); n != 0 {
-		t.Fatal("reported twice")
+	down.down = false
+	if n, err := sub.SettleDeliveries(ctx); err != nil || n != 1 {
+		t.Fatalf("settled %d, %v", n, err)
 	}
+	if got, _ := s.Order(ctx, o.ID); got.Status != questionnaire.StatusDelivered {
+		t.Fatalf("status %s after settling", got.Status)
+	}
+	if n, _ := sub.SettleDeliveries(ctx); n != 0 {
+		t.Fatal("settled twice")
+	}
+}
+
+// flakyOrders fails MarkDelivered while down.
+type flakyOrders struct {
+	store.Orders
+	down bool
+}
+
+func (f *flakyOrders) MarkDelivered(ctx context.Context, id string, at time.Time) error {
+	if f.down {
+		return errors.New("redis: unavailable")
+	}
+	return f.Orders.MarkDelivered(ctx, id, at)
 }
 
 func BenchmarkLookupCode(b *testing.B) {

@@ -1,11 +1,10 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"time"
 
 	"eprom/questionnaire"
@@ -16,8 +15,7 @@ import (
 
 var (
 	bucketSessions = []byte("sessions") // SHA-256 of the session id → Session JSON
-	bucketDrafts   = []byte("drafts")   // order id → Draft JSON
-	bucketLimits   = []byte("limits")   // key → failure times, Unix ns, 8 bytes each
+	bucketDrafts   = []byte("drafts")   // order id → sealed Draft JSON
 )
 
 var (
@@ -38,22 +36,22 @@ func (s *Store) StartSession(ctx context.Context, sess *store.Session, now time.
 	var o *questionnaire.Order
 	err := s.db.Batch(func(tx *bolt.Tx) error {
 		var err error
-		if o, err = getOrder(tx, sess.OrderID); err != nil {
+		if o, err = s.getOrder(tx, sess.OrderID); err != nil {
 			return err
 		}
 		if o.Expired(now) || !o.Status.Open() {
 			return questionnaire.Errorf(questionnaire.ECONFLICT, "order %s is closed", o.ID)
 		}
 		o.Open(now)
-		d, err := getDraft(tx, o.ID)
+		d, err := s.getDraft(tx, o.ID)
 		if err != nil {
 			return err
 		}
 		d.AddEvent(questionnaire.Event{Type: questionnaire.EventOpened, At: now})
-		if err := putJSON(tx, bucketDrafts, []byte(o.ID), d); err != nil {
+		if err := s.putDraft(tx, o.ID, d); err != nil {
 			return err
 		}
-		if err := putOrder(tx, o); err != nil {
+		if err := s.putOrder(tx, o); err != nil {
 			return err
 		}
 		return putJSON(tx, bucketSessions, sessionKey(sess.ID), sess)
@@ -123,7 +121,7 @@ func (s *Store) Draft(ctx context.Context, orderID string) (*questionnaire.Draft
 	var d *questionnaire.Draft
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		d, err = getDraft(tx, orderID)
+		d, err = s.getDraft(tx, orderID)
 		return err
 	})
 	return d, wrap("draft", err)
@@ -137,13 +135,13 @@ func (s *Store) UpdateDraft(ctx context.Context, orderID string, now time.Time, 
 	)
 	err := s.db.Batch(func(tx *bolt.Tx) error {
 		var err error
-		if o, err = getOrder(tx, orderID); err != nil {
+		if o, err = s.getOrder(tx, orderID); err != nil {
 			return err
 		}
 		if o.Expired(now) || !o.Status.Open() {
 			return questionnaire.Errorf(questionnaire.ECONFLICT, "order %s is closed", o.ID)
 		}
-		if d, err = getDraft(tx, orderID); err != nil {
+		if d, err = s.getDraft(tx, orderID); err != nil {
 			return err
 		}
 		if err := fn(d); err != nil {
@@ -151,12 +149,12 @@ func (s *Store) UpdateDraft(ctx context.Context, orderID string, now time.Time, 
 		}
 		if o.Status != questionnaire.StatusInProgress {
 			o.Progress(now)
-			if err := putOrder(tx, o); err != nil {
+			if err := s.putOrder(tx, o); err != nil {
 				return err
 			}
 		}
 		d.UpdatedAt = now
-		return putJSON(tx, bucketDrafts, []byte(orderID), d)
+		return s.putDraft(tx, orderID, d)
 	})
 	if err != nil {
 		return nil, nil, wrap("update draft", err)
@@ -164,96 +162,22 @@ func (s *Store) UpdateDraft(ctx context.Context, orderID string, now time.Time, 
 	return o, d, nil
 }
 
-// errStale says the order changed between reading it and writing.
-var errStale = errors.New("the order changed meanwhile")
-
-// Submit implements store.Patients. The envelope is signed outside the
-// transaction, from the order as read, so that the writer's lock is held
-// only for the writes; the transaction checks the order did not change
-// meanwhile, or starts again. Concurrent submits are committed together
-// (bbolt's Batch), so they share one fsync; never NoSync.
-func (s *Store) Submit(ctx context.Context, r *questionnaire.Response, now time.Time) (*questionnaire.Order, error) {
-	close := func(o *questionnaire.Order) error {
-		if r.Type == questionnaire.ResponseDeclined {
-			return o.Decline(now)
-		}
-		return o.Submit(now)
-	}
-	id := []byte(r.OrderID)
-	for range 10 {
-		var raw []byte
-		err := s.db.View(func(tx *bolt.Tx) error {
-			if v := tx.Bucket(bucketOrders).Get(id); v != nil {
-				raw = bytes.Clone(v)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, wrap("submit", err)
-		}
-		if raw == nil {
-			return nil, questionnaire.Errorf(questionnaire.ENOTFOUND, "no order %q", r.OrderID)
-		}
-		var closed questionnaire.Order
-		if err := json.Unmarshal(raw, &closed); err != nil {
-			return nil, wrap("submit", err)
-		}
-		expiry := expiryKey(&closed)
-		if err := close(&closed); err != nil {
-			return nil, err
-		}
-		sub, err := s.sign(&closed, r, nil, now)
-		if err != nil {
-			return nil, wrap("submit", err)
-		}
-		closed.SubmissionID = sub.ID
-		// Everything is encoded before the transaction, which only checks
-		// the order is as read and writes.
-		orderJSON, subJSON := mustJSON(&closed), mustJSON(sub)
-		// Batch may run the function more than once: it checks the stored
-		// state every time.
-		err = s.db.Batch(func(tx *bolt.Tx) error {
-			if !bytes.Equal(tx.Bucket(bucketOrders).Get(id), raw) {
-				return errStale
-			}
-			for _, op := range []struct {
-				bucket, key, value []byte
-			}{
-				{bucketOutbox, []byte(sub.ID), subJSON},
-				{bucketOutboxDue, dueKey(now, sub.ID), nil},
-				{bucketOrders, id, orderJSON},
-			} {
-				if err := tx.Bucket(op.bucket).Put(op.key, op.value); err != nil {
-					return err
-				}
-			}
-			for _, op := range [][2][]byte{{bucketDrafts, id}, {bucketSealed, id}, {bucketExpiry, expiry}} {
-				if err := tx.Bucket(op[0]).Delete(op[1]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if errors.Is(err, errStale) {
-			continue
-		}
-		if err != nil {
-			return nil, wrap("submit", err)
-		}
-		s.signal()
-		return &closed, nil
-	}
-	return nil, questionnaire.Errorf(questionnaire.ECONFLICT, "order %s changes too often to submit; try again", r.OrderID)
+func (s *Store) getDraft(tx *bolt.Tx, orderID string) (*questionnaire.Draft, error) {
+	return s.openDraft(orderID, tx.Bucket(bucketDrafts).Get([]byte(orderID)))
 }
 
-func getDraft(tx *bolt.Tx, orderID string) (*questionnaire.Draft, error) {
+// openDraft opens a sealed draft; nil is an empty draft.
+func (s *Store) openDraft(orderID string, sealed []byte) (*questionnaire.Draft, error) {
 	d := &questionnaire.Draft{Answers: map[string][]string{}}
-	raw := tx.Bucket(bucketDrafts).Get([]byte(orderID))
-	if raw == nil {
+	if sealed == nil {
 		return d, nil
 	}
+	raw, err := s.secrets.Drafts.Open(orderID, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("draft of %s: %w", orderID, err)
+	}
 	if err := json.Unmarshal(raw, d); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("decode draft of %s: %w", orderID, err)
 	}
 	if d.Answers == nil {
 		d.Answers = map[string][]string{}
@@ -261,12 +185,12 @@ func getDraft(tx *bolt.Tx, orderID string) (*questionnaire.Draft, error) {
 	return d, nil
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
+func (s *Store) putDraft(tx *bolt.Tx, orderID string, d *questionnaire.Draft) error {
+	raw, err := json.Marshal(d)
 	if err != nil {
-		panic(err) // only types of ours, which always encode
+		return err
 	}
-	return b
+	return tx.Bucket(bucketDrafts).Put([]byte(orderID), s.secrets.Drafts.Seal(orderID, raw))
 }
 
 func putJSON(tx *bolt.Tx, bucket, key []byte, v any) error {

@@ -1,11 +1,15 @@
-// Package delivery pushes signed envelopes from the outbox to the registry
-// core: POST {registry-url} with the JWS as body (application/jose) and the
-// envelope id as Idempotency-Key. 2xx is delivery; 5xx, 408, 425, 429 and
-// network errors are retried for ever with exponential backoff and full
-// jitter; any other answer puts the envelope in the dead-letter list.
+// Package delivery pushes messages from the outbox to where they go: for an
+// envelope, POST {the client's registryUrl} with the JWS as body
+// (application/jose) and the message id as Idempotency-Key. 2xx is
+// delivery; 5xx, 408, 425, 429 and network errors are retried for ever with
+// exponential backoff and full jitter; any other answer puts the message
+// in the dead-letter list. Each destination has a backoff of its own, and
+// none may take every delivery slot, so one registry being down does not
+// slow another's deliveries.
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,12 +29,23 @@ import (
 // Holder is the lease holder name of the push worker.
 const Holder = "push"
 
+// Route is where messages of one kind and destination are pushed.
+type Route struct {
+	URL         string // required
+	Token       string // sent as "Authorization: Bearer <token>" when set
+	ContentType string // default application/jose
+}
+
 // Config configures a Worker. Zero values get the defaults documented on
 // each field.
 type Config struct {
-	Outbox      store.Outbox  // required
-	URL         string        // required: the registry's receiving endpoint
-	Token       string        // sent as "Authorization: Bearer <token>" when set
+	Queue store.Queue // required
+	// Routes says where messages of a kind and destination go; false: they
+	// are not pushed (pull only, or a destination no longer configured).
+	// Called often: it must be quick. Required.
+	Routes func(kind, destination string) (Route, bool)
+	// Done records a delivery. Default: Queue.Delete as Holder.
+	Done        func(ctx context.Context, m *store.Message, now time.Time) error
 	Client      *http.Client  // default: 30 s timeout, no redirects followed
 	Concurrency int           // deliveries in flight at once; default 4
 	LeaseTTL    time.Duration // how long a delivery may take before another may try; default 2 minutes
@@ -54,16 +69,32 @@ func (w *Worker) Totals() (attempts, delivered, failures, deadLetters int64) {
 	return c.Attempts.Load(), c.Delivered.Load(), c.Failures.Load(), c.DeadLetters.Load()
 }
 
-// Worker delivers envelopes until its context ends.
+// Worker delivers messages until its context ends.
 type Worker struct {
 	cfg      Config
 	Counters Counters
+
+	mu    sync.Mutex
+	dests map[string]*destination // by kind \x00 destination
+}
+
+// destination is the worker's view of one kind and destination.
+type destination struct {
+	inFlight    int
+	failures    int       // attempts failed in a row
+	pausedUntil time.Time // no new attempt before
 }
 
 // New checks the configuration and fills in the defaults.
 func New(cfg Config) (*Worker, error) {
-	if cfg.Outbox == nil || cfg.URL == "" {
-		return nil, errors.New("delivery: Outbox and URL are required")
+	if cfg.Queue == nil || cfg.Routes == nil {
+		return nil, errors.New("delivery: Queue and Routes are required")
+	}
+	if cfg.Done == nil {
+		q := cfg.Queue
+		cfg.Done = func(ctx context.Context, m *store.Message, now time.Time) error {
+			return q.Delete(ctx, m.ID, Holder, "", now)
+		}
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{
@@ -94,7 +125,54 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Worker{cfg: cfg}, nil
+	return &Worker{cfg: cfg, dests: map[string]*destination{}}, nil
+}
+
+// perDestination is how many deliveries one destination may have in
+// flight: all slots but one, so a registry that hangs leaves room for the
+// others.
+func (w *Worker) perDestination() int { return max(1, w.cfg.Concurrency-1) }
+
+// accept says how many due messages of a kind and destination to take now.
+func (w *Worker) accept(now time.Time) store.Accept {
+	return func(kind, dest string) int {
+		if _, ok := w.cfg.Routes(kind, dest); !ok {
+			return 0
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		d := w.dest(kind, dest)
+		if now.Before(d.pausedUntil) {
+			return 0
+		}
+		return max(0, w.perDestination()-d.inFlight)
+	}
+}
+
+// dest returns the state of a kind and destination; w.mu must be held.
+func (w *Worker) dest(kind, dest string) *destination {
+	key := kind + "\x00" + dest
+	d := w.dests[key]
+	if d == nil {
+		d = &destination{}
+		w.dests[key] = d
+	}
+	return d
+}
+
+// Paused reports the destinations whose deliveries wait after failures,
+// and until when, for logs and tests.
+func (w *Worker) Paused(now time.Time) map[string]time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]time.Time{}
+	for k, d := range w.dests {
+		if now.Before(d.pausedUntil) {
+			_, dest, _ := strings.Cut(k, "\x00")
+			out[dest] = d.pausedUntil
+		}
+	}
+	return out
 }
 
 // Run delivers until ctx is cancelled, then waits for the deliveries in
@@ -103,7 +181,7 @@ func New(cfg Config) (*Worker, error) {
 func (w *Worker) Run(ctx context.Context) error {
 	// Leases of an earlier run (a crash mid-delivery) hold nothing now:
 	// send those envelopes again at once rather than after the lease.
-	if n, err := w.cfg.Outbox.ReleaseLeases(ctx, Holder, time.Now()); err != nil {
+	if n, err := w.cfg.Queue.ReleaseLeases(ctx, Holder, time.Now()); err != nil {
 		w.cfg.Logger.Error("delivery: release old leases", "err", err.Error())
 	} else if n > 0 {
 		w.cfg.Logger.Info("delivery: resending envelopes a stopped run had taken", "count", n)
@@ -117,31 +195,38 @@ func (w *Worker) Run(ctx context.Context) error {
 	for {
 		free := cap(slots) - len(slots)
 		if free > 0 {
-			subs, err := w.cfg.Outbox.Lease(ctx, Holder, free, w.cfg.LeaseTTL, time.Now())
+			now := time.Now()
+			msgs, err := w.cfg.Queue.Receive(ctx, Holder, free, w.cfg.LeaseTTL, now, w.accept(now))
 			if err != nil && ctx.Err() == nil {
-				w.cfg.Logger.Error("delivery: lease", "err", err.Error())
+				w.cfg.Logger.Error("delivery: receive", "err", err.Error())
 			}
-			for _, sub := range subs {
+			for _, m := range msgs {
 				slots <- struct{}{}
+				w.mu.Lock()
+				w.dest(m.Kind, m.Destination).inFlight++
+				w.mu.Unlock()
 				wg.Go(func() {
 					defer func() {
+						w.mu.Lock()
+						w.dest(m.Kind, m.Destination).inFlight--
+						w.mu.Unlock()
 						<-slots
 						select {
 						case freed <- struct{}{}:
 						default:
 						}
 					}()
-					w.deliver(ctx, sub)
+					w.deliver(ctx, m)
 				})
 			}
-			if len(subs) == free {
+			if len(msgs) == free {
 				continue // there may be more due
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-w.cfg.Outbox.Enqueued():
+		case <-w.cfg.Queue.Enqueued():
 		case <-freed:
 		case <-ticker.C:
 		}
@@ -188,55 +273,87 @@ func Backoff(attempts int, min, max time.Duration) time.Duration {
 	return min + rand.N(ceiling-min+1)
 }
 
-// deliver sends one envelope and records the outcome.
-func (w *Worker) deliver(ctx context.Context, sub *store.Submission) {
-	status, retryAfter, err := w.post(ctx, sub)
+// deliver sends one message and records the outcome.
+func (w *Worker) deliver(ctx context.Context, m *store.Message) {
+	route, ok := w.cfg.Routes(m.Kind, m.Destination)
+	if !ok {
+		// The destination went from the configuration meanwhile: the
+		// message waits for pull, or for the destination to come back.
+		rec, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.cfg.Queue.Retry(rec, m.ID, Holder, time.Now().Add(w.cfg.MaxBackoff), "no route to "+m.Destination); err != nil {
+			w.cfg.Logger.Error("delivery: retry", "message", m.ID, "err", err.Error())
+		}
+		return
+	}
+	status, retryAfter, err := w.post(ctx, route, m)
 	if ctx.Err() != nil {
-		return // shutting down: the lease lapses and the envelope is sent again
+		return // shutting down: the lease lapses and the message is sent again
 	}
 	w.Counters.Attempts.Add(1)
 	now := time.Now()
 	// A fresh context: the outcome must be recorded even as we stop.
 	rec, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	switch Classify(status, err) {
+	outcome := Classify(status, err)
+	w.mu.Lock()
+	d := w.dest(m.Kind, m.Destination)
+	if outcome == Retry {
+		d.failures++
+		pause := Backoff(d.failures-1, w.cfg.MinBackoff, w.cfg.MaxBackoff)
+		if retryAfter > pause {
+			pause = min(retryAfter, w.cfg.MaxBackoff)
+		}
+		if until := now.Add(pause); until.After(d.pausedUntil) {
+			d.pausedUntil = until
+		}
+	} else {
+		d.failures, d.pausedUntil = 0, time.Time{}
+	}
+	w.mu.Unlock()
+	switch outcome {
 	case Delivered:
-		if err := w.cfg.Outbox.Ack(rec, sub.ID, now); err != nil {
-			w.cfg.Logger.Error("delivery: ack", "submission", sub.ID, "err", err.Error())
+		if err := w.cfg.Done(rec, m, now); err != nil {
+			w.cfg.Logger.Error("delivery: record delivery", "message", m.ID, "err", err.Error())
 			return
 		}
 		w.Counters.Delivered.Add(1)
 	case Retry:
 		w.Counters.Failures.Add(1)
-		wait := Backoff(sub.Attempts, w.cfg.MinBackoff, w.cfg.MaxBackoff)
+		wait := Backoff(m.Attempts, w.cfg.MinBackoff, w.cfg.MaxBackoff)
 		if retryAfter > wait {
 			wait = min(retryAfter, w.cfg.MaxBackoff)
 		}
 		reason := describe(status, err)
-		w.cfg.Logger.Warn("delivery: will retry", "submission", sub.ID, "attempt", sub.Attempts+1, "reason", reason, "wait", wait.String())
-		if err := w.cfg.Outbox.Retry(rec, sub.ID, now.Add(wait), reason); err != nil {
-			w.cfg.Logger.Error("delivery: retry", "submission", sub.ID, "err", err.Error())
+		w.cfg.Logger.Warn("delivery: will retry", "message", m.ID, "destination", m.Destination, "attempt", m.Attempts+1,
+			"reason", reason, "wait", wait.String())
+		if err := w.cfg.Queue.Retry(rec, m.ID, Holder, now.Add(wait), reason); err != nil {
+			w.cfg.Logger.Error("delivery: retry", "message", m.ID, "err", err.Error())
 		}
 	case DeadLetter:
 		w.Counters.DeadLetters.Add(1)
 		reason := describe(status, err)
-		w.cfg.Logger.Error("delivery: dead letter", "submission", sub.ID, "reason", reason)
-		if err := w.cfg.Outbox.Dead(rec, sub.ID, reason, now); err != nil {
-			w.cfg.Logger.Error("delivery: dead", "submission", sub.ID, "err", err.Error())
+		w.cfg.Logger.Error("delivery: dead letter", "message", m.ID, "destination", m.Destination, "reason", reason)
+		if err := w.cfg.Queue.Dead(rec, m.ID, Holder, reason, now); err != nil {
+			w.cfg.Logger.Error("delivery: dead", "message", m.ID, "err", err.Error())
 		}
 	}
 }
 
-// post sends the envelope; it returns the status and any Retry-After.
-func (w *Worker) post(ctx context.Context, sub *store.Submission) (int, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, strings.NewReader(sub.JWS))
+// post sends the message; it returns the status and any Retry-After.
+func (w *Worker) post(ctx context.Context, route Route, m *store.Message) (int, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, route.URL, bytes.NewReader(m.Body))
 	if err != nil {
 		return 0, 0, err
 	}
-	req.Header.Set("Content-Type", "application/jose")
-	req.Header.Set("Idempotency-Key", sub.ID)
-	if w.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+w.cfg.Token)
+	ct := route.ContentType
+	if ct == "" {
+		ct = "application/jose"
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Idempotency-Key", m.ID)
+	if route.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+route.Token)
 	}
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {

@@ -17,8 +17,8 @@ import (
 	"eprom/store"
 	"eprom/store/bolt"
 	"eprom/store/delivery"
-	"eprom/store/signing"
-	"eprom/store/storetest"
+
+	"github.com/google/uuid"
 )
 
 func TestClassify(t *testing.T) {
@@ -92,37 +92,38 @@ func maxDur(a, b time.Duration) time.Duration {
 	return b
 }
 
-// openStore opens a bolt store with a keyring in a temporary folder.
-func openStore(t *testing.T) *bolt.Store {
+// openQueue opens an outbox in a temporary folder.
+func openQueue(t *testing.T) *bolt.Queue {
 	t.Helper()
-	dir := t.TempDir()
-	keys, err := signing.Load(filepath.Join(dir, "keys.pem"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := make([]byte, 32)
-	book, _ := store.NewCodebook(secret)
-	s, err := bolt.Open(filepath.Join(dir, "eprom.db"), book, keys)
+	secrets, _ := store.NewSecrets(make([]byte, 32))
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "eprom.db"), secrets)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	return s.Queue()
 }
 
-// submit puts one response's envelope in the outbox.
-func submit(t *testing.T, s *bolt.Store) string {
+// submit puts one message for the registry in the outbox.
+func submit(t *testing.T, q *bolt.Queue) string { return submitTo(t, q, "registry") }
+
+// submitTo puts one message for a destination in the outbox.
+func submitTo(t *testing.T, q *bolt.Queue, dest string) string {
 	t.Helper()
-	o := storetest.NewOrder(time.Hour)
-	o.CreatedAt, o.ExpiresAt = time.Now(), time.Now().Add(time.Hour)
-	if _, _, _, err := s.CreateOrder(context.Background(), o, nil); err != nil {
+	id := uuid.Must(uuid.NewV7()).String()
+	now := time.Now()
+	m := &store.Message{ID: id, Kind: store.KindEnvelope, Destination: dest, Body: []byte("jws-" + id), CreatedAt: now, NextAt: now}
+	if err := q.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Submit(context.Background(), &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseAnswered, SubmittedAt: time.Now()}, time.Now())
-	if err != nil {
-		t.Fatal(err)
+	return id
+}
+
+// to routes every envelope for the registry to url.
+func to(url, token string) func(kind, dest string) (delivery.Route, bool) {
+	return func(kind, dest string) (delivery.Route, bool) {
+		return delivery.Route{URL: url, Token: token}, kind == store.KindEnvelope && dest == "registry"
 	}
-	return got.SubmissionID
 }
 
 // run starts a worker and returns a function that stops it.
@@ -151,7 +152,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func TestWorkerDelivers(t *testing.T) {
-	s := openStore(t)
+	s := openQueue(t)
 	var mu sync.Mutex
 	got := map[string]string{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -167,7 +168,7 @@ func TestWorkerDelivers(t *testing.T) {
 	}))
 	defer srv.Close()
 	ids := []string{submit(t, s), submit(t, s), submit(t, s)}
-	w, stop := run(t, delivery.Config{Outbox: s, URL: srv.URL, Token: "reg-token"})
+	w, stop := run(t, delivery.Config{Queue: s, Routes: to(srv.URL, "reg-token")})
 	defer stop()
 	ids = append(ids, submit(t, s)) // one more while it runs: the signal wakes it
 	eventually(t, "all delivered", func() bool {
@@ -177,8 +178,7 @@ func TestWorkerDelivers(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for _, id := range ids {
-		sub := got[id]
-		if sub == "" {
+		if got[id] != "jws-"+id {
 			t.Errorf("%s was not posted with its id as Idempotency-Key", id)
 		}
 	}
@@ -188,7 +188,7 @@ func TestWorkerDelivers(t *testing.T) {
 }
 
 func TestWorkerRetriesUntilTheRegistryAnswers(t *testing.T) {
-	s := openStore(t)
+	s := openQueue(t)
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch calls.Add(1) {
@@ -207,10 +207,10 @@ func TestWorkerRetriesUntilTheRegistryAnswers(t *testing.T) {
 	}))
 	defer srv.Close()
 	id := submit(t, s)
-	w, stop := run(t, delivery.Config{Outbox: s, URL: srv.URL})
+	w, stop := run(t, delivery.Config{Queue: s, Routes: to(srv.URL, "")})
 	defer stop()
 	eventually(t, "delivered after three failures", func() bool {
-		_, err := s.Submission(context.Background(), id)
+		_, err := s.Message(context.Background(), id)
 		return err != nil && w.Counters.Delivered.Load() == 1
 	})
 	// Go's transport resends a request with an Idempotency-Key once on a
@@ -221,21 +221,21 @@ func TestWorkerRetriesUntilTheRegistryAnswers(t *testing.T) {
 }
 
 func TestWorkerDeadLettersWhatTheRegistryRefuses(t *testing.T) {
-	s := openStore(t)
+	s := openQueue(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(422) }))
 	defer srv.Close()
 	id := submit(t, s)
-	w, stop := run(t, delivery.Config{Outbox: s, URL: srv.URL})
+	w, stop := run(t, delivery.Config{Queue: s, Routes: to(srv.URL, "")})
 	defer stop()
 	eventually(t, "dead-lettered", func() bool { st, _ := s.Stats(context.Background(), time.Now()); return st.Dead == 1 })
-	sub, _ := s.Submission(context.Background(), id)
+	sub, _ := s.Message(context.Background(), id)
 	if sub.LastError != "422 Unprocessable Entity" || w.Counters.DeadLetters.Load() != 1 {
 		t.Errorf("%+v", sub)
 	}
 }
 
 func TestWorkerStopsCleanly(t *testing.T) {
-	s := openStore(t)
+	s := openQueue(t)
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -246,10 +246,65 @@ func TestWorkerStopsCleanly(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	id := submit(t, s)
-	_, stop := run(t, delivery.Config{Outbox: s, URL: srv.URL})
+	_, stop := run(t, delivery.Config{Queue: s, Routes: to(srv.URL, "")})
 	eventually(t, "leased", func() bool { st, _ := s.Stats(context.Background(), time.Now()); return st.Leased == 1 })
 	stop() // returns although the registry never answered
-	if _, err := s.Submission(context.Background(), id); err != nil {
+	if _, err := s.Message(context.Background(), id); err != nil {
 		t.Fatal("the envelope was lost on shutdown")
+	}
+}
+
+// One registry that fails does not hold up another's deliveries: its
+// destination waits out its backoff, and never takes every slot.
+func TestWorkerKeepsABackoffPerDestination(t *testing.T) {
+	s := openQueue(t)
+	var downCalls, upCalls atomic.Int32
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		downCalls.Add(1)
+		w.WriteHeader(503)
+	}))
+	defer down.Close()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upCalls.Add(1)
+		w.WriteHeader(200)
+	}))
+	defer up.Close()
+	for range 50 {
+		submitTo(t, s, "down")
+	}
+	routes := func(kind, dest string) (delivery.Route, bool) {
+		switch dest {
+		case "down":
+			return delivery.Route{URL: down.URL}, true
+		case "up":
+			return delivery.Route{URL: up.URL}, true
+		}
+		return delivery.Route{}, false
+	}
+	cfg := delivery.Config{Queue: s, Routes: routes, Concurrency: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, Poll: 10 * time.Millisecond}
+	w, err := delivery.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, "the failing destination paused", func() bool { _, ok := w.Paused(time.Now())["down"]; return ok })
+	for range 5 {
+		id := submitTo(t, s, "up")
+		eventually(t, "delivered to the working registry", func() bool {
+			_, err := s.Message(context.Background(), id)
+			return questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND
+		})
+	}
+	// 50 envelopes due at once for the failing registry: without a pause
+	// of its own, each would be tried at once.
+	if n := downCalls.Load(); n > 10 {
+		t.Errorf("the failing registry got %d attempts in its backoff", n)
+	}
+	if upCalls.Load() != 5 {
+		t.Errorf("the working registry got %d calls for 5 envelopes", upCalls.Load())
 	}
 }

@@ -34,8 +34,8 @@ func (s *Store) StartSession(ctx context.Context, sess *store.Session, now time.
 		}
 		d.AddEvent(questionnaire.Event{Type: questionnaire.EventOpened, At: now})
 		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			p.Set(ctx, s.orderKey(o.ID), mustJSON(o), ttl(o, now))
-			p.Set(ctx, s.draftKey(o.ID), mustJSON(d), ttl(o, now))
+			p.Set(ctx, s.orderKey(o.ID), s.sealedOrder(o), ttl(o, now))
+			p.Set(ctx, s.draftKey(o.ID), s.sealedDraft(o.ID, d), ttl(o, now))
 			p.Set(ctx, s.sessionKey(sess.ID), mustJSON(sess), store.IdleTimeout)
 			return nil
 		})
@@ -106,9 +106,9 @@ func (s *Store) UpdateDraft(ctx context.Context, orderID string, now time.Time, 
 			o.Progress(now)
 		}
 		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			p.Set(ctx, s.draftKey(orderID), mustJSON(d), ttl(o, now))
+			p.Set(ctx, s.draftKey(orderID), s.sealedDraft(orderID, d), ttl(o, now))
 			if progress {
-				p.Set(ctx, s.orderKey(orderID), mustJSON(o), ttl(o, now))
+				p.Set(ctx, s.orderKey(orderID), s.sealedOrder(o), ttl(o, now))
 			}
 			return nil
 		})
@@ -118,23 +118,6 @@ func (s *Store) UpdateDraft(ctx context.Context, orderID string, now time.Time, 
 		return nil, nil, err
 	}
 	return o, d, nil
-}
-
-// Submit implements store.Patients: the envelope is prepared on this
-// replica's disk, the order closes in Redis, and the envelope is
-// confirmed. Of concurrent submits on any replicas, one closes the order;
-// the others get ECONFLICT and their envelopes are discarded.
-func (s *Store) Submit(ctx context.Context, r *questionnaire.Response, now time.Time) (*questionnaire.Order, error) {
-	o, err := s.close(ctx, r.OrderID, now, func(o *questionnaire.Order) (bool, error) {
-		if r.Type == questionnaire.ResponseDeclined {
-			return true, o.Decline(now)
-		}
-		return true, o.Submit(now)
-	}, r)
-	if err != nil {
-		return nil, err
-	}
-	return o, nil
 }
 
 // reserveScript reserves a failure: it forgets those older than the

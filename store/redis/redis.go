@@ -1,7 +1,9 @@
 // Package redis keeps orders, the code index, sealed codes, idempotency
 // keys, sessions, drafts and failure counts in Redis, so that several
-// replicas serve one patient. Every change of state is an optimistic
-// transaction (WATCH/MULTI) or a Lua script. Envelopes are not kept here:
+// replicas serve one patient, and shares pull leases between replicas.
+// Every change of state is an optimistic transaction (WATCH/MULTI) or a
+// Lua script. Orders and drafts are sealed, as in bolt, so a dump of Redis
+// reveals no answer and no patient reference. Messages are not kept here:
 // each replica's bbolt outbox takes them through store.Pending, prepared on
 // disk before the order closes in Redis and confirmed after, so a crash
 // between the two loses nothing and sends nothing twice.
@@ -34,20 +36,22 @@ const Retention = 30 * 24 * time.Hour
 type Store struct {
 	rdb     *goredis.Client
 	prefix  string
+	secrets *store.Secrets
 	codes   *store.Codebook
 	pending store.Pending
 }
 
 var (
-	_ store.Orders   = (*Store)(nil)
-	_ store.Patients = (*Store)(nil)
-	_ store.Limits   = (*Store)(nil)
+	_ store.Orders       = (*Store)(nil)
+	_ store.Patients     = (*Store)(nil)
+	_ store.Limits       = (*Store)(nil)
+	_ store.SharedLeases = (*Store)(nil)
 )
 
 // Open connects to a redis://host:port/db URL. Keys are prefixed with
-// prefix (default "eprom:"). The outbox takes the envelopes of closing
+// prefix (default "eprom:"). The outbox takes the messages of closing
 // orders.
-func Open(ctx context.Context, url, prefix string, codes *store.Codebook, outbox store.Pending) (*Store, error) {
+func Open(ctx context.Context, url, prefix string, secrets *store.Secrets, outbox store.Pending) (*Store, error) {
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
@@ -60,7 +64,10 @@ func Open(ctx context.Context, url, prefix string, codes *store.Codebook, outbox
 	if prefix == "" {
 		prefix = "eprom:"
 	}
-	s := &Store{rdb: goredis.NewClient(opts), prefix: prefix, codes: codes, pending: outbox}
+	s := &Store{rdb: goredis.NewClient(opts), prefix: prefix, secrets: secrets, pending: outbox}
+	if secrets != nil {
+		s.codes = secrets.Codes
+	}
 	return s, nil
 }
 
@@ -89,7 +96,7 @@ func (s *Store) sessionKey(id string) string {
 	return s.prefix + "session:" + hex.EncodeToString(h[:])
 }
 func (s *Store) idemKey(i *store.Idempotency) string {
-	h := sha256.Sum256([]byte(i.Caller + "\x00" + i.Key))
+	h := sha256.Sum256([]byte(i.Client + "\x00" + i.Key))
 	return s.prefix + "idem:" + hex.EncodeToString(h[:])
 }
 
@@ -187,16 +194,38 @@ func mustJSON(v any) []byte {
 	return b
 }
 
+// getSealed reads and opens a sealed JSON record.
+func getSealed[T any](ctx context.Context, c goredis.Cmdable, seal *store.Sealer, key, aad string) (*T, error) {
+	raw, err := c.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, err
+	}
+	plain, err := seal.Open(aad, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	var v T
+	if err := json.Unmarshal(plain, &v); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return &v, nil
+}
+
 func (s *Store) getOrder(ctx context.Context, c goredis.Cmdable, id string) (*questionnaire.Order, error) {
-	o, err := getJSON[questionnaire.Order](ctx, c, s.orderKey(id))
+	o, err := getSealed[questionnaire.Order](ctx, c, s.secrets.Orders, s.orderKey(id), id)
 	if errors.Is(err, goredis.Nil) {
 		return nil, questionnaire.Errorf(questionnaire.ENOTFOUND, "no order %q", id)
 	}
 	return o, err
 }
 
+// sealedOrder is what the order's key holds.
+func (s *Store) sealedOrder(o *questionnaire.Order) []byte {
+	return s.secrets.Orders.Seal(o.ID, mustJSON(o))
+}
+
 func (s *Store) getDraft(ctx context.Context, c goredis.Cmdable, orderID string) (*questionnaire.Draft, error) {
-	d, err := getJSON[questionnaire.Draft](ctx, c, s.draftKey(orderID))
+	d, err := getSealed[questionnaire.Draft](ctx, c, s.secrets.Drafts, s.draftKey(orderID), orderID)
 	if errors.Is(err, goredis.Nil) {
 		return &questionnaire.Draft{Answers: map[string][]string{}}, nil
 	}
@@ -204,6 +233,11 @@ func (s *Store) getDraft(ctx context.Context, c goredis.Cmdable, orderID string)
 		d.Answers = map[string][]string{}
 	}
 	return d, err
+}
+
+// sealedDraft is what the draft's key holds.
+func (s *Store) sealedDraft(orderID string, d *questionnaire.Draft) []byte {
+	return s.secrets.Drafts.Seal(orderID, mustJSON(d))
 }
 
 // codeEntry is what the code index holds for a code.
@@ -221,10 +255,14 @@ type idemEntry struct {
 // CreateOrder implements store.Orders.
 func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *store.Idempotency) (*questionnaire.Order, string, bool, error) {
 	var (
-		out     = o
-		code    string
-		created bool
+		out      = o
+		code     string
+		created  bool
+		idemHash string
 	)
+	if idem != nil {
+		idemHash = s.secrets.IdempotencyHash(idem.Hash)
+	}
 	for range 5 {
 		code = questionnaire.NewCode()
 		keys := []string{s.codeKey(code), s.orderKey(o.ID)}
@@ -236,7 +274,7 @@ func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *s
 			if idem != nil {
 				e, err := getJSON[idemEntry](ctx, tx, s.idemKey(idem))
 				if err == nil {
-					if e.Hash != idem.Hash {
+					if e.Hash != idemHash {
 						return questionnaire.Errorf(questionnaire.ECONFLICT,
 							"this Idempotency-Key was used for a different request; use a new key for a new order")
 					}
@@ -269,12 +307,12 @@ func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *s
 			now := o.CreatedAt
 			life := ttl(o, now)
 			_, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-				p.Set(ctx, s.orderKey(o.ID), mustJSON(o), life)
+				p.Set(ctx, s.orderKey(o.ID), s.sealedOrder(o), life)
 				p.Set(ctx, s.codeKey(code), mustJSON(codeEntry{OrderID: o.ID, Generation: o.CodeGeneration}), life)
 				p.Set(ctx, s.sealedKey(o.ID), s.codes.Seal(o.ID, code), untilExpiry(o, now))
 				p.ZAdd(ctx, s.expiryKey(), goredis.Z{Score: float64(o.ExpiresAt.UnixNano()), Member: o.ID})
 				if idem != nil {
-					p.Set(ctx, s.idemKey(idem), mustJSON(idemEntry{Hash: idem.Hash, OrderID: o.ID}), life)
+					p.Set(ctx, s.idemKey(idem), mustJSON(idemEntry{Hash: idemHash, OrderID: o.ID}), life)
 				}
 				return nil
 			})
@@ -319,7 +357,7 @@ func (s *Store) OrderCode(ctx context.Context, id string, now time.Time) (string
 // closeKeys queues what closing an order does: the order stored, the
 // sealed code, its place in the expiry set and its draft gone.
 func (s *Store) closeKeys(ctx context.Context, p goredis.Pipeliner, o *questionnaire.Order, now time.Time) {
-	p.Set(ctx, s.orderKey(o.ID), mustJSON(o), ttl(o, now))
+	p.Set(ctx, s.orderKey(o.ID), s.sealedOrder(o), ttl(o, now))
 	p.Del(ctx, s.sealedKey(o.ID), s.draftKey(o.ID))
 	p.ZRem(ctx, s.expiryKey(), o.ID)
 }
@@ -365,7 +403,7 @@ func (s *Store) ReissueCode(ctx context.Context, id string, now time.Time) (*que
 				return nil
 			}
 			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-				p.Set(ctx, s.orderKey(o.ID), mustJSON(o), ttl(o, now))
+				p.Set(ctx, s.orderKey(o.ID), s.sealedOrder(o), ttl(o, now))
 				p.Set(ctx, s.codeKey(code), mustJSON(codeEntry{OrderID: o.ID, Generation: o.CodeGeneration}), ttl(o, now))
 				p.Set(ctx, s.sealedKey(o.ID), s.codes.Seal(o.ID, code), untilExpiry(o, now))
 				return nil
@@ -397,41 +435,26 @@ func (s *Store) LookupCode(ctx context.Context, code string) (*questionnaire.Ord
 	return o, e.Generation == o.CodeGeneration, nil
 }
 
-// ExpireOrders implements store.Orders. Every replica may run it: the
-// order's transaction lets one of them close each order, and only that
-// one's envelope is confirmed.
-func (s *Store) ExpireOrders(ctx context.Context, now time.Time) ([]*questionnaire.Order, error) {
+// ExpiringOrders implements store.Orders.
+func (s *Store) ExpiringOrders(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	ids, err := s.rdb.ZRangeByScore(ctx, s.expiryKey(), &goredis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(now.UnixNano(), 10), Count: 1000,
+		Min: "-inf", Max: strconv.FormatInt(now.UnixNano(), 10), Count: int64(limit),
 	}).Result()
-	if err != nil {
-		return nil, s.fail("expire orders", err)
-	}
-	var expired []*questionnaire.Order
-	for _, id := range ids {
-		o, err := s.close(ctx, id, now, func(o *questionnaire.Order) (bool, error) { return o.Expire(now), nil }, nil)
-		if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
-			s.rdb.ZRem(ctx, s.expiryKey(), id)
-			continue
-		}
-		if err != nil {
-			return expired, err
-		}
-		if o != nil {
-			expired = append(expired, o)
-		}
-	}
-	return expired, nil
+	return ids, s.fail("expiring orders", err)
 }
 
-// close closes an order in one optimistic transaction with its envelope:
-// move changes the order (false: nothing to do), the envelope is prepared
-// on disk, the order is stored with its SubmissionID, and the envelope is
-// confirmed; if the transaction loses, the envelope is discarded and the
-// whole is tried again on the new state.
-func (s *Store) close(ctx context.Context, id string, now time.Time, move func(*questionnaire.Order) (bool, error), r *questionnaire.Response) (*questionnaire.Order, error) {
+// CloseOrder implements store.Orders, in one optimistic transaction with
+// its message: move changes the order (false: nothing to do), the message
+// is built and prepared on this replica's disk, the order is stored with
+// its SubmissionID, and the message is confirmed. If the transaction
+// loses, the message is discarded and the whole is tried again on the new
+// state. If Redis fails mid-answer, the close may or may not have applied:
+// the message is released to Recover, which settles it by what Redis says.
+// Every replica may expire the same order: one closes it, and only that
+// one's message is confirmed.
+func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move store.CloseFunc, build store.MessageFunc) (*questionnaire.Order, error) {
 	if s.pending == nil {
-		return nil, errors.New("redis: no outbox for envelopes")
+		return nil, errors.New("redis: no outbox for messages")
 	}
 	for range 50 {
 		var (
@@ -444,7 +467,11 @@ func (s *Store) close(ctx context.Context, id string, now time.Time, move func(*
 			if o, err = s.getOrder(ctx, tx, id); err != nil {
 				return err
 			}
-			changed, err := move(o)
+			d, err := s.getDraft(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			changed, err := move(o, d)
 			if err != nil {
 				return err
 			}
@@ -455,41 +482,46 @@ func (s *Store) close(ctx context.Context, id string, now time.Time, move func(*
 					}
 					return nil
 				})
-				o = nil
-				done = true
+				o, done = nil, true
 				return err
 			}
-			d, err := s.getDraft(ctx, tx, id)
+			m, err := build(o, d)
 			if err != nil {
 				return err
 			}
-			events := d.Events
-			if prepared, err = s.pending.Prepare(ctx, o, r, events, now); err != nil {
+			if err := s.pending.Prepare(ctx, m); err != nil {
 				return err
 			}
-			o.SubmissionID = prepared
+			prepared, o.SubmissionID = m.ID, m.ID
 			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 				s.closeKeys(ctx, p, o, now)
 				return nil
 			})
 			return err
 		}, s.orderKey(id), s.draftKey(id))
-		if errors.Is(err, goredis.TxFailedErr) && prepared != "" {
+		switch {
+		case errors.Is(err, goredis.TxFailedErr):
 			// Another client changed the order first: ours did not apply.
-			// On any other error it may have: the envelope stays prepared
-			// and Recover settles it by what Redis says.
-			s.pending.Discard(ctx, prepared)
-		}
-		if errors.Is(err, goredis.TxFailedErr) {
+			if prepared != "" {
+				if err := s.pending.Discard(ctx, prepared); err != nil {
+					s.pending.Release(prepared)
+				}
+			}
 			continue
-		}
-		if err != nil {
+		case err != nil:
+			if prepared != "" {
+				// The close may have applied: Recover asks Redis later.
+				s.pending.Release(prepared)
+			}
+			if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
+				s.rdb.ZRem(ctx, s.expiryKey(), id) // an order that expired from Redis
+			}
 			return nil, s.fail("close order", err)
-		}
-		if done {
+		case done:
 			return nil, nil
 		}
 		if err := s.pending.Confirm(ctx, prepared); err != nil {
+			s.pending.Release(prepared)
 			return nil, err
 		}
 		return o, nil
@@ -497,44 +529,7 @@ func (s *Store) close(ctx context.Context, id string, now time.Time, move func(*
 	return nil, questionnaire.Errorf(questionnaire.ECONFLICT, "too many concurrent changes; try again")
 }
 
-// ClosedWith reports whether an order closed with the given envelope, for
-// store.Pending's recovery after a crash.
-func (s *Store) ClosedWith(ctx context.Context, orderID, submissionID string) (bool, error) {
-	o, err := s.Order(ctx, orderID)
-	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	return o.SubmissionID == submissionID, nil
-}
-
-// RecordAck notes that the registry acknowledged an envelope this replica
-// does not hold; the replica that holds it applies it (Acked).
-func (s *Store) RecordAck(ctx context.Context, id string) error {
-	return s.fail("record ack", s.rdb.Set(ctx, s.prefix+"ack:"+id, "1", store.TombstoneTTL).Err())
-}
-
-// Acked returns which of ids the registry acknowledged through any replica.
-func (s *Store) Acked(ctx context.Context, ids []string) ([]string, error) {
-	p := s.rdb.Pipeline()
-	cmds := make([]*goredis.IntCmd, len(ids))
-	for i, id := range ids {
-		cmds[i] = p.Exists(ctx, s.prefix+"ack:"+id)
-	}
-	if _, err := p.Exec(ctx); err != nil {
-		return nil, s.fail("acked", err)
-	}
-	var out []string
-	for i, c := range cmds {
-		if c.Val() > 0 {
-			out = append(out, ids[i])
-		}
-	}
-	return out, nil
-}
-
-// MarkDelivered records that an order's envelope reached the registry.
+// MarkDelivered implements store.Orders.
 func (s *Store) MarkDelivered(ctx context.Context, orderID string, at time.Time) error {
 	return s.transact(ctx, "mark delivered", func(tx *goredis.Tx) error {
 		o, err := s.getOrder(ctx, tx, orderID)
@@ -543,9 +538,95 @@ func (s *Store) MarkDelivered(ctx context.Context, orderID string, at time.Time)
 		}
 		o.Deliver(at)
 		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			p.Set(ctx, s.orderKey(o.ID), mustJSON(o), goredis.KeepTTL)
+			p.Set(ctx, s.orderKey(o.ID), s.sealedOrder(o), goredis.KeepTTL)
 			return nil
 		})
 		return err
 	}, s.orderKey(orderID))
+}
+
+// PurgeOrders implements store.Orders: Redis forgets an order, its code
+// and its idempotency key by their TTL, TombstoneTTL after its expiry.
+func (s *Store) PurgeOrders(ctx context.Context, now time.Time) (int, error) { return 0, nil }
+
+// leaseRecord is a shared pull lease.
+type leaseRecord struct {
+	Holder      string    `json:"holder"`
+	Destination string    `json:"destination"`
+	Until       time.Time `json:"until"`
+}
+
+func (s *Store) leaseKey(id string) string { return s.prefix + "lease:" + id }
+func (s *Store) ackKey(id string) string   { return s.prefix + "ack:" + id }
+
+// ackTTL is how long an ack taken for another replica waits to be applied.
+const ackTTL = 7 * 24 * time.Hour
+
+// ShareLeases implements store.SharedLeases.
+func (s *Store) ShareLeases(ctx context.Context, msgs []*store.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	now := time.Now()
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, m := range msgs {
+			life := m.LeaseUntil.Sub(now)
+			if life < time.Second {
+				life = time.Second
+			}
+			p.Set(ctx, s.leaseKey(m.ID), mustJSON(leaseRecord{Holder: m.LeaseHolder, Destination: m.Destination, Until: m.LeaseUntil}), life)
+		}
+		return nil
+	})
+	return s.fail("share leases", err)
+}
+
+// RecordAck implements store.SharedLeases.
+func (s *Store) RecordAck(ctx context.Context, id, holder, destination string, now time.Time) error {
+	l, err := getJSON[leaseRecord](ctx, s.rdb, s.leaseKey(id))
+	if errors.Is(err, goredis.Nil) {
+		return questionnaire.Errorf(questionnaire.ENOTFOUND, "No submission %q.", id)
+	} else if err != nil {
+		return s.fail("record ack", err)
+	}
+	if l.Destination != destination {
+		return questionnaire.Errorf(questionnaire.ENOTFOUND, "No submission %q.", id)
+	}
+	if l.Holder != holder || !l.Until.After(now) {
+		return questionnaire.Errorf(questionnaire.ELEASE, "Submission %s is not leased to you now; lease it again.", id)
+	}
+	ack := store.Ack{Holder: holder, Destination: destination, At: now}
+	return s.fail("record ack", s.rdb.Set(ctx, s.ackKey(id), mustJSON(ack), ackTTL).Err())
+}
+
+// Acks implements store.SharedLeases.
+func (s *Store) Acks(ctx context.Context, ids []string) (map[string]store.Ack, error) {
+	out := map[string]store.Ack{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.ackKey(id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, s.fail("acks", err)
+	}
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var a store.Ack
+		if json.Unmarshal([]byte(str), &a) == nil {
+			out[ids[i]] = a
+		}
+	}
+	return out, nil
+}
+
+// ForgetAck implements store.SharedLeases.
+func (s *Store) ForgetAck(ctx context.Context, id string) error {
+	return s.fail("forget ack", s.rdb.Del(ctx, s.ackKey(id), s.leaseKey(id)).Err())
 }

@@ -3,6 +3,7 @@ package redis_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -43,78 +44,76 @@ func needRedis(t testing.TB) {
 	}
 }
 
-// combo is the Redis store with a replica's bbolt outbox, as `eprom serve`
-// wires them.
-type combo struct {
-	*redis.Store
+// replica is the Redis store with a replica's bbolt outbox, as `eprom
+// serve` wires them.
+type replica struct {
+	*storetest.Store
+	rs  *redis.Store
 	out *bolt.Store
 }
 
-func (c combo) Lease(ctx context.Context, holder string, n int, ttl time.Duration, now time.Time) ([]*store.Submission, error) {
-	return c.out.Lease(ctx, holder, n, ttl, now)
-}
-func (c combo) Ack(ctx context.Context, id string, now time.Time) error {
-	return c.out.Ack(ctx, id, now)
-}
-func (c combo) ReleaseLeases(ctx context.Context, holder string, now time.Time) (int, error) {
-	return c.out.ReleaseLeases(ctx, holder, now)
-}
-func (c combo) Retry(ctx context.Context, id string, at time.Time, e string) error {
-	return c.out.Retry(ctx, id, at, e)
-}
-func (c combo) Dead(ctx context.Context, id, reason string, now time.Time) error {
-	return c.out.Dead(ctx, id, reason, now)
-}
-func (c combo) Redrive(ctx context.Context, id string, now time.Time) error {
-	return c.out.Redrive(ctx, id, now)
-}
-func (c combo) Submission(ctx context.Context, id string) (*store.Submission, error) {
-	return c.out.Submission(ctx, id)
-}
-func (c combo) Submissions(ctx context.Context, dead bool, limit int) ([]*store.Submission, error) {
-	return c.out.Submissions(ctx, dead, limit)
-}
-func (c combo) Stats(ctx context.Context, now time.Time) (store.OutboxStats, error) {
-	return c.out.Stats(ctx, now)
-}
-func (c combo) KeyInUse(ctx context.Context, kid string) (bool, error) {
-	return c.out.KeyInUse(ctx, kid)
-}
-func (c combo) PurgeTombstones(ctx context.Context, now time.Time) (int, error) {
-	return c.out.PurgeTombstones(ctx, now)
-}
-func (c combo) Enqueued() <-chan struct{} { return c.out.Enqueued() }
-
 var secret = bytes.Repeat([]byte{9}, 32)
 
-// open opens a combo on a fresh key prefix and outbox file.
-func open(tb testing.TB, prefix, path string, keys *signing.Keyring) combo {
+func secrets() *store.Secrets {
+	s, err := store.NewSecrets(secret)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// open opens a replica on a key prefix and outbox file.
+func open(tb testing.TB, prefix, path string, keys *signing.Keyring) *replica {
+	return openWith(tb, prefix, path, keys, nil)
+}
+
+// openWith opens a replica whose outbox is wrapped by wrap (nil: as it is).
+func openWith(tb testing.TB, prefix, path string, keys *signing.Keyring, wrap func(*redis.Store, store.Pending) store.Pending) *replica {
 	tb.Helper()
-	book, _ := store.NewCodebook(secret)
-	out, err := bolt.Open(path, book, keys)
+	sec := secrets()
+	out, err := bolt.Open(path, sec)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rs, err := redis.Open(context.Background(), URL(), prefix, book, out)
+	var pending store.Pending = out.Queue()
+	var rs *redis.Store
+	if wrap != nil {
+		pending = &lateWrap{wrap: wrap, inner: pending, rs: &rs}
+	}
+	rs, err = redis.Open(context.Background(), URL(), prefix, sec, pending)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out.SetDelivered(rs.MarkDelivered)
-	c := combo{Store: rs, out: out}
+	c := &replica{rs: rs, out: out, Store: &storetest.Store{Orders: rs, Patients: rs, Queue: out.Queue(),
+		Submissions: &store.Submissions{Orders: rs, Queue: out.Queue(), Signer: keys}}}
 	tb.Cleanup(func() { c.close() })
 	return c
 }
 
-func (c combo) close() {
-	c.Store.Close()
+// lateWrap lets a test's Pending see the Redis store it serves.
+type lateWrap struct {
+	wrap  func(*redis.Store, store.Pending) store.Pending
+	inner store.Pending
+	rs    **redis.Store
+}
+
+func (l *lateWrap) p() store.Pending { return l.wrap(*l.rs, l.inner) }
+func (l *lateWrap) Prepare(ctx context.Context, m *store.Message) error {
+	return l.p().Prepare(ctx, m)
+}
+func (l *lateWrap) Confirm(ctx context.Context, id string) error { return l.p().Confirm(ctx, id) }
+func (l *lateWrap) Discard(ctx context.Context, id string) error { return l.p().Discard(ctx, id) }
+func (l *lateWrap) Release(id string)                            { l.p().Release(id) }
+
+func (c *replica) close() {
+	c.rs.Close()
 	c.out.Close()
 }
 
 // cleanup deletes a prefix's keys when the test ends.
 func cleanup(tb testing.TB, prefix string) {
 	tb.Cleanup(func() {
-		book, _ := store.NewCodebook(secret)
-		s, err := redis.Open(context.Background(), URL(), prefix, book, nil)
+		s, err := redis.Open(context.Background(), URL(), prefix, secrets(), nil)
 		if err != nil {
 			return
 		}
@@ -134,15 +133,15 @@ func TestContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storetest.Run(t, func(tb testing.TB) (storetest.Store, func() storetest.Store) {
+	storetest.Run(t, func(tb testing.TB) (*storetest.Store, func() *storetest.Store) {
 		prefix := fmt.Sprintf("test:%x:", rand.Uint64())
 		cleanup(tb, prefix)
 		path := filepath.Join(tb.(interface{ TempDir() string }).TempDir(), "outbox.db")
 		c := open(tb, prefix, path, keys)
-		return c, func() storetest.Store {
+		return c.Store, func() *storetest.Store {
 			c.close()
 			c = open(tb, prefix, path, keys)
-			return c
+			return c.Store
 		}
 	})
 }
@@ -152,8 +151,7 @@ func TestLimits(t *testing.T) {
 	storetest.RunLimits(t, func(tb testing.TB) store.Limits {
 		prefix := fmt.Sprintf("test:%x:", rand.Uint64())
 		cleanup(tb, prefix)
-		book, _ := store.NewCodebook(secret)
-		s, err := redis.Open(context.Background(), URL(), prefix, book, nil)
+		s, err := redis.Open(context.Background(), URL(), prefix, secrets(), nil)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -218,42 +216,122 @@ func TestRecoverSettlesPreparedEnvelopes(t *testing.T) {
 	o := storetest.NewOrder(24 * time.Hour)
 	c.CreateOrder(ctx, o, nil)
 	// A crash after the envelope was prepared, before the order closed.
-	lost, err := c.out.Prepare(ctx, o, &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseAnswered}, nil, o.CreatedAt)
-	if err != nil {
+	lost := &store.Message{ID: "0190f0f0-0000-7000-8000-000000000001", Kind: store.KindEnvelope, Destination: "registry", Ref: o.ID, Body: []byte("x")}
+	if err := c.out.Queue().Prepare(ctx, lost); err != nil {
 		t.Fatal(err)
 	}
 	// And one where the order closed but the confirm was lost.
 	o2 := storetest.NewOrder(24 * time.Hour)
 	c.CreateOrder(ctx, o2, nil)
 	closed, _ := c.Submit(ctx, &questionnaire.Response{OrderID: o2.ID, Type: questionnaire.ResponseAnswered}, o2.CreatedAt)
-	kept, _ := c.out.Prepare(ctx, closed, nil, nil, o2.CreatedAt)
-	c.Client().Set(ctx, prefix+"order:"+o2.ID, fmt.Sprintf(`{"id":%q,"status":"submitted","submissionId":%q}`, o2.ID, kept), 0)
+	kept := &store.Message{ID: "0190f0f0-0000-7000-8000-000000000002", Kind: store.KindEnvelope, Destination: "registry", Ref: o2.ID, Body: []byte("y")}
+	c.out.Queue().Prepare(ctx, kept)
+	closed.SubmissionID = kept.ID
+	if err := c.rs.PutOrderForTest(ctx, closed); err != nil {
+		t.Fatal(err)
+	}
 
 	// In flight in this process: left alone, it may be mid-transaction.
-	if conf, disc, err := c.out.Recover(ctx, time.Now().Add(time.Hour), c.ClosedWith); err != nil || conf+disc != 0 {
+	if conf, disc, err := c.out.Queue().Recover(ctx, time.Now().Add(time.Hour), c.ClosedWith); err != nil || conf+disc != 0 {
 		t.Fatalf("recovered envelopes in flight: %d %d %v", conf, disc, err)
 	}
 	// The crash: a new process on the same file.
 	c.close()
 	c = open(t, prefix, filepath.Join(dir, "a.db"), keys)
-	if conf, disc, err := c.out.Recover(ctx, time.Now().Add(-time.Hour), c.ClosedWith); err != nil || conf+disc != 0 {
+	if conf, disc, err := c.out.Queue().Recover(ctx, time.Now().Add(-time.Hour), c.ClosedWith); err != nil || conf+disc != 0 {
 		t.Fatalf("recovered envelopes younger than the cut-off: %d %d %v", conf, disc, err)
 	}
-	conf, disc, err := c.out.Recover(ctx, time.Now().Add(time.Hour), c.ClosedWith)
+	conf, disc, err := c.out.Queue().Recover(ctx, time.Now().Add(time.Hour), c.ClosedWith)
 	if err != nil || conf != 1 || disc != 1 {
 		t.Fatalf("confirmed %d, discarded %d, %v", conf, disc, err)
 	}
-	if _, err := c.out.Submission(ctx, kept); err != nil {
+	if _, err := c.Message(ctx, kept.ID); err != nil {
 		t.Error("the envelope whose order closed is not queued")
 	}
-	if _, err := c.out.Submission(ctx, lost); err == nil {
+	if _, err := c.Message(ctx, lost.ID); err == nil {
 		t.Error("the envelope whose order did not close is queued")
 	}
 }
 
+// failingPending makes Redis fail right after an envelope is prepared (the
+// client is closed), or makes the confirm fail after the order closed.
+type failingPending struct {
+	store.Pending
+	rs          *redis.Store
+	failConfirm bool
+}
+
+func (f failingPending) Prepare(ctx context.Context, m *store.Message) error {
+	if err := f.Pending.Prepare(ctx, m); err != nil {
+		return err
+	}
+	if !f.failConfirm {
+		f.rs.Close() // Redis goes away between Prepare and EXEC
+	}
+	return nil
+}
+
+func (f failingPending) Confirm(ctx context.Context, id string) error {
+	if f.failConfirm {
+		return errors.New("disk: input/output error")
+	}
+	return f.Pending.Confirm(ctx, id)
+}
+
+// An envelope whose close failed midway is never stuck: the in-flight mark
+// is cleared, and Recover settles it by what Redis says, in this process.
+func TestAStuckEnvelopeIsSettledByRecover(t *testing.T) {
+	needRedis(t)
+	dir := t.TempDir()
+	keys, _ := signing.Load(filepath.Join(dir, "keys.pem"), true)
+	for _, tc := range []struct {
+		name        string
+		failConfirm bool
+		confirmed   int
+		status      questionnaire.Status
+	}{
+		{"Redis fails after Prepare: the close did not apply, the envelope goes", false, 0, questionnaire.StatusOrdered},
+		{"the confirm fails after the close applied: the envelope is queued", true, 1, questionnaire.StatusSubmitted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := fmt.Sprintf("test:%x:", rand.Uint64())
+			cleanup(t, prefix)
+			path := filepath.Join(t.TempDir(), "a.db")
+			good := open(t, prefix, path+".orders", keys)
+			o := storetest.NewOrder(24 * time.Hour)
+			ctx := context.Background()
+			if _, _, _, err := good.CreateOrder(ctx, o, nil); err != nil {
+				t.Fatal(err)
+			}
+			bad := openWith(t, prefix, path, keys, func(rs *redis.Store, p store.Pending) store.Pending {
+				return failingPending{Pending: p, rs: rs, failConfirm: tc.failConfirm}
+			})
+			_, err := bad.Submit(ctx, &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseAnswered, SubmittedAt: o.CreatedAt}, o.CreatedAt)
+			if err == nil {
+				t.Fatal("the submit succeeded through a failing store")
+			}
+			if n, _ := bad.out.Queue().Pending(); n != 1 {
+				t.Fatalf("%d envelopes prepared, want 1", n)
+			}
+			// Recover asks Redis through a store that works, as the sweep
+			// does once Redis is back.
+			decide := (&store.Submissions{Orders: good.rs}).ClosedWith
+			conf, disc, err := bad.out.Queue().Recover(ctx, time.Now().Add(time.Minute), decide)
+			if err != nil || conf != tc.confirmed || conf+disc != 1 {
+				t.Fatalf("confirmed %d, discarded %d, %v; want %d confirmed", conf, disc, err, tc.confirmed)
+			}
+			if st, _ := bad.out.Queue().Stats(ctx, time.Now()); st.Depth != tc.confirmed {
+				t.Fatalf("queue depth %d, want %d", st.Depth, tc.confirmed)
+			}
+			if got, _ := good.Order(ctx, o.ID); got.Status != tc.status {
+				t.Fatalf("order %s, want %s", got.Status, tc.status)
+			}
+		})
+	}
+}
+
 func TestRedisDownIsUnavailable(t *testing.T) {
-	book, _ := store.NewCodebook(secret)
-	s, err := redis.Open(context.Background(), "redis://127.0.0.1:1/0", "x:", book, nil)
+	s, err := redis.Open(context.Background(), "redis://127.0.0.1:1/0", "x:", secrets(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,16 @@ type Keyring struct {
 	signKID string
 	modTime time.Time
 	checked time.Time
+	onError func(error) // told of a changed file that cannot be used
+	lastErr string      // the last error told, so each is told once
+}
+
+// OnReloadError sets who is told when a changed keys file cannot be used
+// (the keys read before keep signing); each error is told once.
+func (k *Keyring) OnReloadError(fn func(error)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.onError = fn
 }
 
 // Load reads the keys file. With create set and no file there, it writes a
@@ -120,7 +130,17 @@ func (k *Keyring) maybeReload(now time.Time) error {
 		return nil
 	}
 	k.checked = now
-	return k.reload()
+	err := k.reload()
+	switch {
+	case err == nil:
+		k.lastErr = ""
+	case err.Error() != k.lastErr:
+		k.lastErr = err.Error()
+		if k.onError != nil {
+			k.onError(err)
+		}
+	}
+	return err
 }
 
 // Sign signs a payload with the signing key; it returns the JWS compact

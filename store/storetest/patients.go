@@ -16,7 +16,7 @@ func newSession(orderID string, now time.Time) *store.Session {
 	return &store.Session{ID: questionnaire.NewCode() + questionnaire.NewCode(), OrderID: orderID, CSRF: "csrf", CreatedAt: now, SeenAt: now}
 }
 
-func runPatients(t *testing.T, open Opener, create func(*testing.T, Store, *questionnaire.Order) string, errCode func(*testing.T, error, string)) {
+func runPatients(t *testing.T, open Opener, create func(*testing.T, *Store, *questionnaire.Order) string, errCode func(*testing.T, error, string)) {
 	ctx := context.Background()
 	day := 24 * time.Hour
 
@@ -182,7 +182,7 @@ func runPatients(t *testing.T, open Opener, create func(*testing.T, Store, *ques
 		if byCode, _, _ := s.LookupCode(ctx, code); byCode.Status != questionnaire.StatusSubmitted {
 			t.Fatalf("the code's order is %s", byCode.Status)
 		}
-		if exp, _ := s.ExpireOrders(ctx, t0.Add(2*day)); len(exp) != 0 {
+		if exp, _ := s.Expire(ctx, t0.Add(2*day)); len(exp) != 0 {
 			t.Fatal("a submitted order expired later")
 		}
 	})

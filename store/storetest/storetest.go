@@ -1,5 +1,6 @@
-// Package storetest is the contract suite that every store.Orders
-// implementation must pass; each adapter's tests call Run.
+// Package storetest is the contract suite that every store implementation
+// must pass, with the outbox and the Submissions service wired as `eprom
+// serve` wires them; each adapter's tests call Run.
 package storetest
 
 import (
@@ -14,17 +15,19 @@ import (
 	"github.com/google/uuid"
 )
 
-// Store is everything a store adapter implements.
-type Store interface {
+// Store is a store adapter with the outbox beside it and the service that
+// closes orders into it, as `eprom serve` wires them.
+type Store struct {
 	store.Orders
 	store.Patients
-	store.Outbox
+	store.Queue
+	*store.Submissions
 }
 
 // Opener opens a fresh, empty store for one test. reopen closes it and opens
 // the same data again, as a restart would; adapters without persistence of
 // their own may reopen by returning the same store.
-type Opener func(tb testing.TB) (s Store, reopen func() Store)
+type Opener func(tb testing.TB) (s *Store, reopen func() *Store)
 
 // t0 is the suite's "now".
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -37,7 +40,7 @@ func NewOrder(ttl time.Duration) *questionnaire.Order {
 		Questionnaire: questionnaire.QuestionnaireRef{ID: "audit", Version: "1.0.0", Digest: "sha256:00"},
 		Language:      "nb",
 		PatientRef:    "patient-1",
-		OrderedBy:     "registry",
+		Client:        "registry",
 		CreatedAt:     t0,
 		UpdatedAt:     t0,
 		ExpiresAt:     t0.Add(ttl),
@@ -49,7 +52,7 @@ func Run(t *testing.T, open Opener) {
 	ctx := context.Background()
 	day := 24 * time.Hour
 
-	create := func(t *testing.T, s Store, o *questionnaire.Order) string {
+	create := func(t *testing.T, s *Store, o *questionnaire.Order) string {
 		t.Helper()
 		_, code, created, err := s.CreateOrder(ctx, o, nil)
 		if err != nil || !created {
@@ -120,7 +123,7 @@ func Run(t *testing.T, open Opener) {
 
 	t.Run("idempotency: the same key and body return the same order and code", func(t *testing.T) {
 		s, _ := open(t)
-		idem := &store.Idempotency{Caller: "registry", Key: "k1", Hash: "sha256:aa"}
+		idem := &store.Idempotency{Client: "registry", Key: "k1", Hash: "sha256:aa"}
 		first, code, created, err := s.CreateOrder(ctx, NewOrder(day), idem)
 		if err != nil || !created {
 			t.Fatal(created, err)
@@ -137,7 +140,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ErrConflict: the same key with another body", func(t *testing.T) {
 		s, _ := open(t)
 		create := func(hash string) error {
-			_, _, _, err := s.CreateOrder(ctx, NewOrder(day), &store.Idempotency{Caller: "registry", Key: "k2", Hash: hash})
+			_, _, _, err := s.CreateOrder(ctx, NewOrder(day), &store.Idempotency{Client: "registry", Key: "k2", Hash: hash})
 			return err
 		}
 		if err := create("sha256:aa"); err != nil {
@@ -148,8 +151,8 @@ func Run(t *testing.T, open Opener) {
 
 	t.Run("idempotency keys are per caller", func(t *testing.T) {
 		s, _ := open(t)
-		a, _, _, _ := s.CreateOrder(ctx, NewOrder(day), &store.Idempotency{Caller: "a", Key: "k", Hash: "sha256:aa"})
-		b, _, created, err := s.CreateOrder(ctx, NewOrder(day), &store.Idempotency{Caller: "b", Key: "k", Hash: "sha256:aa"})
+		a, _, _, _ := s.CreateOrder(ctx, NewOrder(day), &store.Idempotency{Client: "a", Key: "k", Hash: "sha256:aa"})
+		b, _, created, err := s.CreateOrder(ctx, NewOrder(day), &store.Idempotency{Client: "b", Key: "k", Hash: "sha256:aa"})
 		if err != nil || !created || a.ID == b.ID {
 			t.Fatalf("second caller got %v created=%v err=%v", b, created, err)
 		}
@@ -157,7 +160,7 @@ func Run(t *testing.T, open Opener) {
 
 	t.Run("idempotency holds under concurrent retries", func(t *testing.T) {
 		s, _ := open(t)
-		idem := &store.Idempotency{Caller: "registry", Key: "race", Hash: "sha256:aa"}
+		idem := &store.Idempotency{Client: "registry", Key: "race", Hash: "sha256:aa"}
 		var mu sync.Mutex
 		ids, createdN := map[string]bool{}, 0
 		var wg sync.WaitGroup
@@ -226,14 +229,14 @@ func Run(t *testing.T, open Opener) {
 		soon, later := NewOrder(time.Hour), NewOrder(2*day)
 		code := create(t, s, soon)
 		create(t, s, later)
-		if got, err := s.ExpireOrders(ctx, t0.Add(59*time.Minute)); err != nil || len(got) != 0 {
+		if got, err := s.Expire(ctx, t0.Add(59*time.Minute)); err != nil || len(got) != 0 {
 			t.Fatalf("before expiry: %v, %v", got, err)
 		}
-		got, err := s.ExpireOrders(ctx, t0.Add(time.Hour))
+		got, err := s.Expire(ctx, t0.Add(time.Hour))
 		if err != nil || len(got) != 1 || got[0].ID != soon.ID || got[0].Status != questionnaire.StatusExpired {
 			t.Fatalf("at expiry: %v, %v", got, err)
 		}
-		if again, _ := s.ExpireOrders(ctx, t0.Add(time.Hour)); len(again) != 0 {
+		if again, _ := s.Expire(ctx, t0.Add(time.Hour)); len(again) != 0 {
 			t.Fatalf("expired twice: %v", again)
 		}
 		if o, _, _ := s.LookupCode(ctx, code); o.Status != questionnaire.StatusExpired {
@@ -251,7 +254,7 @@ func Run(t *testing.T, open Opener) {
 		o := NewOrder(time.Hour)
 		create(t, s, o)
 		s.CancelOrder(ctx, o.ID, t0)
-		if got, _ := s.ExpireOrders(ctx, t0.Add(2*time.Hour)); len(got) != 0 {
+		if got, _ := s.Expire(ctx, t0.Add(2*time.Hour)); len(got) != 0 {
 			t.Fatalf("expired a cancelled order: %v", got)
 		}
 	})

@@ -1,0 +1,204 @@
+package questionnaire
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// MinTokenLength is the shortest API token accepted.
+const MinTokenLength = 16
+
+// MaxClientsFileSize is the largest clients file ParseClients reads.
+const MaxClientsFileSize = 1 << 20
+
+// Client is an ordering system: a registry system that orders forms (HEMIT
+// calls it "Bestillersystem"). Every order and every envelope belongs to
+// one client; no client sees another's.
+type Client struct {
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	Tokens         []string `json:"tokens"`
+	Questionnaires []string `json:"questionnaires"` // ids or patterns such as "kvarus-*"; empty: all
+	RegistryURL    string   `json:"registryUrl"`    // where envelopes are pushed; empty: pull only
+	RegistryToken  string   `json:"registryToken"`  // sent as a bearer token with each push
+	Pull           bool     `json:"pull"`           // may lease its envelopes over /api/v1/submissions
+}
+
+// MayOrder reports whether the client may order the questionnaire id.
+func (c *Client) MayOrder(id string) bool {
+	if len(c.Questionnaires) == 0 {
+		return true
+	}
+	for _, p := range c.Questionnaires {
+		if ok, _ := path.Match(p, id); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// MayPull reports whether the client may lease envelopes: it asked to, or
+// it has no registry to push to (pull only).
+func (c *Client) MayPull() bool { return c.Pull || c.RegistryURL == "" }
+
+// Clients is the set of ordering systems, looked up by token.
+type Clients struct {
+	list   []*Client
+	hashes [][32]byte // SHA-256 of each token
+	owner  []int      // index in list of each token's client
+	pos    []int      // 1-based position of each token in its client's list
+}
+
+// clientsFile is the shape of the clients file.
+type clientsFile struct {
+	Clients []*Client `json:"clients"`
+}
+
+var clientID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// ParseClients reads a clients file (DESIGN.md §9) strictly: unknown
+// fields and values of the wrong type are errors with their JSON path, and
+// so are missing ids, short or repeated tokens and bad URLs.
+func ParseClients(data []byte) (*Clients, error) {
+	if len(data) > MaxClientsFileSize {
+		return nil, fmt.Errorf("the file is %d bytes, more than the %d allowed", len(data), MaxClientsFileSize)
+	}
+	var f clientsFile
+	if err := DecodeStrict(data, &f); err != nil {
+		return nil, err
+	}
+	var ps problems
+	if len(f.Clients) == 0 {
+		ps.add("clients", ProblemRequired, "no client: list at least one ordering system")
+	}
+	seenID, seenToken := map[string]string{}, map[string]string{}
+	for i, c := range f.Clients {
+		at := fmt.Sprintf("clients[%d]", i)
+		if c == nil {
+			ps.add(at, ProblemType, "want an object, got null")
+			continue
+		}
+		switch {
+		case c.ID == "":
+			ps.add(at+".id", ProblemRequired, "every client needs an id")
+		case !clientID.MatchString(c.ID):
+			ps.add(at+".id", ProblemPattern, "%q: use lower-case letters, digits, '_' and '-', at most 64", c.ID)
+		case seenID[c.ID] != "":
+			ps.add(at+".id", ProblemDuplicate, "%q is also the id of %s", c.ID, seenID[c.ID])
+		default:
+			seenID[c.ID] = at
+		}
+		if len(c.Tokens) == 0 {
+			ps.add(at+".tokens", ProblemRequired, "a client needs at least one API token")
+		}
+		for j, t := range c.Tokens {
+			tat := fmt.Sprintf("%s.tokens[%d]", at, j)
+			switch {
+			case len(t) < MinTokenLength:
+				ps.add(tat, ProblemPattern, "a token needs at least %d characters", MinTokenLength)
+			case strings.TrimSpace(t) != t || strings.ContainsAny(t, " \t\r\n"):
+				ps.add(tat, ProblemPattern, "a token cannot hold white space")
+			case seenToken[t] != "":
+				ps.add(tat, ProblemDuplicate, "the same token as %s; every token names one client", seenToken[t])
+			default:
+				seenToken[t] = tat
+			}
+		}
+		for j, p := range c.Questionnaires {
+			if _, err := path.Match(p, ""); err != nil || p == "" {
+				ps.add(fmt.Sprintf("%s.questionnaires[%d]", at, j), ProblemPattern, "%q is not a questionnaire id or a pattern such as kvarus-*", p)
+			}
+		}
+		if c.RegistryURL != "" {
+			if u, err := url.Parse(c.RegistryURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				ps.add(at+".registryUrl", ProblemPattern, "%q is not an http(s) URL", c.RegistryURL)
+			}
+		} else if c.RegistryToken != "" {
+			ps.add(at+".registryToken", ProblemPattern, "a registry token without a registryUrl is never sent")
+		}
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return NewClients(f.Clients), nil
+}
+
+// NewClients indexes clients that are known to be valid (ParseClients
+// checks them).
+func NewClients(list []*Client) *Clients {
+	cs := &Clients{list: list}
+	for i, c := range list {
+		for j, t := range c.Tokens {
+			cs.hashes = append(cs.hashes, sha256.Sum256([]byte(t)))
+			cs.owner, cs.pos = append(cs.owner, i), append(cs.pos, j+1)
+		}
+	}
+	return cs
+}
+
+// Lookup returns the client a token belongs to and the token's 1-based
+// position in the client's list (for the audit log, never the token), or
+// nil. Every token is compared, in constant time, whatever matches.
+func (cs *Clients) Lookup(token string) (*Client, int) {
+	h := sha256.Sum256([]byte(token))
+	found := -1
+	for i := range cs.hashes {
+		if subtle.ConstantTimeCompare(h[:], cs.hashes[i][:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return nil, 0
+	}
+	return cs.list[cs.owner[found]], cs.pos[found]
+}
+
+// Get returns the client with the given id, or nil.
+func (cs *Clients) Get(id string) *Client {
+	for _, c := range cs.list {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// List returns the clients in file order.
+func (cs *Clients) List() []*Client { return slices.Clone(cs.list) }
+
+// DecodeStrict decodes one JSON document into v, which must be a pointer
+// to a struct of strings, booleans, numbers, slices, maps and structs. The
+// document must be I-JSON (valid UTF-8, no repeated key); unknown fields
+// and values of the wrong type are reported together, each with its path,
+// as a *DefinitionError.
+func DecodeStrict(data []byte, v any) error {
+	tree, err := decodeTree(data)
+	if err != nil {
+		if te, ok := err.(*treeError); ok {
+			return &DefinitionError{Problems: []Problem{{Path: te.path, Code: te.code, Message: te.msg}}}
+		}
+		return &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: err.Error()}}}
+	}
+	var ps problems
+	walkStrict(&ps, "", tree, reflect.TypeOf(v).Elem())
+	if err := ps.err(); err != nil {
+		return err
+	}
+	canon, err := canonicalJSON(tree)
+	if err != nil {
+		return &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: err.Error()}}}
+	}
+	// Decoding what was vetted, not the file.
+	if err := json.Unmarshal(canon, v); err != nil {
+		return &DefinitionError{Problems: []Problem{{Code: ProblemSyntax, Message: "internal: " + err.Error()}}}
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"eprom/questionnaire"
+
+	"github.com/google/uuid"
+)
+
+// Signer signs message payloads.
+type Signer interface {
+	// Sign returns the JWS compact serialization of payload and the id of
+	// the key that signed it.
+	Sign(payload []byte) (jws, kid string, err error)
+}
+
+// Submissions is the application service between the patient pages, the
+// orders and the outbox: it closes an order (submitted, declined or
+// expired), signs its envelope (DESIGN.md §7) and puts it in the outbox
+// for the order's client, in one durable step; and when the envelope is
+// delivered, it marks the order delivered. The queue knows nothing of
+// orders, and the orders store nothing of signing.
+type Submissions struct {
+	Orders Orders
+	Queue  Queue
+	Signer Signer
+}
+
+// Submit closes the order with a response, or a decline, and enqueues its
+// envelope; when Submit returns, the envelope is on disk. Returns
+// ECONFLICT when the order is closed already: a second submit stores
+// nothing.
+func (s *Submissions) Submit(ctx context.Context, r *questionnaire.Response, now time.Time) (*questionnaire.Order, error) {
+	move := func(o *questionnaire.Order, _ *questionnaire.Draft) (bool, error) {
+		if r.Type == questionnaire.ResponseDeclined {
+			return true, o.Decline(now)
+		}
+		return true, o.Submit(now)
+	}
+	return s.Orders.CloseOrder(ctx, r.OrderID, now, move, s.envelope(r, now))
+}
+
+// Expire closes the orders past their expiry, up to 1000 a call, each with
+// an "expired" envelope, and returns them.
+func (s *Submissions) Expire(ctx context.Context, now time.Time) ([]*questionnaire.Order, error) {
+	ids, err := s.Orders.ExpiringOrders(ctx, now, 1000)
+	if err != nil {
+		return nil, err
+	}
+	move := func(o *questionnaire.Order, _ *questionnaire.Draft) (bool, error) { return o.Expire(now), nil }
+	var expired []*questionnaire.Order
+	for _, id := range ids {
+		o, err := s.Orders.CloseOrder(ctx, id, now, move, s.envelope(nil, now))
+		if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
+			continue // gone meanwhile
+		}
+		if err != nil {
+			return expired, err
+		}
+		if o != nil {
+			expired = append(expired, o)
+		}
+	}
+	return expired, nil
+}
+
+// envelope builds and signs the envelope of an order closed by r (nil: by
+// its expiry, with the draft's events), for the order's client.
+func (s *Submissions) envelope(r *questionnaire.Response, now time.Time) MessageFunc {
+	return func(o *questionnaire.Order, d *questionnaire.Draft) (*Message, error) {
+		if s.Signer == nil {
+			return nil, fmt.Errorf("no signer: cannot sign the envelope of order %s", o.ID)
+		}
+		var events []questionnaire.Event
+		if d != nil {
+			events = d.Events
+		}
+		id := uuid.Must(uuid.NewV7()).String()
+		env := questionnaire.NewEnvelope(id, o, r, events)
+		payload, err := json.Marshal(env)
+		if err != nil {
+			return nil, err
+		}
+		jws, kid, err := s.Signer.Sign(payload)
+		if err != nil {
+			return nil, err
+		}
+		return &Message{ID: id, Kind: KindEnvelope, Destination: clientOf(o), Ref: o.ID, Label: env.Type, KeyID: kid,
+			Body: []byte(jws), CreatedAt: now, NextAt: now}, nil
+	}
+}
+
+// DefaultClient is the client of orders from before clients existed, and
+// the one client that EPROM_API_TOKENS configures.
+const DefaultClient = "default"
+
+func clientOf(o *questionnaire.Order) string {
+	if o.Client == "" {
+		return DefaultClient
+	}
+	return o.Client
+}
+
+// Delivered deletes a delivered message from the queue (holder must hold
+// its lease; destination "" for any) and settles it: an envelope's order
+// is marked delivered. A failure to settle is not Delivered's error: the
+// message is delivered, and SettleDeliveries tries again. Returns the
+// queue's errors (ENOTFOUND, ELEASE).
+func (s *Submissions) Delivered(ctx context.Context, id, holder, destination string, now time.Time) error {
+	if err := s.Queue.Delete(ctx, id, holder, destination, now); err != nil {
+		return err
+	}
+	s.SettleDeliveries(ctx)
+	return nil
+}
+
+// SettleDeliveries marks delivered the orders of delivered envelopes not
+// yet settled (their store was down at the time, or the process stopped
+// in between). It returns how many it settled.
+func (s *Submissions) SettleDeliveries(ctx context.Context) (int, error) {
+	done, err := s.Queue.Unsettled(ctx, 1000)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range done {
+		if m.Kind == KindEnvelope && m.Ref != "" {
+			err := s.Orders.MarkDelivered(ctx, m.Ref, m.At)
+			if err != nil && questionnaire.ErrorCode(err) != questionnaire.ENOTFOUND {
+				return n, fmt.Errorf("settle delivery of %s: %w", m.ID, err)
+			}
+		}
+		if err := s.Queue.Settle(ctx, m.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// ClosedWith reports whether a prepared message is the one its order
+// closed with, for Pending's recovery: true confirms it, false discards
+// it. An order that is gone did not close with it.
+func (s *Submissions) ClosedWith(ctx context.Context, m *Message) (bool, error) {
+	if m.Ref == "" {
+		return false, errors.New("a prepared message without a ref")
+	}
+	o, err := s.Orders.Order(ctx, m.Ref)
+	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return o.SubmissionID == m.ID, nil
+}
