@@ -99,6 +99,47 @@ func TestCodesAreNeverInTheFileInClear(t *testing.T) {
 	}
 }
 
+// The file alone reveals no answer and no patient reference: not in its
+// live pages, and not in the free pages that deleted records leave.
+func TestNothingReadableInTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eprom.db")
+	s := MustOpen(t, path)
+	storetest.RunAtRest(t, wired(t, s), func() []byte {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	})
+}
+
+// Closed orders go TombstoneTTL after their expiry, with their codes.
+func TestClosedOrdersArePurged(t *testing.T) {
+	s := wired(t, MustOpen(t, filepath.Join(t.TempDir(), "eprom.db")))
+	ctx := context.Background()
+	o := storetest.NewOrder(time.Hour)
+	_, code, _, _ := s.CreateOrder(ctx, o, &store.Idempotency{Client: "registry", Key: "k", Hash: "sha256:aa"})
+	s.Submit(ctx, &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseAnswered}, o.CreatedAt)
+	open := storetest.NewOrder(time.Hour)
+	s.CreateOrder(ctx, open, nil)
+	if n, err := s.PurgeOrders(ctx, o.ExpiresAt.Add(store.TombstoneTTL-time.Second)); err != nil || n != 0 {
+		t.Fatalf("purged %d before the time, %v", n, err)
+	}
+	if n, err := s.PurgeOrders(ctx, o.ExpiresAt.Add(store.TombstoneTTL)); err != nil || n != 2 {
+		t.Fatalf("purged %d, %v", n, err) // the other expired unanswered: the sweeper closed it, or it is past use
+	}
+	if _, err := s.Order(ctx, o.ID); questionnaire.ErrorCode(err) != questionnaire.ENOTFOUND {
+		t.Fatalf("the order is still there: %v", err)
+	}
+	if _, _, err := s.LookupCode(ctx, code); questionnaire.ErrorCode(err) != questionnaire.ENOTFOUND {
+		t.Fatalf("its code still finds something: %v", err)
+	}
+	again, _, created, err := s.CreateOrder(ctx, storetest.NewOrder(time.Hour), &store.Idempotency{Client: "registry", Key: "k", Hash: "sha256:aa"})
+	if err != nil || !created || again.ID == o.ID {
+		t.Fatalf("the idempotency key outlived its order: %v %v", created, err)
+	}
+}
+
 func TestOpenFailsClearlyWhenTheFileIsInUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "eprom.db")
 	MustOpen(t, path)

@@ -146,6 +146,43 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// A dump of Redis (every value under the prefix, as GET and DUMP give it)
+// and the replica's outbox file reveal no answer and no patient reference.
+func TestNothingReadableInRedisOrTheOutbox(t *testing.T) {
+	needRedis(t)
+	dir := t.TempDir()
+	keys, _ := signing.Load(filepath.Join(dir, "keys.pem"), true)
+	prefix := fmt.Sprintf("test:%x:", rand.Uint64())
+	cleanup(t, prefix)
+	path := filepath.Join(dir, "outbox.db")
+	c := open(t, prefix, path, keys)
+	ctx := context.Background()
+	storetest.RunAtRest(t, c.Store, func() []byte {
+		var all bytes.Buffer
+		rdb := c.rs.Client()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			key := iter.Val()
+			all.WriteString(key + "\n")
+			if v, err := rdb.Get(ctx, key).Bytes(); err == nil {
+				all.Write(v)
+			}
+			for _, m := range rdb.ZRange(ctx, key, 0, -1).Val() {
+				all.WriteString(m)
+			}
+			if v, err := rdb.Dump(ctx, key).Result(); err == nil {
+				all.WriteString(v)
+			}
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(raw)
+		return all.Bytes()
+	})
+}
+
 func TestLimits(t *testing.T) {
 	needRedis(t)
 	storetest.RunLimits(t, func(tb testing.TB) store.Limits {
