@@ -1,8 +1,9 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -158,9 +159,19 @@ func patient(base, code string) (done bool, err error) {
 	return false, fmt.Errorf("submit: %d", resp.StatusCode)
 }
 
-// order creates an audit order through the API; it retries while the
-// server is down.
+// orderRetrying creates an audit order through the API; it retries while
+// the server is down.
 func orderRetrying(t *testing.T, base string) (id, code string) {
+	t.Helper()
+	id, code, err := tryOrder(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, code
+}
+
+// tryOrder is orderRetrying for any goroutine: it returns what went wrong.
+func tryOrder(base string) (id, code string, err error) {
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		req, _ := http.NewRequest("POST", base+"/api/v1/orders", strings.NewReader(`{"questionnaire": "audit", "patientRef": "p"}`))
 		req.Header.Set("Authorization", "Bearer serve-test-token-0123")
@@ -172,30 +183,35 @@ func orderRetrying(t *testing.T, base string) (id, code string) {
 		json.NewDecoder(resp.Body).Decode(&m)
 		resp.Body.Close()
 		if resp.StatusCode == 201 {
-			return m["id"].(string), m["code"].(string)
+			return m["id"].(string), m["code"].(string), nil
 		}
 	}
-	t.Fatal("could not create an order")
-	return "", ""
+	return "", "", errors.New("could not create an order in 30 s")
 }
 
-// readSink reads the sink's records.
+// readSink reads the sink's records; a last line still being written is
+// left for the next read.
 func readSink(t *testing.T, path string) []sink.Record {
 	t.Helper()
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	if i := bytes.LastIndexByte(raw, '\n'); i >= 0 {
+		raw = raw[:i+1]
+	} else {
+		raw = nil
+	}
 	var out []sink.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 4<<20)
-	for sc.Scan() {
+	for _, line := range bytes.Split(bytes.TrimSuffix(raw, []byte("\n")), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
 		var r sink.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+		if err := json.Unmarshal(line, &r); err != nil {
 			t.Fatalf("a broken line in the sink's file: %v", err)
 		}
 		out = append(out, r)
@@ -230,6 +246,17 @@ func newCluster(t *testing.T, sinkRunning bool) *cluster {
 		c.sink.start()
 	}
 	return c
+}
+
+// queueList runs `eprom queue list` on the running server's data folder.
+func (c *cluster) queueList() string {
+	c.t.Helper()
+	bin, _ := binaries()
+	out, err := exec.Command(filepath.Join(bin, "eprom"), "queue", "list", "-data", c.data).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("queue list: %v\n%s", err, out)
+	}
+	return string(out)
 }
 
 // queueStat runs `eprom queue stats` on the running server's data folder.
@@ -326,7 +353,11 @@ func TestCrashes(t *testing.T) {
 	for range workers {
 		wg.Go(func() {
 			for range jobs {
-				id, code := orderRetrying(t, c.base)
+				id, code, err := tryOrder(c.base)
+				if err != nil {
+					t.Error(err)
+					continue
+				}
 				for try := 0; ; try++ {
 					done, err := patient(c.base, code)
 					if done {
@@ -386,7 +417,17 @@ func TestRegistryOutage(t *testing.T) {
 		}
 		confirmed[id] = true
 	}
-	time.Sleep(1500 * time.Millisecond) // the worker tries, fails and backs off
+	// The worker tries, fails and backs off: envelopes wait with the error
+	// of an attempt, and the registry's destination waits out its backoff.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		list := c.queueList()
+		if strings.Contains(list, "connection refused") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivery was tried while the registry was down:\n%s", list)
+		}
+	}
 	if depth := c.queueStat("depth"); depth != "30" {
 		t.Errorf("depth %s while the registry is down, want 30", depth)
 	}

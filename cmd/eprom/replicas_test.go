@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -47,12 +48,20 @@ func startRedis(t *testing.T) *redisServer {
 
 func (r *redisServer) start(bin string) {
 	r.t.Helper()
+	if err := r.run(bin); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// run starts redis-server and waits until it answers; safe off the test's
+// goroutine.
+func (r *redisServer) run(bin string) error {
 	_, port, _ := net.SplitHostPort(r.addr)
 	// Append-only with fsync always: a restart keeps what Redis said it had.
 	r.cmd = exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--dir", r.dir, "--save", "",
 		"--appendonly", "yes", "--appendfsync", "always")
 	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
+		return err
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("tcp", r.addr); err == nil {
@@ -62,11 +71,11 @@ func (r *redisServer) start(bin string) {
 			n, _ := c.Read(buf)
 			c.Close()
 			if strings.HasPrefix(string(buf[:n]), "+PONG") {
-				return
+				return nil
 			}
 		}
 	}
-	r.t.Fatal("redis-server did not come up")
+	return errors.New("redis-server did not come up")
 }
 
 func (r *redisServer) stop() {
@@ -77,10 +86,13 @@ func (r *redisServer) stop() {
 	}
 }
 
-func (r *redisServer) restart() {
+// restart stops Redis, leaves it down for a while, and starts it again;
+// safe off the test's goroutine.
+func (r *redisServer) restart(down time.Duration) error {
 	bin, _ := exec.LookPath("redis-server")
 	r.stop()
-	r.start(bin)
+	time.Sleep(down)
+	return r.run(bin)
 }
 
 // replicas are two eprom processes on one Redis, behind a round-robin
@@ -167,21 +179,33 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // it returns the browser and the form token.
 func upToReview(t *testing.T, base, code string) (*http.Client, string) {
 	t.Helper()
-	c := browserClient()
-	resp, err := c.Get(base + "/c/" + code)
-	if err != nil || resp.StatusCode != 303 {
-		t.Fatalf("code: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	resp, err = c.Get(base + "/q")
+	c, csrf, err := toReview(base, code)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return c, csrf
+}
+
+// toReview is upToReview for any goroutine: it returns what went wrong.
+func toReview(base, code string) (*http.Client, string, error) {
+	c := browserClient()
+	resp, err := c.Get(base + "/c/" + code)
+	if err != nil {
+		return nil, "", err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 {
+		return nil, "", fmt.Errorf("code: %d", resp.StatusCode)
+	}
+	resp, err = c.Get(base + "/q")
+	if err != nil {
+		return nil, "", err
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	m := csrfField.FindSubmatch(page)
 	if m == nil {
-		t.Fatalf("no form: %d %.300s", resp.StatusCode, page)
+		return nil, "", fmt.Errorf("no form: %d %.300s", resp.StatusCode, page)
 	}
 	csrf := string(m[1])
 	for _, form := range []url.Values{
@@ -190,12 +214,15 @@ func upToReview(t *testing.T, base, code string) (*http.Client, string) {
 	} {
 		form.Set("csrf", csrf)
 		resp, err := c.PostForm(base+"/q", form)
-		if err != nil || resp.StatusCode != 303 {
-			t.Fatalf("page: %v %v", resp, err)
+		if err != nil {
+			return nil, "", err
 		}
 		resp.Body.Close()
+		if resp.StatusCode != 303 {
+			return nil, "", fmt.Errorf("page: %d", resp.StatusCode)
+		}
 	}
-	return c, csrf
+	return c, csrf, nil
 }
 
 // submitTo posts the submit with the browser's session cookie to one
@@ -247,7 +274,11 @@ func TestReplicasSubmitOnceUnderRace(t *testing.T) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			c, csrf := upToReview(t, r.proxy, code)
+			c, csrf, err := toReview(r.proxy, code)
+			if err != nil {
+				t.Error(err)
+				return
+			}
 			// The same submit on A and on B at once.
 			var inner sync.WaitGroup
 			statuses := make([]int, 2)
@@ -292,38 +323,52 @@ func TestReplicasShareRateLimits(t *testing.T) {
 	}
 }
 
+// TestReplicasThroughARedisRestart restarts Redis while patients answer
+// through both replicas: flows cut short are tried again, and in the end
+// every order is submitted and its envelope delivered once.
 func TestReplicasThroughARedisRestart(t *testing.T) {
 	r := newReplicas(t)
-	confirmed := map[string]bool{}
-	interrupted := 0
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	restarted := make(chan struct{})
+	const workers, each = 4, 10
+	var (
+		mu          sync.Mutex
+		orders      = map[string]bool{}
+		confirmed   = map[string]bool{}
+		interrupted int
+		wg          sync.WaitGroup
+	)
+	restarted := make(chan error, 1)
 	go func() {
-		defer close(restarted)
 		time.Sleep(400 * time.Millisecond)
-		r.redis.restart()
+		restarted <- r.redis.restart(700 * time.Millisecond)
 	}()
-	for w := range 4 {
+	for w := range workers {
 		wg.Go(func() {
-			for i := range 10 {
-				id, code := orderRetrying(t, r.aURL)
-				for try := 0; try < 100; try++ {
+			for i := range each {
+				id, code, err := tryOrder(r.aURL)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				orders[id] = true
+				mu.Unlock()
+				for try := 0; ; try++ {
 					done, err := patient([]string{r.aURL, r.bURL}[(w+i)%2], code)
+					mu.Lock()
 					if done {
-						mu.Lock()
 						confirmed[id] = true
-						mu.Unlock()
 					}
+					if err != nil {
+						interrupted++
+					}
+					mu.Unlock()
 					if err == nil {
 						break
 					}
-					mu.Lock()
-					interrupted++
-					if try == 99 {
-						t.Logf("gave up on %s: %v", id, err)
+					if try == 100 {
+						t.Errorf("order %s: no answer after %d tries: %v", id, try, err)
+						break
 					}
-					mu.Unlock()
 					time.Sleep(50 * time.Millisecond)
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -331,14 +376,26 @@ func TestReplicasThroughARedisRestart(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	<-restarted
-	c := &cluster{t: t, base: r.aURL, sinkOut: r.sinkOut, data: r.dataA, server: r.a}
-	recs := c.waitForAll(confirmed)
-	c.checkRecords(recs)
-	if len(confirmed) < 20 {
-		t.Errorf("only %d of 40 submissions confirmed", len(confirmed))
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%d confirmed, %d flows interrupted by the restart", len(confirmed), interrupted)
+	if interrupted == 0 {
+		t.Error("no flow was interrupted: the restart missed the traffic, and the test proved nothing")
+	}
+	if len(orders) != workers*each {
+		t.Fatalf("%d orders made of %d", len(orders), workers*each)
+	}
+	// Every order was sent, whether or not its patient saw the thanks
+	// (a flow whose submit was cut short finds the order sent on retry).
+	for id := range orders {
+		if status, o := api(t, "GET", r.bURL+"/api/v1/orders/"+id, ""); status != 200 || (o["status"] != "submitted" && o["status"] != "delivered") {
+			t.Errorf("order %s after the restart: %d %v", id, status, o)
+		}
+	}
+	c := &cluster{t: t, base: r.aURL, sinkOut: r.sinkOut, data: r.dataA, server: r.a}
+	recs := c.waitForAll(orders) // every order arrives, at most once each
+	c.checkRecords(recs)
+	t.Logf("%d orders, %d confirmed to the patient, %d flows interrupted by the restart", len(orders), len(confirmed), interrupted)
 	// Both replicas answer again without a restart of their own.
 	for _, base := range []string{r.aURL, r.bURL} {
 		resp, err := http.Get(base + "/readyz")
