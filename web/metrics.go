@@ -20,6 +20,8 @@ import (
 // DeliveryCounters are the push worker's totals, when there is one.
 type DeliveryCounters interface {
 	Totals() (attempts, delivered, failures, deadLetters int64)
+	// Paused returns the destinations waiting out a backoff, and until when.
+	Paused(now time.Time) map[string]time.Time
 }
 
 // Metrics are what /metrics shows, on a registry of their own.
@@ -88,6 +90,7 @@ func newMetrics(outbox store.Queue, delivery DeliveryCounters) *Metrics {
 	gauge("eprom_outbox_dead_letters", "Envelopes in the dead-letter list.", func(s store.OutboxStats) float64 { return float64(s.Dead) })
 	gauge("eprom_outbox_oldest_age_seconds", "Age of the oldest undelivered envelope.", func(s store.OutboxStats) float64 { return s.OldestAge.Seconds() })
 	gauge("eprom_outbox_tombstones", "Delivered envelopes remembered (30 days).", func(s store.OutboxStats) float64 { return float64(s.Delivered) })
+	m.reg.MustRegister(&byDestination{read: read, delivery: delivery})
 	if delivery != nil {
 		counter := func(name, help string, f func(a, d, fl, dl int64) int64) {
 			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 {
@@ -117,4 +120,34 @@ func (s *Server) Expired(n int) {
 func (m *Metrics) request(route, method string, status int, d time.Duration) {
 	// fiber's strings point into buffers it reuses: the labels keep copies.
 	m.requests.WithLabelValues(strings.Clone(route), strings.Clone(method), strconv.Itoa(status/100)+"xx").Observe(d.Seconds())
+}
+
+// byDestination reports the outbox depth of each destination (client),
+// and which destinations the push worker holds back after failures.
+type byDestination struct {
+	read     func() store.OutboxStats
+	delivery DeliveryCounters
+}
+
+var (
+	depthDesc = prometheus.NewDesc("eprom_outbox_depth_by_destination",
+		"Envelopes waiting or leased, by destination (the client they are for).", []string{"destination"}, nil)
+	pausedDesc = prometheus.NewDesc("eprom_delivery_paused_seconds",
+		"Seconds until the push worker tries a destination again after failures; 0 when it is not held back.", []string{"destination"}, nil)
+)
+
+func (b *byDestination) Describe(ch chan<- *prometheus.Desc) { ch <- depthDesc; ch <- pausedDesc }
+
+func (b *byDestination) Collect(ch chan<- prometheus.Metric) {
+	st := b.read()
+	for dest, n := range st.ByDestination {
+		ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(n), dest)
+	}
+	if b.delivery == nil {
+		return
+	}
+	now := time.Now()
+	for dest, until := range b.delivery.Paused(now) {
+		ch <- prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, until.Sub(now).Seconds(), dest)
+	}
 }

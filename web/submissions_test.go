@@ -129,6 +129,7 @@ func TestMetrics(t *testing.T) {
 		`eprom_submissions_total{type="response"} 1`,
 		`eprom_code_failures_total 1`,
 		`eprom_outbox_depth 1`,
+		`eprom_outbox_depth_by_destination{destination="registry"} 1`,
 		`eprom_outbox_dead_letters 0`,
 		`eprom_outbox_oldest_age_seconds`,
 		`eprom_page_render_seconds_bucket{page="page.html"`,
