@@ -99,7 +99,15 @@ func NewSecrets(secret []byte) (*Secrets, error) {
 // so that the stored value reveals nothing of the body.
 func (s *Secrets) IdempotencyHash(hash string) string {
 	m := hmac.New(sha256.New, s.idemKey)
-	m.Write([]byte(hash))
+	m.Write([]byte("hash\x00" + hash))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// IdempotencyKey returns what a store keeps of a client's Idempotency-Key:
+// an HMAC, since registries may build keys from their own references.
+func (s *Secrets) IdempotencyKey(i *Idempotency) string {
+	m := hmac.New(sha256.New, s.idemKey)
+	m.Write([]byte("key\x00" + i.Client + "\x00" + i.Key))
 	return hex.EncodeToString(m.Sum(nil))
 }
 

@@ -193,12 +193,15 @@ type Accept func(kind, destination string) int
 // messages are retried or put in a dead-letter list, and re-driven from
 // there. A lease hides a message until it is deleted, returned or lapses.
 type Queue interface {
-	// Send puts a message in the queue, due at its NextAt.
+	// Send puts a message in the queue, due at its NextAt. Returns
+	// ECONFLICT when a message with its id was sent before.
 	Send(ctx context.Context, m *Message) error
 
 	// Receive leases up to n messages due at now for holder, until
 	// now+ttl, oldest first within each kind and destination that accept
-	// takes (nil: all, up to n).
+	// takes (nil: all, up to n). A message whose body cannot be opened
+	// (sealed under another secret, or damaged) goes to the dead-letter
+	// list instead, with the reason.
 	Receive(ctx context.Context, holder string, n int, ttl time.Duration, now time.Time, accept Accept) ([]*Message, error)
 
 	// Extend lengthens holder's lease to now+ttl. Returns ENOTFOUND when
@@ -207,13 +210,13 @@ type Queue interface {
 	Extend(ctx context.Context, id, holder string, ttl time.Duration, now time.Time) error
 
 	// Delete records a message as delivered: it leaves the queue with its
-	// body and a tombstone stays for TombstoneTTL. Only the holder of the
-	// current lease may delete, and only a message for destination (""
-	// for any). Deleting again by the same holder is not an error.
-	// Returns ENOTFOUND when there is no such message for destination, and
-	// ELEASE when holder does not hold its lease (never leased, lapsed, or
-	// another's).
-	Delete(ctx context.Context, id, holder, destination string, now time.Time) error
+	// body and a tombstone stays for TombstoneTTL; it returns the
+	// tombstone. Only the holder of the current lease may delete, and only
+	// a message for destination ("" for any). Deleting again by the same
+	// holder is not an error. Returns ENOTFOUND when there is no such
+	// message for destination, and ELEASE when holder does not hold its
+	// lease (never leased, lapsed, or another's).
+	Delete(ctx context.Context, id, holder, destination string, now time.Time) (*Delivery, error)
 
 	// Retry returns a message leased by holder to the queue, due at at,
 	// counting an attempt and its error. Returns ENOTFOUND or ELEASE as
@@ -311,19 +314,20 @@ type Limits interface {
 // records the lease; a replica that gets the ack for a message it does not
 // hold checks the lease and records the ack; the holder applies it.
 type SharedLeases interface {
-	// ShareLeases records the leases of messages just received.
-	ShareLeases(ctx context.Context, msgs []*Message) error
+	// ShareLeases records the leases of messages just received at now.
+	ShareLeases(ctx context.Context, msgs []*Message, now time.Time) error
 
 	// RecordAck records holder's ack, at now, of a message another
-	// replica holds. Returns ENOTFOUND when no lease of the message for
-	// destination is recorded (nothing is written then), and ELEASE when
-	// the lease is another holder's or has lapsed.
+	// replica holds; an ack recorded before for the same holder is fine.
+	// Returns ENOTFOUND when no lease of the message for destination is
+	// recorded (nothing is written then), and ELEASE when the lease is
+	// another holder's or has lapsed.
 	RecordAck(ctx context.Context, id, holder, destination string, now time.Time) error
 
 	// Acks returns the recorded acks of the given ids, by id.
 	Acks(ctx context.Context, ids []string) (map[string]Ack, error)
 
-	// ForgetAck deletes an ack that was applied.
+	// ForgetAck deletes an ack the holder refused; applied ones lapse.
 	ForgetAck(ctx context.Context, id string) error
 }
 

@@ -46,27 +46,33 @@ func (s *Submissions) Submit(ctx context.Context, r *questionnaire.Response, now
 }
 
 // Expire closes the orders past their expiry, up to 1000 a call, each with
-// an "expired" envelope, and returns them.
+// an "expired" envelope, and returns them. An order that cannot be closed
+// now (unreadable, or its store failing) does not hold up the others: the
+// errors are returned together, after the rest are done.
 func (s *Submissions) Expire(ctx context.Context, now time.Time) ([]*questionnaire.Order, error) {
 	ids, err := s.Orders.ExpiringOrders(ctx, now, 1000)
 	if err != nil {
 		return nil, err
 	}
 	move := func(o *questionnaire.Order, _ *questionnaire.Draft) (bool, error) { return o.Expire(now), nil }
-	var expired []*questionnaire.Order
+	var (
+		expired []*questionnaire.Order
+		errs    []error
+	)
 	for _, id := range ids {
 		o, err := s.Orders.CloseOrder(ctx, id, now, move, s.envelope(nil, now))
-		if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
-			continue // gone meanwhile
-		}
-		if err != nil {
-			return expired, err
-		}
-		if o != nil {
+		switch {
+		case questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND:
+			// gone meanwhile
+		case questionnaire.ErrorCode(err) == questionnaire.EUNAVAILABLE:
+			return expired, err // the store is down: the next sweep tries again
+		case err != nil:
+			errs = append(errs, fmt.Errorf("expire order %s: %w", id, err))
+		case o != nil:
 			expired = append(expired, o)
 		}
 	}
-	return expired, nil
+	return expired, errors.Join(errs...)
 }
 
 // envelope builds and signs the envelope of an order closed by r (nil: by
@@ -112,35 +118,50 @@ func clientOf(o *questionnaire.Order) string {
 // message is delivered, and SettleDeliveries tries again. Returns the
 // queue's errors (ENOTFOUND, ELEASE).
 func (s *Submissions) Delivered(ctx context.Context, id, holder, destination string, now time.Time) error {
-	if err := s.Queue.Delete(ctx, id, holder, destination, now); err != nil {
+	d, err := s.Queue.Delete(ctx, id, holder, destination, now)
+	if err != nil {
 		return err
 	}
-	s.SettleDeliveries(ctx)
+	if d.Unsettled {
+		s.settle(ctx, *d) // on failure, the sweep's SettleDeliveries
+	}
 	return nil
 }
 
 // SettleDeliveries marks delivered the orders of delivered envelopes not
 // yet settled (their store was down at the time, or the process stopped
-// in between). It returns how many it settled.
+// in between). It returns how many it settled; one that cannot be settled
+// does not hold up the others.
 func (s *Submissions) SettleDeliveries(ctx context.Context) (int, error) {
 	done, err := s.Queue.Unsettled(ctx, 1000)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, m := range done {
-		if m.Kind == KindEnvelope && m.Ref != "" {
-			err := s.Orders.MarkDelivered(ctx, m.Ref, m.At)
-			if err != nil && questionnaire.ErrorCode(err) != questionnaire.ENOTFOUND {
-				return n, fmt.Errorf("settle delivery of %s: %w", m.ID, err)
+	var errs []error
+	for _, d := range done {
+		if err := s.settle(ctx, d); err != nil {
+			if questionnaire.ErrorCode(err) == questionnaire.EUNAVAILABLE {
+				return n, err
 			}
-		}
-		if err := s.Queue.Settle(ctx, m.ID); err != nil {
-			return n, err
+			errs = append(errs, err)
+			continue
 		}
 		n++
 	}
-	return n, nil
+	return n, errors.Join(errs...)
+}
+
+// settle does what follows one delivery: an envelope's order is marked
+// delivered (an order gone meanwhile needs nothing).
+func (s *Submissions) settle(ctx context.Context, d Delivery) error {
+	if d.Kind == KindEnvelope && d.Ref != "" {
+		err := s.Orders.MarkDelivered(ctx, d.Ref, d.At)
+		if err != nil && questionnaire.ErrorCode(err) != questionnaire.ENOTFOUND {
+			return fmt.Errorf("settle delivery of %s: %w", d.ID, err)
+		}
+	}
+	return s.Queue.Settle(ctx, d.ID)
 }
 
 // ClosedWith reports whether a prepared message is the one its order

@@ -130,8 +130,10 @@ func TestClientsAreIsolated(t *testing.T) {
 					t.Errorf("an ack after the lease lapsed: %d %s", got.status, got.body)
 				}
 				decode(t, h.do("GET", "/api/v1/submissions?lease=60", ""))
-				if got := h.answer("POST", "/api/v1/submissions/ID/ack", envelope, token); got.status != 200 {
-					t.Fatalf("the holder's ack: %d %s", got.status, got.body)
+				for range 2 { // twice is fine
+					if got := h.answer("POST", "/api/v1/submissions/ID/ack", envelope, token); got.status != 200 {
+						t.Fatalf("the holder's ack: %d %s", got.status, got.body)
+					}
 				}
 				if got := h.answer("GET", "/api/v1/orders/ID", submitted, token); !strings.Contains(got.body, `"status":"delivered"`) || !strings.Contains(got.body, envelope) {
 					t.Errorf("after delivery: %s", got.body)

@@ -67,7 +67,7 @@ func (s *Server) handleSubmissionsLease(c *fiber.Ctx) error {
 		return err
 	}
 	if s.cfg.SharedLeases != nil {
-		if err := s.cfg.SharedLeases.ShareLeases(c.UserContext(), msgs); err != nil {
+		if err := s.cfg.SharedLeases.ShareLeases(c.UserContext(), msgs, s.now()); err != nil {
 			// The envelopes are leased here; an ack through another
 			// replica will be refused until the lease lapses and they
 			// are leased again.

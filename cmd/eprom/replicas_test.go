@@ -471,4 +471,17 @@ func TestReplicasTakeAcksForEachOther(t *testing.T) {
 			t.Fatal("A never applied the ack taken by B")
 		}
 	}
+	// The registry's retry of the ack, through either replica, is fine.
+	if status, m := api(t, "POST", r.bURL+"/api/v1/submissions/"+sub+"/ack", ""); status != 202 {
+		t.Errorf("the ack again on B: %d %v", status, m)
+	}
+	if status, m := api(t, "POST", r.aURL+"/api/v1/submissions/"+sub+"/ack", ""); status != 200 {
+		t.Errorf("the ack again on A: %d %v", status, m)
+	}
+	// An id no replica leased is 404 on both.
+	for _, base := range []string{r.aURL, r.bURL} {
+		if status, m := api(t, "POST", base+"/api/v1/submissions/01900000-0000-7000-8000-000000000009/ack", ""); status != 404 {
+			t.Errorf("an unknown id on %s: %d %v", base, status, m)
+		}
+	}
 }

@@ -8,12 +8,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -70,6 +72,7 @@ type service struct {
 	cfg         Config
 	logger      *slog.Logger
 	clients     atomic.Pointer[questionnaire.Clients]
+	hup         chan os.Signal // SIGHUP: read the clients file again
 	orders      store.Orders
 	patients    store.Patients
 	limits      store.Limits
@@ -86,7 +89,10 @@ type service struct {
 // openService builds everything `serve` needs from the configuration. Its
 // errors are one line that names the setting or file at fault.
 func openService(cfg Config, logger *slog.Logger) (*service, error) {
-	svc := &service{cfg: cfg, logger: logger}
+	// SIGHUP is caught from the start: one sent while the service opens
+	// must not end it.
+	svc := &service{cfg: cfg, logger: logger, hup: make(chan os.Signal, 1)}
+	signal.Notify(svc.hup, syscall.SIGHUP)
 	ok := false
 	defer func() {
 		if !ok {
@@ -170,6 +176,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		svc.orders, svc.patients, svc.limits, svc.redis = rs, rs, rs, rs
 	}
 	svc.submissions = &store.Submissions{Orders: svc.orders, Queue: svc.queue, Signer: keys}
+	svc.warnStranded(clients)
 
 	svc.worker, err = delivery.New(delivery.Config{
 		Queue:  svc.queue,
@@ -245,6 +252,22 @@ func (s *service) route(kind, destination string) (delivery.Route, bool) {
 	return delivery.Route{URL: c.RegistryURL, Token: c.RegistryToken}, true
 }
 
+// warnStranded warns of envelopes waiting for a destination that no client
+// has: from EPROM_API_TOKENS to a clients file, keep the id "default".
+func (s *service) warnStranded(clients *questionnaire.Clients) {
+	st, err := s.queue.Stats(context.Background(), time.Now())
+	if err != nil {
+		s.logger.Warn("outbox stats", "err", err.Error())
+		return
+	}
+	for dest, n := range st.ByDestination {
+		if clients.Get(dest) == nil {
+			s.logger.Warn("envelopes wait for a client that is not configured; add it to the clients file (the one of EPROM_API_TOKENS is \"default\")",
+				"destination", dest, "envelopes", n)
+		}
+	}
+}
+
 // reloadClients reads the clients again (SIGHUP). A file that does not
 // parse leaves the clients in use as they were.
 func (s *service) reloadClients() {
@@ -255,6 +278,7 @@ func (s *service) reloadClients() {
 	}
 	s.clients.Store(clients)
 	s.logger.Info("reload: clients read", "clients", len(clients.List()))
+	s.warnStranded(clients)
 }
 
 // demoSink shows the reference receiver to the demo's registry page.
@@ -292,15 +316,12 @@ func (s *service) Run(ctx context.Context, ln net.Listener) error {
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	wg.Go(func() { s.sweep(bgCtx) })
 	wg.Go(func() { s.worker.Run(bgCtx) })
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	wg.Go(func() {
 		for {
 			select {
 			case <-bgCtx.Done():
 				return
-			case <-hup:
+			case <-s.hup:
 				s.reloadClients()
 			}
 		}
@@ -391,6 +412,7 @@ func (s *service) sweep(ctx context.Context) {
 
 // Close releases the store and files, last opened first.
 func (s *service) Close() {
+	signal.Stop(s.hup)
 	for i := len(s.closer) - 1; i >= 0; i-- {
 		if err := s.closer[i].Close(); err != nil {
 			s.logger.Warn("close", "err", err.Error())
@@ -400,29 +422,40 @@ func (s *service) Close() {
 }
 
 // applyRemoteAcks applies the acks that the registry gave through another
-// replica for envelopes this replica holds (pull behind a balancer).
+// replica for envelopes this replica holds (pull behind a balancer). Only
+// envelopes a pull has leased can have one.
 func (s *service) applyRemoteAcks(ctx context.Context) {
-	msgs, err := s.queue.Messages(ctx, false, 1000)
-	if err != nil || len(msgs) == 0 {
-		return
-	}
-	ids := make([]string, len(msgs))
-	for i, m := range msgs {
-		ids[i] = m.ID
-	}
-	acks, err := s.redis.Acks(ctx, ids)
+	msgs, err := s.queue.Messages(ctx, false, math.MaxInt)
 	if err != nil {
 		s.logger.Warn("sweep: remote acks", "err", err.Error())
 		return
 	}
-	for id, a := range acks {
-		err := s.submissions.Delivered(ctx, id, a.Holder, a.Destination, a.At)
-		if err != nil && questionnaire.ErrorCode(err) != questionnaire.ENOTFOUND {
-			s.logger.Warn("sweep: apply a remote ack", "submission", id, "err", err.Error())
+	var ids []string
+	for _, m := range msgs {
+		if strings.HasPrefix(m.LeaseHolder, web.PullHolder("")) {
+			ids = append(ids, m.ID)
 		}
-		if err == nil || questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND || questionnaire.ErrorCode(err) == questionnaire.ELEASE {
-			if err := s.redis.ForgetAck(ctx, id); err != nil {
-				s.logger.Warn("sweep: forget a remote ack", "submission", id, "err", err.Error())
+	}
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 500)]
+		ids = ids[len(batch):]
+		acks, err := s.redis.Acks(ctx, batch)
+		if err != nil {
+			s.logger.Warn("sweep: remote acks", "err", err.Error())
+			return
+		}
+		for id, a := range acks {
+			err := s.submissions.Delivered(ctx, id, a.Holder, a.Destination, a.At)
+			switch questionnaire.ErrorCode(err) {
+			case "":
+			case questionnaire.ENOTFOUND, questionnaire.ELEASE:
+				// Not this holder's to ack any more (leased again since):
+				// it is delivered again, and the registry keeps it once.
+				if err := s.redis.ForgetAck(ctx, id); err != nil {
+					s.logger.Warn("sweep: forget a remote ack", "submission", id, "err", err.Error())
+				}
+			default:
+				s.logger.Warn("sweep: apply a remote ack", "submission", id, "err", err.Error())
 			}
 		}
 	}

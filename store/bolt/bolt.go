@@ -28,7 +28,7 @@ var (
 	bucketOrders      = []byte("orders")      // order id → sealed order JSON
 	bucketCodes       = []byte("codes")       // HMAC of a code → codeEntry JSON
 	bucketSealed      = []byte("sealed")      // order id → the sealed current code, while the order is open
-	bucketIdempotency = []byte("idempotency") // client \x00 key → idemEntry JSON
+	bucketIdempotency = []byte("idempotency") // HMAC of client and key → idemEntry JSON
 	bucketExpiry      = []byte("expiry")      // expiry (8 bytes, big-endian Unix ns) + order id → nothing, while open
 	bucketRetention   = []byte("retention")   // expiry + TombstoneTTL (8 bytes) + order id → nothing: when the order goes
 	bucketOrderKeys   = []byte("order-keys")  // order id → orderKeys JSON: what else to delete with it
@@ -141,7 +141,7 @@ func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *s
 	err := s.db.Batch(func(tx *bolt.Tx) error {
 		out, code, created = nil, "", false
 		if idem != nil {
-			raw := tx.Bucket(bucketIdempotency).Get(idemKey(idem))
+			raw := tx.Bucket(bucketIdempotency).Get(s.idemKey(idem))
 			if raw != nil {
 				var e idemEntry
 				if err := json.Unmarshal(raw, &e); err != nil {
@@ -181,10 +181,10 @@ func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *s
 		}
 		if idem != nil {
 			raw, _ := json.Marshal(idemEntry{Hash: idemHash, OrderID: o.ID, At: o.CreatedAt})
-			if err := tx.Bucket(bucketIdempotency).Put(idemKey(idem), raw); err != nil {
+			if err := tx.Bucket(bucketIdempotency).Put(s.idemKey(idem), raw); err != nil {
 				return err
 			}
-			keys.Idem = string(idemKey(idem))
+			keys.Idem = string(s.idemKey(idem))
 		}
 		if err := putJSON(tx, bucketOrderKeys, []byte(o.ID), keys); err != nil {
 			return err
@@ -575,8 +575,8 @@ func timeKey(at time.Time, id string) []byte {
 
 func expiryKey(o *questionnaire.Order) []byte { return timeKey(o.ExpiresAt, o.ID) }
 
-func idemKey(i *store.Idempotency) []byte {
-	return []byte(i.Client + "\x00" + i.Key)
+func (s *Store) idemKey(i *store.Idempotency) []byte {
+	return []byte(s.secrets.IdempotencyKey(i))
 }
 
 // wrap prefixes internal errors; application errors pass unchanged.

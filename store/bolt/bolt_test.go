@@ -140,6 +140,49 @@ func TestClosedOrdersArePurged(t *testing.T) {
 	}
 }
 
+// A record that cannot be opened (sealed under another secret, or
+// damaged) holds up nothing: Receive dead-letters it and hands out the
+// rest; the sweep expires the other orders and reports the one it could not.
+func TestAnUnreadableRecordHoldsUpNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eprom.db")
+	ctx := context.Background()
+	other, _ := store.NewSecrets(bytes.Repeat([]byte{8}, 32))
+	s, err := bolt.Open(path, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := storetest.NewOrder(time.Hour)
+	s.CreateOrder(ctx, foreign, nil)
+	now := foreign.CreatedAt
+	bad := &store.Message{ID: "01900000-0000-7000-8000-000000000001", Kind: store.KindEnvelope, Destination: "registry", Body: []byte("x"), CreatedAt: now, NextAt: now}
+	if err := s.Queue().Send(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	w := wired(t, MustOpen(t, path))
+	good := &store.Message{ID: "01900000-0000-7000-8000-000000000002", Kind: store.KindEnvelope, Destination: "registry", Body: []byte("y"), CreatedAt: now, NextAt: now}
+	w.Send(ctx, good)
+	got, err := w.Receive(ctx, "push", 10, time.Minute, now, nil)
+	if err != nil || len(got) != 1 || got[0].ID != good.ID {
+		t.Fatalf("received %v, %v; want the readable one", got, err)
+	}
+	dead, _ := w.Messages(ctx, true, 10)
+	if len(dead) != 1 || dead[0].ID != bad.ID || !strings.Contains(dead[0].LastError, "cannot open") {
+		t.Fatalf("dead letters %+v", dead)
+	}
+
+	mine := storetest.NewOrder(2 * time.Hour)
+	w.CreateOrder(ctx, mine, nil)
+	expired, err := w.Expire(ctx, mine.ExpiresAt)
+	if len(expired) != 1 || expired[0].ID != mine.ID {
+		t.Fatalf("expired %v; the readable order must expire", expired)
+	}
+	if err == nil || !strings.Contains(err.Error(), foreign.ID) {
+		t.Fatalf("the unreadable order is not reported: %v", err)
+	}
+}
+
 func TestOpenFailsClearlyWhenTheFileIsInUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "eprom.db")
 	MustOpen(t, path)

@@ -25,7 +25,8 @@ var (
 	bucketDead       = []byte("queue-dead")       // message id → record JSON
 	bucketTombstones = []byte("queue-tombstones") // message id → store.Delivery JSON
 	bucketPending    = []byte("queue-pending")    // message id → record JSON, prepared but not yet confirmed
-	queueBuckets     = [][]byte{bucketQueue, bucketDue, bucketDead, bucketTombstones, bucketPending}
+	bucketUnsettled  = []byte("queue-unsettled")  // message id → nothing: delivered, not yet settled by its sender
+	queueBuckets     = [][]byte{bucketQueue, bucketDue, bucketDead, bucketTombstones, bucketPending, bucketUnsettled}
 )
 
 // record is a message as kept: its body sealed.
@@ -130,11 +131,21 @@ func removeTx(tx *bolt.Tx, r *record) error {
 }
 
 // SendTx puts a message in the queue inside the caller's transaction; call
-// Signal after it commits.
+// Signal after it commits. Returns ECONFLICT when its id was sent before.
 func (q *Queue) SendTx(tx *bolt.Tx, m *store.Message) error {
 	r, err := q.seal(m)
 	if err != nil {
 		return err
+	}
+	return sendTx(tx, r)
+}
+
+// sendTx enqueues a new record, refusing an id the queue has seen.
+func sendTx(tx *bolt.Tx, r *record) error {
+	for _, b := range [][]byte{bucketQueue, bucketDead, bucketPending, bucketTombstones} {
+		if tx.Bucket(b).Get([]byte(r.ID)) != nil {
+			return questionnaire.Errorf(questionnaire.ECONFLICT, "message %s was sent before", r.ID)
+		}
 	}
 	return enqueueTx(tx, r)
 }
@@ -145,7 +156,7 @@ func (q *Queue) Send(ctx context.Context, m *store.Message) error {
 	if err != nil {
 		return wrap("send", err)
 	}
-	if err := q.db.Batch(func(tx *bolt.Tx) error { return enqueueTx(tx, r) }); err != nil {
+	if err := q.db.Batch(func(tx *bolt.Tx) error { return sendTx(tx, r) }); err != nil {
 		return wrap("send", err)
 	}
 	q.Signal()
@@ -157,7 +168,7 @@ func (q *Queue) Receive(ctx context.Context, holder string, n int, ttl time.Dura
 	if n <= 0 {
 		return nil, nil
 	}
-	var got []*record
+	var got []*store.Message
 	err := q.db.Batch(func(tx *bolt.Tx) error {
 		got = nil // Batch may run this again
 		type candidate struct {
@@ -197,27 +208,34 @@ func (q *Queue) Receive(ctx context.Context, holder string, n int, ttl time.Dura
 			if err != nil {
 				return err
 			}
+			m, err := q.open(r)
+			if err != nil {
+				// Never received, so never blocking the rest: it waits in
+				// the dead-letter list for a person.
+				if err := removeTx(tx, r); err != nil {
+					return err
+				}
+				r.LastError, r.DeadAt = "cannot open: "+err.Error(), now
+				r.LeaseHolder, r.LeaseUntil = "", time.Time{}
+				if err := putJSON(tx, bucketDead, []byte(r.ID), r); err != nil {
+					return err
+				}
+				continue
+			}
 			old := due(&r.Message)
 			r.LeaseHolder, r.LeaseUntil = holder, now.Add(ttl)
 			if err := moveTx(tx, r, old); err != nil {
 				return err
 			}
-			got = append(got, r)
+			m.LeaseHolder, m.LeaseUntil = r.LeaseHolder, r.LeaseUntil
+			got = append(got, m)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, wrap("receive", err)
 	}
-	out := make([]*store.Message, 0, len(got))
-	for _, r := range got {
-		m, err := q.open(r)
-		if err != nil {
-			return nil, wrap("receive", err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return got, nil
 }
 
 // leased finds a queued message for destination whose lease holder holds.
@@ -254,8 +272,10 @@ func (q *Queue) Extend(ctx context.Context, id, holder string, ttl time.Duration
 }
 
 // Delete implements store.Queue.
-func (q *Queue) Delete(ctx context.Context, id, holder, destination string, now time.Time) error {
-	return wrap("delete", q.db.Batch(func(tx *bolt.Tx) error {
+func (q *Queue) Delete(ctx context.Context, id, holder, destination string, now time.Time) (*store.Delivery, error) {
+	var out *store.Delivery
+	err := q.db.Batch(func(tx *bolt.Tx) error {
+		out = nil
 		if raw := tx.Bucket(bucketTombstones).Get([]byte(id)); raw != nil {
 			var d store.Delivery
 			if err := json.Unmarshal(raw, &d); err != nil {
@@ -267,6 +287,7 @@ func (q *Queue) Delete(ctx context.Context, id, holder, destination string, now 
 			if d.Holder != holder {
 				return questionnaire.Errorf(questionnaire.ELEASE, "Submission %s was delivered through another lease (%s).", id, d.Holder)
 			}
+			d.ID, out = id, &d
 			return nil // delivered already
 		}
 		r, err := leased(tx, id, holder, destination, now)
@@ -276,9 +297,14 @@ func (q *Queue) Delete(ctx context.Context, id, holder, destination string, now 
 		if err := removeTx(tx, r); err != nil {
 			return err
 		}
-		return putJSON(tx, bucketTombstones, []byte(id), store.Delivery{Kind: r.Kind, Destination: r.Destination, Ref: r.Ref,
-			Holder: holder, At: now, Unsettled: true})
-	}))
+		d := store.Delivery{ID: id, Kind: r.Kind, Destination: r.Destination, Ref: r.Ref, Holder: holder, At: now, Unsettled: true}
+		if err := tx.Bucket(bucketUnsettled).Put([]byte(id), nil); err != nil {
+			return err
+		}
+		out = &d
+		return putJSON(tx, bucketTombstones, []byte(id), d)
+	})
+	return out, wrap("delete", err)
 }
 
 // Retry implements store.Queue.
@@ -426,17 +452,13 @@ func (q *Queue) Messages(ctx context.Context, dead bool, limit int) ([]*store.Me
 func (q *Queue) Unsettled(ctx context.Context, limit int) ([]store.Delivery, error) {
 	var out []store.Delivery
 	err := q.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketTombstones).Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			if !bytes.Contains(v, []byte(`"unsettled":true`)) {
-				continue
-			}
+		c := tx.Bucket(bucketUnsettled).Cursor()
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
 			var d store.Delivery
-			if err := json.Unmarshal(v, &d); err != nil {
-				return err
+			if raw := tx.Bucket(bucketTombstones).Get(k); raw != nil && json.Unmarshal(raw, &d) == nil {
+				d.ID = string(k)
+				out = append(out, d)
 			}
-			d.ID = string(k)
-			out = append(out, d)
 		}
 		return nil
 	})
@@ -446,6 +468,9 @@ func (q *Queue) Unsettled(ctx context.Context, limit int) ([]store.Delivery, err
 // Settle implements store.Queue.
 func (q *Queue) Settle(ctx context.Context, id string) error {
 	return wrap("settle", q.db.Batch(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketUnsettled).Delete([]byte(id)); err != nil {
+			return err
+		}
 		raw := tx.Bucket(bucketTombstones).Get([]byte(id))
 		if raw == nil {
 			return nil
@@ -515,6 +540,9 @@ func (q *Queue) PurgeTombstones(ctx context.Context, now time.Time) (int, error)
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var d store.Delivery
 			if json.Unmarshal(v, &d) != nil || now.Sub(d.At) > store.TombstoneTTL {
+				if err := tx.Bucket(bucketUnsettled).Delete(k); err != nil {
+					return err
+				}
 				if err := c.Delete(); err != nil {
 					return err
 				}
@@ -613,22 +641,25 @@ func (q *Queue) Recover(ctx context.Context, before time.Time, decide func(conte
 	if err != nil {
 		return 0, 0, wrap("recover", err)
 	}
+	var errs []error
 	for i := range todo {
 		m := &todo[i]
 		ok, err := decide(ctx, m)
-		if err != nil {
-			return confirmed, discarded, err
+		if err == nil && ok {
+			if err = q.Confirm(ctx, m.ID); err == nil {
+				confirmed++
+			}
+		} else if err == nil {
+			if err = q.Discard(ctx, m.ID); err == nil {
+				discarded++
+			}
 		}
-		if ok {
-			err, confirmed = q.Confirm(ctx, m.ID), confirmed+1
-		} else {
-			err, discarded = q.Discard(ctx, m.ID), discarded+1
-		}
 		if err != nil {
-			return confirmed, discarded, err
+			// One that cannot be settled now does not hold up the others.
+			errs = append(errs, fmt.Errorf("message %s: %w", m.ID, err))
 		}
 	}
-	return confirmed, discarded, nil
+	return confirmed, discarded, errors.Join(errs...)
 }
 
 // Pending returns how many messages are prepared and not yet settled.

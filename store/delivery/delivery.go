@@ -93,7 +93,8 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Done == nil {
 		q := cfg.Queue
 		cfg.Done = func(ctx context.Context, m *store.Message, now time.Time) error {
-			return q.Delete(ctx, m.ID, Holder, "", now)
+			_, err := q.Delete(ctx, m.ID, Holder, "", now)
+			return err
 		}
 	}
 	if cfg.Client == nil {
@@ -167,9 +168,8 @@ func (w *Worker) Paused(now time.Time) map[string]time.Time {
 	defer w.mu.Unlock()
 	out := map[string]time.Time{}
 	for k, d := range w.dests {
-		if now.Before(d.pausedUntil) {
-			_, dest, _ := strings.Cut(k, "\x00")
-			out[dest] = d.pausedUntil
+		if _, dest, _ := strings.Cut(k, "\x00"); now.Before(d.pausedUntil) && d.pausedUntil.After(out[dest]) {
+			out[dest] = d.pausedUntil // of two kinds to one destination, the later
 		}
 	}
 	return out

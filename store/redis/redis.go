@@ -96,8 +96,7 @@ func (s *Store) sessionKey(id string) string {
 	return s.prefix + "session:" + hex.EncodeToString(h[:])
 }
 func (s *Store) idemKey(i *store.Idempotency) string {
-	h := sha256.Sum256([]byte(i.Client + "\x00" + i.Key))
-	return s.prefix + "idem:" + hex.EncodeToString(h[:])
+	return s.prefix + "idem:" + s.secrets.IdempotencyKey(i)
 }
 
 // fail translates Redis errors: a connection that fails is EUNAVAILABLE,
@@ -514,7 +513,11 @@ func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move s
 				s.pending.Release(prepared)
 			}
 			if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
-				s.rdb.ZRem(ctx, s.expiryKey(), id) // an order that expired from Redis
+				// An order that expired from Redis: its expiry entry goes
+				// too (if that fails, the next sweep tries again).
+				if zerr := s.rdb.ZRem(ctx, s.expiryKey(), id).Err(); zerr != nil {
+					return nil, s.fail("close order", zerr)
+				}
 			}
 			return nil, s.fail("close order", err)
 		case done:
@@ -563,11 +566,10 @@ func (s *Store) ackKey(id string) string   { return s.prefix + "ack:" + id }
 const ackTTL = 7 * 24 * time.Hour
 
 // ShareLeases implements store.SharedLeases.
-func (s *Store) ShareLeases(ctx context.Context, msgs []*store.Message) error {
+func (s *Store) ShareLeases(ctx context.Context, msgs []*store.Message, now time.Time) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	now := time.Now()
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, m := range msgs {
 			life := m.LeaseUntil.Sub(now)
@@ -581,8 +583,15 @@ func (s *Store) ShareLeases(ctx context.Context, msgs []*store.Message) error {
 	return s.fail("share leases", err)
 }
 
-// RecordAck implements store.SharedLeases.
+// RecordAck implements store.SharedLeases. An ack recorded before for the
+// same holder is recorded again, whatever the lease: acknowledging twice
+// is fine.
 func (s *Store) RecordAck(ctx context.Context, id, holder, destination string, now time.Time) error {
+	if a, err := getJSON[store.Ack](ctx, s.rdb, s.ackKey(id)); err == nil && a.Holder == holder && a.Destination == destination {
+		return nil
+	} else if err != nil && !errors.Is(err, goredis.Nil) {
+		return s.fail("record ack", err)
+	}
 	l, err := getJSON[leaseRecord](ctx, s.rdb, s.leaseKey(id))
 	if errors.Is(err, goredis.Nil) {
 		return questionnaire.Errorf(questionnaire.ENOTFOUND, "No submission %q.", id)
@@ -628,5 +637,5 @@ func (s *Store) Acks(ctx context.Context, ids []string) (map[string]store.Ack, e
 
 // ForgetAck implements store.SharedLeases.
 func (s *Store) ForgetAck(ctx context.Context, id string) error {
-	return s.fail("forget ack", s.rdb.Del(ctx, s.ackKey(id), s.leaseKey(id)).Err())
+	return s.fail("forget ack", s.rdb.Del(ctx, s.ackKey(id)).Err())
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"eprom/questionnaire"
+	"eprom/store"
 )
 
 // Markers put in answers and patient references, searched for in what a
@@ -78,7 +79,9 @@ func RunAtRest(t *testing.T, s *Store, dump func() []byte) {
 	ctx := context.Background()
 	o := NewOrder(24 * time.Hour)
 	o.PatientRef, o.RegistrationRef = PatientMarker, PatientMarker+"-reg"
-	if _, _, _, err := s.CreateOrder(ctx, o, nil); err != nil {
+	// Registries may build idempotency keys from their own references.
+	idem := &store.Idempotency{Client: "registry", Key: "order-" + PatientMarker, Hash: "sha256:00"}
+	if _, _, _, err := s.CreateOrder(ctx, o, idem); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.StartSession(ctx, newSession(o.ID, t0), t0); err != nil {

@@ -119,21 +119,44 @@ func runOutbox(t *testing.T, open Opener, create func(*testing.T, *Store, *quest
 	t.Run("only the holder of the current lease may delete", func(t *testing.T) {
 		s, _ := open(t)
 		id, _ := submitted(t, s, create, t0)
-		errCode(t, s.Delete(ctx, id, "pull:registry", "registry", t0), questionnaire.ELEASE) // never leased
+		del := func(holder, dest string, at time.Time) error {
+			_, err := s.Delete(ctx, id, holder, dest, at)
+			return err
+		}
+		errCode(t, del("pull:registry", "registry", t0), questionnaire.ELEASE) // never leased
 		s.Receive(ctx, "push", 10, lease, t0, nil)
-		errCode(t, s.Delete(ctx, id, "pull:registry", "registry", t0), questionnaire.ELEASE) // push holds it
-		errCode(t, s.Delete(ctx, id, "pull:other", "other", t0), questionnaire.ENOTFOUND)    // another client's
+		errCode(t, del("pull:registry", "registry", t0), questionnaire.ELEASE) // push holds it
+		errCode(t, del("pull:other", "other", t0), questionnaire.ENOTFOUND)    // another client's
 		s.Retry(ctx, id, "push", t0, "503")
 		s.Receive(ctx, "pull:registry", 10, lease, t0, nil)
-		errCode(t, s.Delete(ctx, id, "pull:registry", "registry", t0.Add(lease)), questionnaire.ELEASE) // lapsed
+		errCode(t, del("pull:registry", "registry", t0.Add(lease)), questionnaire.ELEASE) // lapsed
 		s.Receive(ctx, "pull:registry", 10, lease, t0.Add(lease), nil)
-		if err := s.Delete(ctx, id, "pull:registry", "registry", t0.Add(lease+time.Second)); err != nil {
-			t.Fatalf("the holder's delete: %v", err)
+		d, err := s.Delete(ctx, id, "pull:registry", "registry", t0.Add(lease+time.Second))
+		if err != nil || d.ID != id || d.Destination != "registry" || d.Holder != "pull:registry" || !d.Unsettled {
+			t.Fatalf("the holder's delete: %+v %v", d, err)
 		}
-		errCode(t, s.Delete(ctx, id, "push", "", t0.Add(lease)), questionnaire.ELEASE)               // delivered by another
-		errCode(t, s.Delete(ctx, id, "pull:other", "other", t0.Add(lease)), questionnaire.ENOTFOUND) // not theirs either
+		errCode(t, del("push", "", t0.Add(lease)), questionnaire.ELEASE)               // delivered by another
+		errCode(t, del("pull:other", "other", t0.Add(lease)), questionnaire.ENOTFOUND) // not theirs either
 		if n, err := s.SettleDeliveries(ctx); err != nil || n != 1 {
 			t.Fatalf("settled %d, %v", n, err)
+		}
+	})
+
+	t.Run("a message is sent once", func(t *testing.T) {
+		s, _ := open(t)
+		m := &store.Message{ID: "01900000-0000-7000-8000-00000000aaaa", Kind: store.KindEnvelope, Destination: "registry", Body: []byte("x"), CreatedAt: t0, NextAt: t0}
+		if err := s.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		errCode(t, s.Send(ctx, m), questionnaire.ECONFLICT)
+		got, err := s.Receive(ctx, "push", 10, lease, t0, nil)
+		if err != nil || len(got) != 1 || string(got[0].Body) != "x" {
+			t.Fatalf("received %v, %v", got, err)
+		}
+		s.Delete(ctx, m.ID, "push", "", t0)
+		errCode(t, s.Send(ctx, m), questionnaire.ECONFLICT)
+		if got, err := s.Receive(ctx, "push", 10, lease, t0.Add(time.Hour), nil); err != nil || len(got) != 0 {
+			t.Fatalf("after delivery: %v, %v", got, err)
 		}
 	})
 
