@@ -58,8 +58,8 @@ type Order struct {
 	PatientRef      string           `json:"patientRef"`
 	RegistrationRef string           `json:"registrationRef,omitempty"`
 	Unit            string           `json:"unit,omitempty"`
-	Client          string           `json:"client"`              // the ordering system's id: only its tokens see the order
-	OrderedBy       int              `json:"orderedBy,omitempty"` // the position of the client's token that ordered it
+	Client          string           `json:"client"`                   // the ordering system's id: only its tokens see the order
+	OrderedBy       int              `json:"orderedByToken,omitempty"` // the position of the client's token that ordered it
 	CodeGeneration  int              `json:"codeGeneration"`
 	SubmissionID    string           `json:"submissionId,omitempty"` // the envelope sent when the order closed
 

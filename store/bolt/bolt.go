@@ -79,7 +79,29 @@ var _ store.Orders = (*Store)(nil)
 // Open opens or creates the bbolt file at path. It fails at once with
 // ErrInUse when another process holds the file. Without secrets, only the
 // queue's lists and counts work (the queue command on a stopped service).
+// A file of an earlier eprom (format 1: records in clear, one outbox of
+// envelopes) is migrated and compacted, once.
 func Open(path string, secrets *store.Secrets) (*Store, error) {
+	s, err := open(path, secrets)
+	if err != nil {
+		return nil, err
+	}
+	migrated, err := s.migrate()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("bolt: migrate %s: %w", path, err)
+	}
+	if !migrated {
+		return s, nil
+	}
+	s.Close()
+	if err := compact(path); err != nil {
+		return nil, fmt.Errorf("bolt: compact %s after its migration: %w", path, err)
+	}
+	return open(path, secrets)
+}
+
+func open(path string, secrets *store.Secrets) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (is another eprom running on this data folder?)", ErrInUse, path)

@@ -183,6 +183,38 @@ func TestNothingReadableInRedisOrTheOutbox(t *testing.T) {
 	})
 }
 
+// Records an eprom before sealing wrote (in clear, the token's name in
+// orderedBy) are read, and sealed by their next write.
+func TestRecordsInClearFromBeforeAreRead(t *testing.T) {
+	needRedis(t)
+	dir := t.TempDir()
+	keys, _ := signing.Load(filepath.Join(dir, "keys.pem"), true)
+	prefix := fmt.Sprintf("test:%x:", rand.Uint64())
+	cleanup(t, prefix)
+	c := open(t, prefix, filepath.Join(dir, "a.db"), keys)
+	ctx := context.Background()
+	id := "01900000-0000-7000-8000-0000000000c1"
+	old := fmt.Sprintf(`{"id":%q,"status":"opened","questionnaire":{"id":"audit","version":"1.0.0","digest":"sha256:00"},"language":"nb",`+
+		`"patientRef":"p-1","orderedBy":"registry","codeGeneration":0,"createdAt":"2026-11-25T10:00:00Z","expiresAt":"2099-01-01T00:00:00Z","updatedAt":"2026-11-25T10:00:00Z"}`, id)
+	c.rs.Client().Set(ctx, prefix+"order:"+id, old, 0)
+	c.rs.Client().Set(ctx, prefix+"draft:"+id, `{"answers":{"q1":["1"]},"page":0,"events":[{"type":"opened","at":"2026-11-25T10:00:00Z"}]}`, 0)
+	o, err := c.Order(ctx, id)
+	if err != nil || o.PatientRef != "p-1" || o.Client != "" || o.Status != questionnaire.StatusOpened {
+		t.Fatalf("an order in clear: %+v %v", o, err)
+	}
+	if d, err := c.Draft(ctx, id); err != nil || d.Answers["q1"][0] != "1" {
+		t.Fatalf("a draft in clear: %+v %v", d, err)
+	}
+	if _, _, err := c.UpdateDraft(ctx, id, time.Now(), func(d *questionnaire.Draft) error { d.Answers["q2"] = []string{"0"}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{prefix + "order:" + id, prefix + "draft:" + id} {
+		if v, _ := c.rs.Client().Get(ctx, key).Bytes(); bytes.Contains(v, []byte(`"answers"`)) || bytes.Contains(v, []byte("p-1")) {
+			t.Errorf("%s is still in clear after a write: %s", key, v)
+		}
+	}
+}
+
 func TestLimits(t *testing.T) {
 	needRedis(t)
 	storetest.RunLimits(t, func(tb testing.TB) store.Limits {
