@@ -437,6 +437,10 @@ func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move s
 		if err != nil {
 			return nil, wrap("close order", err)
 		}
+		recJSON, err := json.Marshal(rec)
+		if err != nil {
+			return nil, wrap("close order", err)
+		}
 		sealedOrder, err := s.sealOrder(o)
 		if err != nil {
 			return nil, wrap("close order", err)
@@ -447,7 +451,7 @@ func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move s
 			if !bytes.Equal(tx.Bucket(bucketOrders).Get(key), rawOrder) || !bytes.Equal(tx.Bucket(bucketDrafts).Get(key), rawDraft) {
 				return errStale
 			}
-			if err := enqueueTx(tx, rec); err != nil {
+			if err := enqueueEncodedTx(tx, rec, recJSON); err != nil {
 				return err
 			}
 			if err := tx.Bucket(bucketOrders).Put(key, sealedOrder); err != nil {

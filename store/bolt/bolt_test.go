@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 	"eprom/store/bolt"
 	"eprom/store/signing"
 	"eprom/store/storetest"
+
+	bbolt "go.etcd.io/bbolt"
 )
 
 // secret is a fixed test secret.
@@ -295,4 +299,57 @@ func BenchmarkLookupCode(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkSubmit is the durable part of a patient's submit: the order
+// closed, its envelope signed, sealed and put in the outbox, one fsync
+// shared by the submits that come together. BenchmarkRawCommit is bbolt's
+// batched commit of a value of an envelope's size, the baseline.
+func BenchmarkSubmit(b *testing.B) {
+	s := wired(b, MustOpen(b, filepath.Join(b.TempDir(), "eprom.db")))
+	ctx := context.Background()
+	ids := make(chan string, b.N+64)
+	for range b.N + 64 {
+		o := storetest.NewOrder(time.Hour)
+		s.CreateOrder(ctx, o, nil)
+		ids <- o.ID
+	}
+	answers := make([]questionnaire.AnswerJSON, 10)
+	for i := range answers {
+		answers[i] = questionnaire.AnswerJSON{LinkID: fmt.Sprintf("q%d", i+1), Value: "2"}
+	}
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := &questionnaire.Response{OrderID: <-ids, Type: questionnaire.ResponseAnswered, Language: "nb", Answers: answers, SubmittedAt: storetest.T0}
+			if _, err := s.Submit(ctx, r, r.SubmittedAt); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkRawCommit(b *testing.B) {
+	db, err := bbolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.MaxBatchDelay = bolt.MaxBatchDelay
+	db.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err })
+	value := bytes.Repeat([]byte("x"), 2048)
+	var seq atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			k := []byte(fmt.Sprint(seq.Add(1)))
+			if err := db.Batch(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("b")).Put(k, value) }); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

@@ -207,8 +207,8 @@ func (s *Store) migrateOutbox(tx *bolt.Tx) error {
 		put  func(*record) error
 	}{
 		{v1Outbox, func(r *record) error { return enqueueTx(tx, r) }},
-		{v1Dead, func(r *record) error { return putJSON(tx, bucketDead, []byte(r.ID), r) }},
-		{v1Pending, func(r *record) error { return putJSON(tx, bucketPending, []byte(r.ID), r) }},
+		{v1Dead, func(r *record) error { return putRecord(tx, bucketDead, r) }},
+		{v1Pending, func(r *record) error { return putRecord(tx, bucketPending, r) }},
 	} {
 		bucket := tx.Bucket(b.name)
 		if bucket == nil {

@@ -20,19 +20,21 @@ import (
 
 // The queue's buckets.
 var (
-	bucketQueue      = []byte("queue")            // message id → record JSON, while undelivered
+	bucketQueue      = []byte("queue")            // message id → record JSON (no body), while undelivered
+	bucketBodies     = []byte("queue-bodies")     // message id → its sealed body, while queued, dead or prepared
 	bucketDue        = []byte("queue-due")        // kind \x00 destination → bucket of due (8 bytes, Unix ns) + id → nothing
 	bucketDead       = []byte("queue-dead")       // message id → record JSON
 	bucketTombstones = []byte("queue-tombstones") // message id → store.Delivery JSON
 	bucketPending    = []byte("queue-pending")    // message id → record JSON, prepared but not yet confirmed
 	bucketUnsettled  = []byte("queue-unsettled")  // message id → nothing: delivered, not yet settled by its sender
-	queueBuckets     = [][]byte{bucketQueue, bucketDue, bucketDead, bucketTombstones, bucketPending, bucketUnsettled}
+	queueBuckets     = [][]byte{bucketQueue, bucketBodies, bucketDue, bucketDead, bucketTombstones, bucketPending, bucketUnsettled}
 )
 
-// record is a message as kept: its body sealed.
+// record is a message as kept: its state as JSON, and its body sealed, in
+// a bucket of its own (raw bytes, and lists never read it).
 type record struct {
 	store.Message
-	Sealed []byte `json:"body,omitempty"`
+	Sealed []byte `json:"-"` // set when the body is to be written
 }
 
 // Queue is the outbox: a general durable queue of messages in the bbolt
@@ -73,12 +75,16 @@ func (q *Queue) seal(m *store.Message) (*record, error) {
 }
 
 // open returns a record's message with its body.
-func (q *Queue) open(r *record) (*store.Message, error) {
+func (q *Queue) open(tx *bolt.Tx, r *record) (*store.Message, error) {
 	m := r.Message
 	if q.sealer == nil {
 		return nil, errors.New("no key to open message bodies")
 	}
-	body, err := q.sealer.Open(m.ID, r.Sealed)
+	sealed := tx.Bucket(bucketBodies).Get([]byte(m.ID))
+	if sealed == nil {
+		return nil, fmt.Errorf("message %s has no body", m.ID)
+	}
+	body, err := q.sealer.Open(m.ID, sealed)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: %w", m.ID, err)
 	}
@@ -98,9 +104,38 @@ func getRecord(tx *bolt.Tx, bucket []byte, id string) (*record, error) {
 	return &r, nil
 }
 
+// putRecord stores a record in a bucket, and its body when it has one.
+func putRecord(tx *bolt.Tx, bucket []byte, r *record) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return putEncoded(tx, bucket, r, raw)
+}
+
+// putEncoded is putRecord with the record encoded beforehand.
+func putEncoded(tx *bolt.Tx, bucket []byte, r *record, raw []byte) error {
+	if r.Sealed != nil {
+		if err := tx.Bucket(bucketBodies).Put([]byte(r.ID), r.Sealed); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucket).Put([]byte(r.ID), raw)
+}
+
 // enqueueTx puts a record in the queue and its due index.
 func enqueueTx(tx *bolt.Tx, r *record) error {
-	if err := putJSON(tx, bucketQueue, []byte(r.ID), r); err != nil {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return enqueueEncodedTx(tx, r, raw)
+}
+
+// enqueueEncodedTx is enqueueTx with the record encoded beforehand, outside
+// the writer's lock.
+func enqueueEncodedTx(tx *bolt.Tx, r *record, raw []byte) error {
+	if err := putEncoded(tx, bucketQueue, r, raw); err != nil {
 		return err
 	}
 	b, err := tx.Bucket(bucketDue).CreateBucketIfNotExists(route(&r.Message))
@@ -208,7 +243,7 @@ func (q *Queue) Receive(ctx context.Context, holder string, n int, ttl time.Dura
 			if err != nil {
 				return err
 			}
-			m, err := q.open(r)
+			m, err := q.open(tx, r)
 			if err != nil {
 				// Never received, so never blocking the rest: it waits in
 				// the dead-letter list for a person.
@@ -217,7 +252,7 @@ func (q *Queue) Receive(ctx context.Context, holder string, n int, ttl time.Dura
 				}
 				r.LastError, r.DeadAt = "cannot open: "+err.Error(), now
 				r.LeaseHolder, r.LeaseUntil = "", time.Time{}
-				if err := putJSON(tx, bucketDead, []byte(r.ID), r); err != nil {
+				if err := putRecord(tx, bucketDead, r); err != nil {
 					return err
 				}
 				continue
@@ -297,6 +332,9 @@ func (q *Queue) Delete(ctx context.Context, id, holder, destination string, now 
 		if err := removeTx(tx, r); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketBodies).Delete([]byte(id)); err != nil {
+			return err
+		}
 		d := store.Delivery{ID: id, Kind: r.Kind, Destination: r.Destination, Ref: r.Ref, Holder: holder, At: now, Unsettled: true}
 		if err := tx.Bucket(bucketUnsettled).Put([]byte(id), nil); err != nil {
 			return err
@@ -349,7 +387,7 @@ func (q *Queue) Dead(ctx context.Context, id, holder, reason string, now time.Ti
 		r.Attempts++
 		r.LastError, r.DeadAt = reason, now
 		r.LeaseHolder, r.LeaseUntil = "", time.Time{}
-		return putJSON(tx, bucketDead, []byte(id), r)
+		return putRecord(tx, bucketDead, r)
 	}))
 }
 
@@ -411,18 +449,18 @@ func (q *Queue) ReleaseLeases(ctx context.Context, holder string, now time.Time)
 
 // Message implements store.Queue.
 func (q *Queue) Message(ctx context.Context, id string) (*store.Message, error) {
-	var r *record
+	var m *store.Message
 	err := q.db.View(func(tx *bolt.Tx) error {
-		var err error
-		if r, err = getRecord(tx, bucketQueue, id); questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
+		r, err := getRecord(tx, bucketQueue, id)
+		if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
 			r, err = getRecord(tx, bucketDead, id)
 		}
+		if err != nil {
+			return err
+		}
+		m, err = q.open(tx, r)
 		return err
 	})
-	if err != nil {
-		return nil, wrap("message", err)
-	}
-	m, err := q.open(r)
 	return m, wrap("message", err)
 }
 
@@ -575,7 +613,7 @@ func (q *Queue) Prepare(ctx context.Context, m *store.Message) error {
 		return wrap("prepare", err)
 	}
 	q.inflight.Store(m.ID, true)
-	err = q.db.Batch(func(tx *bolt.Tx) error { return putJSON(tx, bucketPending, []byte(m.ID), r) })
+	err = q.db.Batch(func(tx *bolt.Tx) error { return putRecord(tx, bucketPending, r) })
 	if err != nil {
 		q.inflight.Delete(m.ID)
 	}
@@ -613,6 +651,9 @@ func (q *Queue) Confirm(ctx context.Context, id string) error {
 func (q *Queue) Discard(ctx context.Context, id string) error {
 	defer q.inflight.Delete(id)
 	return wrap("discard", q.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketBodies).Delete([]byte(id)); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketPending).Delete([]byte(id))
 	}))
 }

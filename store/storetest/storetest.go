@@ -30,7 +30,10 @@ type Store struct {
 type Opener func(tb testing.TB) (s *Store, reopen func() *Store)
 
 // t0 is the suite's "now".
-var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+var t0 = T0
+
+// T0 is the "now" of the orders NewOrder makes.
+var T0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 // NewOrder returns a valid order created at t0 and expiring after ttl.
 func NewOrder(ttl time.Duration) *questionnaire.Order {
