@@ -302,3 +302,20 @@ func TestOneRegistryDownDoesNotSlowAnother(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisWithoutPasswordOrTLSIsWarnedOf(t *testing.T) {
+	for url, warn := range map[string]bool{
+		"redis://127.0.0.1:6379/0":          true,
+		"redis://user@10.0.0.5:6379/0":      true,
+		"redis://:secret@10.0.0.5:6379/0":   false,
+		"redis://user:secret@10.0.0.5:6379": false,
+		"rediss://10.0.0.5:6380/0":          false,
+	} {
+		if got := redisWarning(url) != ""; got != warn {
+			t.Errorf("%s: warned %v, want %v", url, got, warn)
+		}
+	}
+	if strings.Contains(redisWarning("redis://:secret@h:1"), "secret") {
+		t.Error("the warning shows the password")
+	}
+}
