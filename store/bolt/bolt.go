@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"eprom/questionnaire"
@@ -86,30 +87,52 @@ func Open(path string, secrets *store.Secrets) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	migrated, err := s.migrate()
-	if err != nil {
+	if _, err := s.migrate(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("bolt: migrate %s: %w", path, err)
 	}
-	if !migrated {
+	if !s.needsCompaction() {
 		return s, nil
 	}
+	// The migration's commit marked the file; a compaction cut short (a
+	// crash, a full disk) is done again at the next open.
+	err = compact(s.db, path)
 	s.Close()
-	if err := compact(path); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("bolt: compact %s after its migration: %w", path, err)
 	}
-	return open(path, secrets)
+	if s, err = open(path, secrets); err != nil {
+		return nil, err
+	}
+	if err := s.compacted(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("bolt: compact %s: %w", path, err)
+	}
+	return s, nil
 }
 
 func open(path string, secrets *store.Secrets) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s (is another eprom running on this data folder?)", ErrInUse, path)
-	} else if err != nil {
-		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	var db *bolt.DB
+	for try := 0; ; try++ {
+		before, _ := os.Stat(path)
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %s (is another eprom running on this data folder?)", ErrInUse, path)
+		} else if err != nil {
+			return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+		}
+		// The lock is on the file opened, which a compaction by the
+		// process that held the lock may have replaced at the path
+		// meanwhile: then open the new one.
+		after, err := os.Stat(path)
+		if err == nil && before != nil && os.SameFile(before, after) || try == 3 {
+			break
+		}
+		db.Close()
 	}
 	db.MaxBatchDelay = MaxBatchDelay
-	err = db.Update(func(tx *bolt.Tx) error {
+	err := db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets() {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err

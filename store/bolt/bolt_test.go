@@ -187,6 +187,25 @@ func TestAnUnreadableRecordHoldsUpNothing(t *testing.T) {
 	}
 }
 
+// A discard of a message confirmed meanwhile (Recover racing a Confirm)
+// leaves it whole.
+func TestADiscardAfterTheConfirmKeepsTheMessage(t *testing.T) {
+	s := MustOpen(t, filepath.Join(t.TempDir(), "eprom.db"))
+	ctx := context.Background()
+	q := s.Queue()
+	now := time.Now()
+	m := &store.Message{ID: "01900000-0000-7000-8000-0000000000d1", Kind: store.KindEnvelope, Destination: "registry", Body: []byte("x"), CreatedAt: now, NextAt: now}
+	q.Prepare(ctx, m)
+	q.Confirm(ctx, m.ID)
+	if err := q.Discard(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := q.Receive(ctx, "push", 1, time.Minute, now, nil)
+	if err != nil || len(got) != 1 || string(got[0].Body) != "x" {
+		t.Fatalf("after a late discard: %v %v", got, err)
+	}
+}
+
 func TestOpenFailsClearlyWhenTheFileIsInUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "eprom.db")
 	MustOpen(t, path)

@@ -22,6 +22,9 @@ var (
 	bucketMeta = []byte("meta")
 	keyFormat  = []byte("format")
 	format     = []byte("2")
+	// keyCompact is set by the migration and deleted once the file is
+	// compacted: a compaction cut short is done at the next open.
+	keyCompact = []byte("compact")
 )
 
 // The buckets of format 1, dropped by the migration.
@@ -63,6 +66,21 @@ func (v *v1Submission) message() store.Message {
 		LeaseUntil: v.LeaseUntil, LastError: v.LastError, DeadAt: v.DeadAt, PreparedAt: v.PreparedAt}
 }
 
+// needsCompaction reports whether a migration left the file to compact.
+func (s *Store) needsCompaction() bool {
+	pending := false
+	s.db.View(func(tx *bolt.Tx) error {
+		pending = tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketMeta).Get(keyCompact) != nil
+		return nil
+	})
+	return pending
+}
+
+// compacted notes that the file was compacted.
+func (s *Store) compacted() error {
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyCompact) })
+}
+
 // migrate brings a file of format 1 to format 2, in one transaction:
 // orders and drafts are sealed and belong to the client "default"; the
 // outbox moves to the general queue with its bodies sealed; idempotency
@@ -94,6 +112,9 @@ func (s *Store) migrate() (bool, error) {
 			if err := s.migrateOutbox(tx); err != nil {
 				return fmt.Errorf("outbox: %w", err)
 			}
+			if err := meta.Put(keyCompact, []byte("pending")); err != nil {
+				return err
+			}
 		}
 		return meta.Put(keyFormat, format)
 	})
@@ -124,12 +145,15 @@ func (s *Store) migrateOrders(tx *bolt.Tx) error {
 	idem := tx.Bucket(bucketIdempotency)
 	type entry struct{ key, value []byte }
 	var old []entry
-	idem.ForEach(func(k, v []byte) error {
+	err = idem.ForEach(func(k, v []byte) error {
 		if bytes.IndexByte(k, 0) >= 0 {
 			old = append(old, entry{bytes.Clone(k), bytes.Clone(v)})
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
 	for _, e := range old {
 		var ie idemEntry
 		if err := json.Unmarshal(e.value, &ie); err != nil {
@@ -141,7 +165,7 @@ func (s *Store) migrateOrders(tx *bolt.Tx) error {
 			return err
 		}
 		if idem.Get(newKey) != nil {
-			continue // two token names used one key: the first order keeps it
+			continue // two token names used one key: the first in key order keeps it
 		}
 		ie.Hash = s.secrets.IdempotencyHash(ie.Hash)
 		if err := putJSON(tx, bucketIdempotency, newKey, ie); err != nil {
@@ -152,12 +176,15 @@ func (s *Store) migrateOrders(tx *bolt.Tx) error {
 	// Orders and drafts in clear: sealed, with the client "default".
 	orders := tx.Bucket(bucketOrders)
 	var plain []entry
-	orders.ForEach(func(k, v []byte) error {
+	err = orders.ForEach(func(k, v []byte) error {
 		if json.Valid(v) {
 			plain = append(plain, entry{bytes.Clone(k), bytes.Clone(v)})
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
 	for _, e := range plain {
 		var fields map[string]any
 		if err := json.Unmarshal(e.value, &fields); err != nil {
@@ -187,12 +214,15 @@ func (s *Store) migrateOrders(tx *bolt.Tx) error {
 	}
 	drafts := tx.Bucket(bucketDrafts)
 	plain = plain[:0]
-	drafts.ForEach(func(k, v []byte) error {
+	err = drafts.ForEach(func(k, v []byte) error {
 		if json.Valid(v) {
 			plain = append(plain, entry{bytes.Clone(k), bytes.Clone(v)})
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
 	for _, e := range plain {
 		if err := drafts.Put(e.key, s.secrets.Drafts.Seal(string(e.key), e.value)); err != nil {
 			return err
@@ -240,7 +270,9 @@ func (s *Store) migrateOutbox(tx *bolt.Tx) error {
 			if err := json.Unmarshal(v, &t); err != nil {
 				return err
 			}
-			d := store.Delivery{Kind: store.KindEnvelope, Destination: store.DefaultClient, Ref: t.OrderID, Holder: "push",
+			// Format 1 did not record who acknowledged: no holder, and any
+			// holder of the client may acknowledge it again.
+			d := store.Delivery{Kind: store.KindEnvelope, Destination: store.DefaultClient, Ref: t.OrderID,
 				At: t.DeliveredAt, Unsettled: t.Unreported}
 			if d.Unsettled {
 				if err := tx.Bucket(bucketUnsettled).Put(k, nil); err != nil {
@@ -264,24 +296,27 @@ func (s *Store) migrateOutbox(tx *bolt.Tx) error {
 }
 
 // compact rewrites the file without its free pages, where the records of
-// format 1 stay in clear after the migration: into a new file beside it,
-// synced, then renamed over it.
-func compact(path string) error {
-	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+// format 1 stay in clear after the migration: from the open database, still
+// locked, into a new file beside it of the same mode, synced, then renamed
+// over it. A process waiting for the lock meanwhile finds, once it has it,
+// that the path is another file, and opens again (open).
+func compact(db *bolt.DB, path string) error {
+	st, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
 	tmp := path + ".compact"
-	os.Remove(tmp)
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
+	os.Remove(tmp) // one a crash left
+	dst, err := bolt.Open(tmp, st.Mode().Perm(), &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		src.Close()
 		return err
 	}
-	err = bolt.Compact(dst, src, 64<<20)
-	src.Close()
+	err = bolt.Compact(dst, db, 64<<20)
 	if cerr := dst.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, st.Mode().Perm())
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -115,3 +115,33 @@ func TestAFileOfFormat1IsMigrated(t *testing.T) {
 		t.Fatalf("after a second open: %+v", st)
 	}
 }
+
+// A migration cut short before its compaction (a crash, a full disk) is
+// compacted at the next open.
+func TestACompactionCutShortIsDoneAtTheNextOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eprom.db")
+	raw, _ := os.ReadFile("testdata/v1/eprom.db")
+	os.WriteFile(path, raw, 0o640)
+	secret, _ := os.ReadFile("testdata/v1/secret")
+	secrets, _ := store.NewSecrets(secret)
+	if err := bolt.MigrateOnlyForTest(path, secrets); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := os.ReadFile(path); !storetest.Reveals(raw, storetest.PatientMarker) {
+		t.Fatal("the file was compacted already; the test would prove nothing")
+	}
+	s, err := bolt.Open(path, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if raw, _ := os.ReadFile(path); storetest.Reveals(raw, storetest.PatientMarker) {
+		t.Error("the marker is readable: the compaction was not done")
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+		t.Errorf("the compacted file has mode %v, want the original 0640", st.Mode().Perm())
+	}
+	if _, err := s.Order(context.Background(), "01a234a3-d258-7b69-9cb8-295afb5a56e8"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -319,7 +319,7 @@ func (q *Queue) Delete(ctx context.Context, id, holder, destination string, now 
 			if destination != "" && d.Destination != destination {
 				return questionnaire.Errorf(questionnaire.ENOTFOUND, "no message %q", id)
 			}
-			if d.Holder != holder {
+			if d.Holder != holder && d.Holder != "" { // "": from before holders were recorded
 				return questionnaire.Errorf(questionnaire.ELEASE, "Submission %s was delivered through another lease (%s).", id, d.Holder)
 			}
 			d.ID, out = id, &d
@@ -651,6 +651,9 @@ func (q *Queue) Confirm(ctx context.Context, id string) error {
 func (q *Queue) Discard(ctx context.Context, id string) error {
 	defer q.inflight.Delete(id)
 	return wrap("discard", q.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketPending).Get([]byte(id)) == nil {
+			return nil // confirmed meanwhile, or discarded already: its body stays with it
+		}
 		if err := tx.Bucket(bucketBodies).Delete([]byte(id)); err != nil {
 			return err
 		}
