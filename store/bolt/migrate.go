@@ -121,6 +121,21 @@ func (s *Store) migrate() (bool, error) {
 	return migrated, err
 }
 
+// entry is a key and value copied out of a bucket, to change it after.
+type entry struct{ key, value []byte }
+
+// inClear returns the records of a bucket that are JSON in clear.
+func inClear(b *bolt.Bucket) ([]entry, error) {
+	var out []entry
+	err := b.ForEach(func(k, v []byte) error {
+		if json.Valid(v) {
+			out = append(out, entry{bytes.Clone(k), bytes.Clone(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
 func (s *Store) migrateOrders(tx *bolt.Tx) error {
 	keys := map[string]*orderKeys{}
 	keysOf := func(id string) *orderKeys {
@@ -143,7 +158,6 @@ func (s *Store) migrateOrders(tx *bolt.Tx) error {
 	// Idempotency entries: keyed by caller and key in clear, with the plain
 	// hash of the body; the caller was a token's name, now it is the client.
 	idem := tx.Bucket(bucketIdempotency)
-	type entry struct{ key, value []byte }
 	var old []entry
 	err = idem.ForEach(func(k, v []byte) error {
 		if bytes.IndexByte(k, 0) >= 0 {
@@ -175,13 +189,7 @@ func (s *Store) migrateOrders(tx *bolt.Tx) error {
 	}
 	// Orders and drafts in clear: sealed, with the client "default".
 	orders := tx.Bucket(bucketOrders)
-	var plain []entry
-	err = orders.ForEach(func(k, v []byte) error {
-		if json.Valid(v) {
-			plain = append(plain, entry{bytes.Clone(k), bytes.Clone(v)})
-		}
-		return nil
-	})
+	plain, err := inClear(orders)
 	if err != nil {
 		return err
 	}
@@ -213,14 +221,7 @@ func (s *Store) migrateOrders(tx *bolt.Tx) error {
 		}
 	}
 	drafts := tx.Bucket(bucketDrafts)
-	plain = plain[:0]
-	err = drafts.ForEach(func(k, v []byte) error {
-		if json.Valid(v) {
-			plain = append(plain, entry{bytes.Clone(k), bytes.Clone(v)})
-		}
-		return nil
-	})
-	if err != nil {
+	if plain, err = inClear(drafts); err != nil {
 		return err
 	}
 	for _, e := range plain {

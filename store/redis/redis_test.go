@@ -110,6 +110,22 @@ func (c *replica) close() {
 	c.out.Close()
 }
 
+// fresh is what a test on Redis needs: a folder, signing keys and a key
+// prefix of its own, deleted when the test ends. It skips without Redis
+// (needRedis).
+func fresh(t *testing.T) (dir string, keys *signing.Keyring, prefix string) {
+	t.Helper()
+	needRedis(t)
+	dir = t.TempDir()
+	keys, err := signing.Load(filepath.Join(dir, "keys.pem"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix = fmt.Sprintf("test:%x:", rand.Uint64())
+	cleanup(t, prefix)
+	return dir, keys, prefix
+}
+
 // cleanup deletes a prefix's keys when the test ends.
 func cleanup(tb testing.TB, prefix string) {
 	tb.Cleanup(func() {
@@ -149,11 +165,7 @@ func TestContract(t *testing.T) {
 // A dump of Redis (every value under the prefix, as GET and DUMP give it)
 // and the replica's outbox file reveal no answer and no patient reference.
 func TestNothingReadableInRedisOrTheOutbox(t *testing.T) {
-	needRedis(t)
-	dir := t.TempDir()
-	keys, _ := signing.Load(filepath.Join(dir, "keys.pem"), true)
-	prefix := fmt.Sprintf("test:%x:", rand.Uint64())
-	cleanup(t, prefix)
+	dir, keys, prefix := fresh(t)
 	path := filepath.Join(dir, "outbox.db")
 	c := open(t, prefix, path, keys)
 	ctx := context.Background()
@@ -186,11 +198,7 @@ func TestNothingReadableInRedisOrTheOutbox(t *testing.T) {
 // Records an eprom before sealing wrote (in clear, the token's name in
 // orderedBy) are read, and sealed by their next write.
 func TestRecordsInClearFromBeforeAreRead(t *testing.T) {
-	needRedis(t)
-	dir := t.TempDir()
-	keys, _ := signing.Load(filepath.Join(dir, "keys.pem"), true)
-	prefix := fmt.Sprintf("test:%x:", rand.Uint64())
-	cleanup(t, prefix)
+	dir, keys, prefix := fresh(t)
 	c := open(t, prefix, filepath.Join(dir, "a.db"), keys)
 	ctx := context.Background()
 	id := "01900000-0000-7000-8000-0000000000c1"
@@ -230,11 +238,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestTwoReplicasSubmitOneOrderOnce(t *testing.T) {
-	needRedis(t)
-	dir := t.TempDir()
-	keys, _ := signing.Load(filepath.Join(dir, "keys.pem"), true)
-	prefix := fmt.Sprintf("test:%x:", rand.Uint64())
-	cleanup(t, prefix)
+	dir, keys, prefix := fresh(t)
 	a := open(t, prefix, filepath.Join(dir, "a.db"), keys)
 	b := open(t, prefix, filepath.Join(dir, "b.db"), keys)
 	ctx := context.Background()
@@ -275,11 +279,7 @@ func TestTwoReplicasSubmitOneOrderOnce(t *testing.T) {
 }
 
 func TestRecoverSettlesPreparedEnvelopes(t *testing.T) {
-	needRedis(t)
-	dir := t.TempDir()
-	keys, _ := signing.Load(filepath.Join(dir, "keys.pem"), true)
-	prefix := fmt.Sprintf("test:%x:", rand.Uint64())
-	cleanup(t, prefix)
+	dir, keys, prefix := fresh(t)
 	c := open(t, prefix, filepath.Join(dir, "a.db"), keys)
 	ctx := context.Background()
 	o := storetest.NewOrder(24 * time.Hour)
