@@ -187,6 +187,29 @@ func TestAnUnreadableRecordHoldsUpNothing(t *testing.T) {
 	}
 }
 
+// SendTx joins the caller's transaction: the message is there when it
+// commits, and not when it rolls back.
+func TestSendTxJoinsTheCallersTransaction(t *testing.T) {
+	s := MustOpen(t, filepath.Join(t.TempDir(), "eprom.db"))
+	ctx := context.Background()
+	now := time.Now()
+	rolled := &store.Message{ID: "01900000-0000-7000-8000-0000000000e1", Kind: store.KindEnvelope, Destination: "registry", Body: []byte("x"), CreatedAt: now, NextAt: now}
+	if err := bolt.SendInATransactionForTest(s, rolled, errors.New("the caller's own failure")); err == nil {
+		t.Fatal("the failing transaction committed")
+	}
+	committed := &store.Message{ID: "01900000-0000-7000-8000-0000000000e2", Kind: store.KindEnvelope, Destination: "registry", Body: []byte("y"), CreatedAt: now, NextAt: now}
+	if err := bolt.SendInATransactionForTest(s, committed, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Queue().Receive(ctx, "push", 10, time.Minute, now, nil)
+	if err != nil || len(got) != 1 || got[0].ID != committed.ID || string(got[0].Body) != "y" {
+		t.Fatalf("received %v, %v; want only the committed one", got, err)
+	}
+	if err := bolt.SendInATransactionForTest(s, committed, nil); questionnaire.ErrorCode(err) != questionnaire.ECONFLICT {
+		t.Fatalf("the same id again: %v", err)
+	}
+}
+
 // A discard of a message confirmed meanwhile (Recover racing a Confirm)
 // leaves it whole.
 func TestADiscardAfterTheConfirmKeepsTheMessage(t *testing.T) {

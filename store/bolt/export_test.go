@@ -1,6 +1,10 @@
 package bolt
 
-import "eprom/store"
+import (
+	"eprom/store"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // MigrateOnlyForTest migrates a file and stops before its compaction, as a
 // crash right after the migration's commit would.
@@ -11,5 +15,21 @@ func MigrateOnlyForTest(path string, secrets *store.Secrets) error {
 	}
 	defer s.Close()
 	_, err = s.migrate()
+	return err
+}
+
+// SendInATransactionForTest sends a message with SendTx inside a
+// transaction of the store's, as a sender keeping its state in the same
+// file does, and returns what the transaction returned.
+func SendInATransactionForTest(s *Store, m *store.Message, fail error) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := s.queue.SendTx(tx, m); err != nil {
+			return err
+		}
+		return fail
+	})
+	if err == nil {
+		s.queue.Signal()
+	}
 	return err
 }
