@@ -73,6 +73,18 @@ type Order struct {
 	ReissuedAt  *time.Time `json:"reissuedAt,omitempty"`
 }
 
+// DefaultClient is the client of orders from before clients existed, and
+// the one client that EPROM_API_TOKENS configures.
+const DefaultClient = "default"
+
+// Owner is the id of the client the order belongs to.
+func (o *Order) Owner() string {
+	if o.Client == "" {
+		return DefaultClient
+	}
+	return o.Client
+}
+
 // Expired reports whether the order is past its expiry at now, whether or
 // not the sweeper has marked it yet.
 func (o *Order) Expired(now time.Time) bool {

@@ -96,21 +96,13 @@ func (s *Submissions) envelope(r *questionnaire.Response, now time.Time) Message
 		if err != nil {
 			return nil, err
 		}
-		return &Message{ID: id, Kind: KindEnvelope, Destination: clientOf(o), Ref: o.ID, Label: env.Type, KeyID: kid,
+		return &Message{ID: id, Kind: KindEnvelope, Destination: o.Owner(), Ref: o.ID, Label: env.Type, KeyID: kid,
 			Body: []byte(jws), CreatedAt: now, NextAt: now}, nil
 	}
 }
 
-// DefaultClient is the client of orders from before clients existed, and
-// the one client that EPROM_API_TOKENS configures.
-const DefaultClient = "default"
-
-func clientOf(o *questionnaire.Order) string {
-	if o.Client == "" {
-		return DefaultClient
-	}
-	return o.Client
-}
+// DefaultClient is questionnaire.DefaultClient, for the stores.
+const DefaultClient = questionnaire.DefaultClient
 
 // Delivered deletes a delivered message from the queue (holder must hold
 // its lease; destination "" for any) and settles it: an envelope's order

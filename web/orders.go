@@ -195,18 +195,10 @@ func (s *Server) order(c *fiber.Ctx) (*questionnaire.Order, error) {
 		return nil, err
 	}
 	o, err := s.cfg.Orders.Order(c.UserContext(), id)
-	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND || err == nil && clientOf(o) != caller(c).ID {
+	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND || err == nil && o.Owner() != caller(c).ID {
 		return nil, noOrder(id)
 	}
 	return o, err
-}
-
-// clientOf is the client an order belongs to.
-func clientOf(o *questionnaire.Order) string {
-	if o.Client == "" {
-		return store.DefaultClient
-	}
-	return o.Client
 }
 
 // noOrder is the answer for an order the caller cannot see.

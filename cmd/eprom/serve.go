@@ -77,7 +77,6 @@ type service struct {
 	patients    store.Patients
 	limits      store.Limits
 	redis       *redisstore.Store // nil on the embedded store
-	db          *bolt.Store       // the whole store, or the outbox beside Redis
 	queue       *bolt.Queue
 	submissions *store.Submissions
 	keys        *signing.Keyring
@@ -162,7 +161,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_DATA: %w", err)
 	}
-	svc.orders, svc.patients, svc.limits, svc.db, svc.queue = db, db, store.NewMemoryLimits(), db, db.Queue()
+	svc.orders, svc.patients, svc.limits, svc.queue = db, db, store.NewMemoryLimits(), db.Queue()
 	svc.closer = append(svc.closer, db)
 	if redisMode {
 		if warning := redisWarning(cfg.Store); warning != "" {

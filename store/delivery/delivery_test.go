@@ -126,10 +126,14 @@ func to(url, token string) func(kind, dest string) (delivery.Route, bool) {
 	}
 }
 
-// run starts a worker and returns a function that stops it.
+// run starts a worker and returns a function that stops it. Backoffs and
+// the poll not set are short.
 func run(t *testing.T, cfg delivery.Config) (*delivery.Worker, func()) {
 	t.Helper()
-	cfg.MinBackoff, cfg.MaxBackoff, cfg.Poll = 10*time.Millisecond, 40*time.Millisecond, 10*time.Millisecond
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff, cfg.MaxBackoff = 10*time.Millisecond, 40*time.Millisecond
+	}
+	cfg.Poll = 10 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	w, err := delivery.New(cfg)
 	if err != nil {
@@ -281,16 +285,8 @@ func TestWorkerKeepsABackoffPerDestination(t *testing.T) {
 		}
 		return delivery.Route{}, false
 	}
-	cfg := delivery.Config{Queue: s, Routes: routes, Concurrency: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, Poll: 10 * time.Millisecond}
-	w, err := delivery.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	w, stop := run(t, delivery.Config{Queue: s, Routes: routes, Concurrency: 4, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second})
+	defer stop()
 	eventually(t, "the failing destination paused", func() bool { _, ok := w.Paused(time.Now())["down"]; return ok })
 	for range 5 {
 		id := submitTo(t, s, "up")
