@@ -324,4 +324,3 @@ func (s *Server) endSession(ctx context.Context, id string) {
 		s.cfg.Logger.Error("end session", "err", err.Error())
 	}
 }
-
