@@ -14,6 +14,7 @@ const (
 type Envelope struct {
 	ID              string           `json:"id"`
 	Type            string           `json:"type"`
+	Reason          string           `json:"reason,omitempty"` // a decline's reason (DeclineNotNow, ...); omitted when none was given
 	OrderID         string           `json:"orderId"`
 	PatientRef      string           `json:"patientRef"`
 	RegistrationRef string           `json:"registrationRef,omitempty"`
@@ -46,6 +47,7 @@ func NewEnvelope(id string, o *Order, r *Response, events []Event) *Envelope {
 		e.Type, e.ExpiredAt = EnvelopeExpired, o.ClosedAt
 	case r.Type == ResponseDeclined:
 		e.Type, e.SubmittedAt, e.Events = EnvelopeDeclined, &r.SubmittedAt, r.Events
+		e.Reason = r.Reason
 	default:
 		e.Type, e.SubmittedAt, e.Events = EnvelopeResponse, &r.SubmittedAt, r.Events
 		e.Answers, e.Scores = r.Answers, r.Scores

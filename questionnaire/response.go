@@ -1,6 +1,10 @@
 package questionnaire
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // Event types in an order's log, sent with the response.
 const (
@@ -41,7 +45,8 @@ func (d *Draft) AddEvent(e Event) {
 // the registry for one order.
 type Response struct {
 	OrderID     string        `json:"orderId"`
-	Type        string        `json:"type"` // "response" or "declined"
+	Type        string        `json:"type"`             // "response" or "declined"
+	Reason      string        `json:"reason,omitempty"` // a decline's reason, one of the Decline constants; "" for none given
 	Language    string        `json:"language"`
 	Answers     []AnswerJSON  `json:"answers"`
 	Scores      []ScoreResult `json:"scores"`
@@ -54,6 +59,38 @@ const (
 	ResponseAnswered = "response"
 	ResponseDeclined = "declined"
 )
+
+// The reasons a patient may give for declining. Giving one is optional:
+// "" is a decline without a reason.
+const (
+	DeclineNotNow      = "not-now"       // not now: the patient may answer another time
+	DeclineThisForm    = "not-this-form" // not this questionnaire
+	DeclineReservation = "reservation"   // the patient does not want their information in the registry (the right to reservation)
+)
+
+// DeclineReasons lists the reasons a patient may give, in the order a page
+// offers them.
+var DeclineReasons = []string{DeclineNotNow, DeclineThisForm, DeclineReservation}
+
+// ValidDeclineReason reports whether s is a reason a decline may carry:
+// one of DeclineReasons, or "" for none given.
+func ValidDeclineReason(s string) bool {
+	return s == "" || slices.Contains(DeclineReasons, s)
+}
+
+// CheckReason returns EUNPROCESSABLE when the response's reason is not one
+// it may carry: only a decline has one, and only one of DeclineReasons.
+func (r *Response) CheckReason() error {
+	switch {
+	case r.Reason == "":
+		return nil
+	case r.Type != ResponseDeclined:
+		return Errorf(EUNPROCESSABLE, "only a decline carries a reason; a %s has %q", r.Type, r.Reason)
+	case !ValidDeclineReason(r.Reason):
+		return Errorf(EUNPROCESSABLE, "%q is not a reason to decline; want one of %s", r.Reason, strings.Join(DeclineReasons, ", "))
+	}
+	return nil
+}
 
 // Open marks the order opened when it is used for the first time.
 func (o *Order) Open(now time.Time) {

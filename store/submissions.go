@@ -34,8 +34,12 @@ type Submissions struct {
 // Submit closes the order with a response, or a decline, and enqueues its
 // envelope; when Submit returns, the envelope is on disk. Returns
 // ECONFLICT when the order is closed already: a second submit stores
-// nothing.
+// nothing; EUNPROCESSABLE, storing nothing, when the response carries a
+// reason it may not (Response.CheckReason).
 func (s *Submissions) Submit(ctx context.Context, r *questionnaire.Response, now time.Time) (*questionnaire.Order, error) {
+	if err := r.CheckReason(); err != nil {
+		return nil, err
+	}
 	move := func(o *questionnaire.Order, _ *questionnaire.Draft) (bool, error) {
 		if r.Type == questionnaire.ResponseDeclined {
 			return true, o.Decline(now)

@@ -220,8 +220,41 @@ func runPatients(t *testing.T, open Opener, create func(*testing.T, *Store, *que
 		if err != nil || got.Status != questionnaire.StatusDeclined || got.ClosedAt == nil {
 			t.Fatalf("%+v, %v", got, err)
 		}
-		if env := Envelope(t, s, got.SubmissionID); env.Type != "declined" || len(env.Answers) != 0 {
+		if env := Envelope(t, s, got.SubmissionID); env.Type != "declined" || len(env.Answers) != 0 || env.Reason != "" {
 			t.Fatalf("envelope %+v", env)
+		}
+	})
+
+	t.Run("a decline's reason goes in its envelope", func(t *testing.T) {
+		s, _ := open(t)
+		o := NewOrder(day)
+		create(t, s, o)
+		r := &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseDeclined, Reason: questionnaire.DeclineReservation, SubmittedAt: t0}
+		got, err := s.Submit(ctx, r, t0)
+		if err != nil || got.Status != questionnaire.StatusDeclined {
+			t.Fatalf("%+v, %v", got, err)
+		}
+		if env := Envelope(t, s, got.SubmissionID); env.Type != "declined" || env.Reason != questionnaire.DeclineReservation {
+			t.Fatalf("envelope %+v", env)
+		}
+	})
+
+	t.Run("a reason that is not one is refused, and the order stays open", func(t *testing.T) {
+		s, _ := open(t)
+		o := NewOrder(day)
+		create(t, s, o)
+		for _, r := range []*questionnaire.Response{
+			{OrderID: o.ID, Type: questionnaire.ResponseDeclined, Reason: "tired", SubmittedAt: t0},
+			{OrderID: o.ID, Type: questionnaire.ResponseAnswered, Reason: questionnaire.DeclineNotNow, SubmittedAt: t0},
+		} {
+			_, err := s.Submit(ctx, r, t0)
+			errCode(t, err, questionnaire.EUNPROCESSABLE)
+		}
+		if got, err := s.Order(ctx, o.ID); err != nil || got.Status != questionnaire.StatusOrdered {
+			t.Fatalf("the order after refused submits: %+v, %v", got, err)
+		}
+		if st, _ := s.Stats(ctx, t0); st.Depth != 0 {
+			t.Fatalf("%d envelopes in the outbox, want none", st.Depth)
 		}
 	})
 
