@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"path"
 	"reflect"
@@ -26,10 +27,83 @@ type Client struct {
 	ID             string   `json:"id"`
 	Name           string   `json:"name"`
 	Tokens         []string `json:"tokens"`
-	Questionnaires []string `json:"questionnaires"` // ids or patterns such as "kvarus-*"; empty: all
-	RegistryURL    string   `json:"registryUrl"`    // where envelopes are pushed; empty: pull only
-	RegistryToken  string   `json:"registryToken"`  // sent as a bearer token with each push
-	Pull           bool     `json:"pull"`           // may lease its envelopes over /api/v1/submissions
+	Questionnaires []string `json:"questionnaires"`    // ids or patterns such as "kvarus-*"; empty: all
+	RegistryURL    string   `json:"registryUrl"`       // where envelopes are pushed; empty: pull only
+	RegistryToken  string   `json:"registryToken"`     // sent as a bearer token with each push
+	Pull           bool     `json:"pull"`              // may lease its envelopes over /api/v1/submissions
+	Help           *Contact `json:"help,omitempty"`    // the clinic, named in the "help now" notice beside the national numbers
+	Privacy        *Contact `json:"privacy,omitempty"` // who handles reservation and deletion requests (the clinic or the registry's contact)
+}
+
+// Contact is how a patient reaches a person: a name, a phone number and opening hours.
+type Contact struct {
+	Name  Text   `json:"name,omitempty"`  // e.g. {"nb": "Poliklinikken for rusbehandling"}
+	Phone string `json:"phone,omitempty"` // e.g. "+47 22 00 00 00"; digits, spaces, +, - only
+	Hours Text   `json:"hours,omitempty"` // e.g. {"nb": "hverdager 8–15"}
+	Email string `json:"email,omitempty"`
+	URL   string `json:"url,omitempty"` // https only
+}
+
+// MaxContactText bounds a contact's phone, email and URL, and each of its
+// texts, in bytes: a contact is a line on a page, not a letter.
+const MaxContactText = 200
+
+var phonePattern = regexp.MustCompile(`^\+?[0-9][0-9 -]*$`)
+
+// check reports what is wrong with the contact at path: it needs a phone,
+// an email or a URL; the phone holds digits, spaces and hyphens, with an
+// optional leading +, and at least three digits; the URL is https; the
+// texts are keyed by language codes and not empty.
+func (c *Contact) check(ps *problems, path string) {
+	if c.Phone == "" && c.Email == "" && c.URL == "" {
+		ps.add(path, ProblemRequired, "a contact needs a phone, an email or a url: how else would a patient reach it?")
+	}
+	for _, f := range []struct{ name, v string }{{"phone", c.Phone}, {"email", c.Email}, {"url", c.URL}} {
+		if len(f.v) > MaxContactText {
+			ps.add(join(path, f.name), ProblemPattern, "longer than %d characters", MaxContactText)
+		}
+	}
+	if p := c.Phone; p != "" {
+		digits := 0
+		for _, r := range p {
+			if r >= '0' && r <= '9' {
+				digits++
+			}
+		}
+		switch {
+		case !phonePattern.MatchString(p):
+			ps.add(join(path, "phone"), ProblemPattern, "%q: a phone number holds digits, spaces and hyphens, with an optional leading +", p)
+		case digits < 3:
+			ps.add(join(path, "phone"), ProblemPattern, "%q: a phone number has at least 3 digits", p)
+		}
+	}
+	if e := c.Email; e != "" {
+		if a, err := mail.ParseAddress(e); err != nil || a.Address != e || a.Name != "" {
+			ps.add(join(path, "email"), ProblemPattern, "%q is not an email address such as post@example.no", e)
+		}
+	}
+	if u := c.URL; u != "" {
+		if pu, err := url.Parse(u); err != nil || pu.Scheme != "https" || pu.Host == "" || pu.User != nil {
+			ps.add(join(path, "url"), ProblemPattern, "%q is not an https URL", u)
+		}
+	}
+	contactText(ps, join(path, "name"), c.Name)
+	contactText(ps, join(path, "hours"), c.Hours)
+}
+
+// contactText checks a contact's text: language codes as keys, no empty
+// or overlong text.
+func contactText(ps *problems, path string, t Text) {
+	for _, l := range sortedKeys(t) {
+		switch s := t[l]; {
+		case !languagePattern.MatchString(l):
+			ps.add(join(path, l), ProblemLanguage, "%q is not a language code such as nb", l)
+		case strings.TrimSpace(s) == "":
+			ps.add(join(path, l), ProblemRequired, "empty text")
+		case len(s) > MaxContactText:
+			ps.add(join(path, l), ProblemPattern, "longer than %d characters", MaxContactText)
+		}
+	}
 }
 
 // MayOrder reports whether the client may order the questionnaire id.
@@ -123,6 +197,12 @@ func ParseClients(data []byte) (*Clients, error) {
 			}
 		} else if c.RegistryToken != "" {
 			ps.add(at+".registryToken", ProblemPattern, "a registry token without a registryUrl is never sent")
+		}
+		if c.Help != nil {
+			c.Help.check(&ps, at+".help")
+		}
+		if c.Privacy != nil {
+			c.Privacy.check(&ps, at+".privacy")
 		}
 	}
 	if err := ps.err(); err != nil {
