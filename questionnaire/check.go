@@ -81,6 +81,7 @@ func (c *checker) definition() {
 		c.langs[l] = true
 	}
 	c.text("title", d.Title, true)
+	c.text("patientTitle", d.PatientTitle, false)
 	c.text("description", d.Description, false)
 	for _, l := range sortedKeys(d.Translations) {
 		path := "translations." + l
@@ -224,6 +225,7 @@ func (c *checker) fields(path string, it *Item) {
 		{"maxDate", it.MaxDate != "", t == Date},
 		{"maxLength", it.MaxLength != nil, t == TextType},
 		{"multiline", it.Multiline, t == TextType},
+		{"sensitive", it.Sensitive, t.Answerable() || t == Group},
 	}
 	for _, r := range rules {
 		if r.set && !r.allowed {
@@ -477,7 +479,58 @@ func (c *checker) score(path string, s *Score, ids map[string]string) {
 	if s.Prorate && s.Method != MethodSum {
 		c.ps.add(join(path, "prorate"), ProblemNotAllowed, "only a sum can be prorated")
 	}
+	c.hiddenScore(path, s)
 	c.bands(path, s.Bands)
+}
+
+// hiddenScore checks a score's hiddenScore: it must lie within the score
+// range of every item it can stand for, and some item of the score must be
+// able to be hidden, or it would never apply.
+func (c *checker) hiddenScore(path string, s *Score) {
+	if s.HiddenScore == nil {
+		return
+	}
+	h, p := *s.HiddenScore, join(path, "hiddenScore")
+	hideable := false
+	for _, id := range s.Items {
+		it := c.seen[id]
+		if it == nil || !known(it.Type) || !c.hideable(it) {
+			continue
+		}
+		hideable = true
+		if it.Type != Choice && it.Type != MultiChoice && (it.Min == nil || it.Max == nil) {
+			continue // an unbounded number: any value is in range
+		}
+		if lo, hi := it.scoreRange(); lo <= hi && (h < lo || h > hi) {
+			c.ps.add(p, ProblemRange, "%s is outside the scores of %q (%s to %s)", formatNumber(h), id, formatNumber(lo), formatNumber(hi))
+		}
+	}
+	if !hideable {
+		c.ps.add(p, ProblemNotAllowed, "none of the score's items has enableWhen, itself or in a group, so none is ever hidden")
+	}
+}
+
+// hideable reports whether skip logic can hide the item: it, or a group
+// it is in, has enableWhen. It runs after the walk, on a well-formed tree.
+func (c *checker) hideable(target *Item) bool {
+	var find func(items []*Item, conditional bool) (found, hidden bool)
+	find = func(items []*Item, conditional bool) (bool, bool) {
+		for _, it := range items {
+			if it == nil {
+				continue
+			}
+			cond := conditional || len(it.EnableWhen) > 0
+			if it == target {
+				return true, cond
+			}
+			if found, hidden := find(it.Items, cond); found {
+				return true, hidden
+			}
+		}
+		return false, false
+	}
+	_, hidden := find(c.d.Items, false)
+	return hidden
 }
 
 func (c *checker) bands(path string, bands []Band) {

@@ -309,6 +309,23 @@ func TestParseProblems(t *testing.T) {
 		{"ErrDuplicate on a band code used twice", func(d map[string]any) {
 			d["scores"].([]any)[0].(map[string]any)["bands"].([]any)[1].(map[string]any)["code"] = "low"
 		}, "scores[0].bands[1].code", questionnaire.ProblemDuplicate},
+		{"ErrLanguage on a patientTitle missing a declared language", func(d map[string]any) {
+			d["patientTitle"] = map[string]any{"nb": "Spørsmål om deg"}
+		}, "patientTitle.en", questionnaire.ProblemLanguage},
+		{"ErrType on a patientTitle that is a plain string", func(d map[string]any) { d["patientTitle"] = "Spørsmål om deg" },
+			"patientTitle", questionnaire.ProblemType},
+		{"ErrNotAllowed on sensitive on a display item", func(d map[string]any) { item(d, 0, 0)["sensitive"] = true },
+			"items[0].items[0].sensitive", questionnaire.ProblemNotAllowed},
+		{"ErrType on sensitive that is not a boolean", func(d map[string]any) { item(d, 0, 1)["sensitive"] = "yes" },
+			"items[0].items[1].sensitive", questionnaire.ProblemType},
+		{"ErrRange on a hiddenScore outside an item's scores", func(d map[string]any) {
+			s := d["scores"].([]any)[0].(map[string]any)
+			s["items"], s["hiddenScore"] = []any{"used", "days"}, 0 // days is 1–30 and can be hidden
+			delete(s, "reverse")
+		}, "scores[0].hiddenScore", questionnaire.ProblemRange},
+		{"ErrNotAllowed on a hiddenScore where no item can be hidden", func(d map[string]any) {
+			d["scores"].([]any)[0].(map[string]any)["hiddenScore"] = 0 // used and qol have no enableWhen
+		}, "scores[0].hiddenScore", questionnaire.ProblemNotAllowed},
 		{"ErrLanguage on a band label", func(d map[string]any) {
 			d["scores"].([]any)[0].(map[string]any)["bands"].([]any)[0].(map[string]any)["label"] = map[string]any{"nb": "Lav"}
 		}, "scores[0].bands[0].label.en", questionnaire.ProblemLanguage},
@@ -331,6 +348,38 @@ func TestParseProblems(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPatientTitleAndSensitive(t *testing.T) {
+	t.Run("ShownTitle falls back to the title", func(t *testing.T) {
+		d := mustParse(t, baseDefinition)
+		if got := d.ShownTitle().Get("nb"); got != "Test" {
+			t.Errorf("ShownTitle = %q, want the title", got)
+		}
+	})
+	t.Run("ShownTitle is the patientTitle when there is one", func(t *testing.T) {
+		d := mustParse(t, string(mutated(t, func(d map[string]any) {
+			d["title"] = map[string]any{"nb": "Målepunkt – pasientdel", "en": "Measuring point – patient part"}
+			d["patientTitle"] = map[string]any{"nb": "Hvordan har du det?", "en": "How are you doing?"}
+		})))
+		if got := d.ShownTitle().Get("en"); got != "How are you doing?" {
+			t.Errorf("ShownTitle = %q, want the patient title", got)
+		}
+		if got := d.Title.Get("nb"); got != "Målepunkt – pasientdel" {
+			t.Errorf("Title = %q, want it kept for the registry", got)
+		}
+	})
+	t.Run("sensitive on a question and on a group", func(t *testing.T) {
+		d := mustParse(t, string(mutated(t, func(d map[string]any) {
+			item(d, 1)["sensitive"] = true    // the group p2
+			item(d, 0, 3)["sensitive"] = true // the multichoice "how"
+		})))
+		for id, want := range map[string]bool{"p2": true, "how": true, "used": false, "intro": false} {
+			if got := d.Item(id).Sensitive; got != want {
+				t.Errorf("%s: sensitive %v, want %v", id, got, want)
+			}
+		}
+	})
 }
 
 func TestParseReportsEveryProblemAtOnce(t *testing.T) {

@@ -69,6 +69,7 @@ type Definition struct {
 	Version      string            `json:"version"`
 	Languages    []string          `json:"languages"`
 	Title        Text              `json:"title"`
+	PatientTitle Text              `json:"patientTitle,omitempty"` // shown to patients instead of Title; see ShownTitle
 	Description  Text              `json:"description,omitempty"`
 	Demo         bool              `json:"demo,omitempty"`
 	Source       string            `json:"source,omitempty"`
@@ -105,6 +106,10 @@ type Item struct {
 	MaxDate        string      `json:"maxDate,omitempty"`
 	MaxLength      *int        `json:"maxLength,omitempty"`
 	Multiline      bool        `json:"multiline,omitempty"`
+	// Sensitive marks a question (or a group of them) about something hard,
+	// such as hopelessness, injecting or a message to the clinician: the
+	// patient page shows a calm notice of where to get help now beside it.
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // Option is one of the answers a choice or multichoice item offers.
@@ -145,6 +150,13 @@ type Score struct {
 	Reverse     []string `json:"reverse,omitempty"`
 	MinAnswered *int     `json:"minAnswered,omitempty"`
 	Prorate     bool     `json:"prorate,omitempty"`
+	// HiddenScore, when set, is what an item of the score hidden by skip
+	// logic (enableWhen, its own or a group's) counts as: such an item is
+	// "skipped", and counts towards MinAnswered like an answered one, as
+	// published instruments such as AUDIT score the questions they tell a
+	// patient to skip. Without it a hidden item is missing. The value is
+	// counted as it is, never reverse-coded.
+	HiddenScore *float64 `json:"hiddenScore,omitempty"`
 	Bands       []Band   `json:"bands,omitempty"`
 }
 
@@ -167,6 +179,17 @@ type Band struct {
 type Page struct {
 	Group *Item   // the top-level group, or nil for a run of loose items
 	Items []*Item // the items on the page: the group's items, or the run
+}
+
+// ShownTitle returns the title to show a patient: PatientTitle when the
+// definition has one, else Title. Title may be a registry's name for the
+// form (such as «Målepunkt – pasientdel»), which means nothing to the
+// person answering it.
+func (d *Definition) ShownTitle() Text {
+	if len(d.PatientTitle) > 0 {
+		return d.PatientTitle
+	}
+	return d.Title
 }
 
 // Digest returns "sha256:" and the hex SHA-256 of the definition file's

@@ -3,21 +3,26 @@ package questionnaire
 import "math"
 
 // ScoreResult is one computed score. Value is nil when fewer items than the
-// score's minimum were answered: the score is absent, not zero.
+// score's minimum were answered (or skipped, below): the score is absent,
+// not zero. Answered counts the items answered; Skipped the items hidden by
+// skip logic that counted as the score's hiddenScore.
 type ScoreResult struct {
 	ID       string   `json:"id"`
 	Value    *float64 `json:"value,omitempty"`
 	Band     string   `json:"band,omitempty"`
 	Answered int      `json:"answered"`
+	Skipped  int      `json:"skipped,omitempty"`
 }
 
 // ComputeScores computes every score of the definition from the answers. Answers
-// to hidden items are not counted. Results come in the definition's order.
+// to hidden items are not counted; a hidden item counts as its score's
+// hiddenScore when the score has one. Results come in the definition's order.
 func (d *Definition) ComputeScores(a Answers) []ScoreResult {
 	a = d.Prune(a)
+	enabled := d.Enabled(a)
 	out := make([]ScoreResult, 0, len(d.Scores))
 	for _, s := range d.Scores {
-		out = append(out, s.compute(d, a))
+		out = append(out, s.compute(d, a, enabled))
 	}
 	return out
 }
@@ -42,10 +47,21 @@ func (s *Score) Band(v float64) *Band {
 	return nil
 }
 
-func (s *Score) compute(d *Definition, a Answers) ScoreResult {
+// compute computes the score from pruned answers; enabled says which items
+// are shown. An item hidden by skip logic counts as HiddenScore when it is
+// set (Skipped); otherwise, like a shown item without an answer, it is
+// missing. At least one item must be answered for a value.
+func (s *Score) compute(d *Definition, a Answers, enabled map[string]bool) ScoreResult {
 	res := ScoreResult{ID: s.ID}
 	sum := 0.0
 	for _, id := range s.Items {
+		if !enabled[id] {
+			if s.HiddenScore != nil {
+				sum += *s.HiddenScore
+				res.Skipped++
+			}
+			continue
+		}
 		v, ok := a[id]
 		if !ok {
 			continue
@@ -66,15 +82,16 @@ func (s *Score) compute(d *Definition, a Answers) ScoreResult {
 	if s.MinAnswered != nil {
 		need = *s.MinAnswered
 	}
-	if res.Answered < need || res.Answered == 0 {
+	counted := res.Answered + res.Skipped
+	if counted < need || res.Answered == 0 {
 		return res
 	}
 	var value float64
 	switch {
 	case s.Method == MethodMean:
-		value = sum / float64(res.Answered)
+		value = sum / float64(counted)
 	case s.Prorate:
-		value = sum * float64(len(s.Items)) / float64(res.Answered)
+		value = sum * float64(len(s.Items)) / float64(counted)
 	default:
 		value = sum
 	}

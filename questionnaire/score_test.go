@@ -161,3 +161,87 @@ func TestScoresRoundHalfAwayFromZero(t *testing.T) {
 		assertScore(t, s["sum"], tt.sum, "")
 	}
 }
+
+// skipped is AUDIT's skip logic in small: b and c are asked only when a is
+// not 0, d only when b or c is not 0, e always. "skip" counts a hidden item
+// as 0, "strict" as missing; "mean" and "prorated" count skipped items in
+// the denominator; "reversed" reverse-codes d but not its hidden score.
+const skipped = `{"id": "skipped", "version": "1.0.0", "languages": ["en"], "title": {"en": "T"}, "items": [
+	{"linkId": "a", "type": "choice", "text": {"en": "A"}, "options": [
+		{"value": "0", "score": 0, "text": {"en": "Never"}}, {"value": "2", "score": 2, "text": {"en": "2"}}]},
+	{"linkId": "b", "type": "choice", "text": {"en": "B"}, "enableWhen": [{"question": "a", "operator": "!=", "answer": "0"}], "options": [
+		{"value": "0", "score": 0, "text": {"en": "0"}}, {"value": "1", "score": 1, "text": {"en": "1"}}]},
+	{"linkId": "c", "type": "choice", "text": {"en": "C"}, "enableWhen": [{"question": "a", "operator": "!=", "answer": "0"}], "options": [
+		{"value": "0", "score": 0, "text": {"en": "0"}}, {"value": "1", "score": 1, "text": {"en": "1"}}]},
+	{"linkId": "g", "type": "group", "enableBehavior": "any", "enableWhen": [
+		{"question": "b", "operator": "!=", "answer": "0"}, {"question": "c", "operator": "!=", "answer": "0"}], "items": [
+		{"linkId": "d", "type": "choice", "text": {"en": "D"}, "options": [
+			{"value": "0", "score": 0, "text": {"en": "0"}}, {"value": "4", "score": 4, "text": {"en": "4"}}]}]},
+	{"linkId": "e", "type": "choice", "text": {"en": "E"}, "options": [
+		{"value": "0", "score": 0, "text": {"en": "0"}}, {"value": "4", "score": 4, "text": {"en": "4"}}]}],
+ "scores": [
+	{"id": "skip", "method": "sum", "items": ["a", "b", "c", "d", "e"], "hiddenScore": 0,
+	 "bands": [{"code": "low", "min": 0, "max": 4, "label": {"en": "Low"}}, {"code": "high", "min": 5, "max": 11, "label": {"en": "High"}}]},
+	{"id": "strict", "method": "sum", "items": ["a", "b", "c", "d", "e"]},
+	{"id": "mean", "method": "mean", "items": ["a", "b", "c", "d", "e"], "hiddenScore": 0},
+	{"id": "prorated", "method": "sum", "items": ["a", "b", "c", "d", "e"], "minAnswered": 2, "prorate": true, "hiddenScore": 0},
+	{"id": "reversed", "method": "sum", "items": ["a", "d"], "reverse": ["d"], "hiddenScore": 0}]}`
+
+func TestHiddenScore(t *testing.T) {
+	d := mustParse(t, skipped)
+	if d.Score("skip").HiddenScore == nil || *d.Score("skip").HiddenScore != 0 {
+		t.Fatal("hiddenScore 0 was not decoded")
+	}
+	counts := func(t *testing.T, got questionnaire.ScoreResult, answered, skipped int) {
+		t.Helper()
+		if got.Answered != answered || got.Skipped != skipped {
+			t.Errorf("%s: answered %d skipped %d, want %d and %d", got.ID, got.Answered, got.Skipped, answered, skipped)
+		}
+	}
+
+	t.Run("a non-drinker: b, c and d skipped count as 0", func(t *testing.T) {
+		s := scoresOf(t, d, url.Values{"a": {"0"}, "e": {"4"}})
+		assertScore(t, s["skip"], 4, "low")
+		counts(t, s["skip"], 2, 3)
+		assertAbsent(t, s["strict"]) // without hiddenScore a hidden item is missing
+		counts(t, s["strict"], 2, 0)
+		assertScore(t, s["mean"], 0.8, "") // 4 over 5 counted items, not over 2 answered
+		assertScore(t, s["prorated"], 4, "")
+	})
+
+	t.Run("b and c both 0: the group with d is skipped", func(t *testing.T) {
+		s := scoresOf(t, d, url.Values{"a": {"2"}, "b": {"0"}, "c": {"0"}, "e": {"4"}})
+		assertScore(t, s["skip"], 6, "high")
+		counts(t, s["skip"], 4, 1)
+	})
+
+	t.Run("everything shown and answered: nothing skipped", func(t *testing.T) {
+		s := scoresOf(t, d, url.Values{"a": {"2"}, "b": {"1"}, "c": {"0"}, "d": {"4"}, "e": {"0"}})
+		assertScore(t, s["skip"], 7, "high")
+		counts(t, s["skip"], 5, 0)
+		assertScore(t, s["strict"], 7, "")
+	})
+
+	t.Run("a shown question left unanswered is missing, not skipped", func(t *testing.T) {
+		s := scoresOf(t, d, url.Values{"a": {"2"}, "b": {"1"}, "e": {"0"}}) // c shown, no answer; d shown, no answer
+		assertAbsent(t, s["skip"])
+		counts(t, s["skip"], 3, 0)
+	})
+
+	t.Run("an answer to a hidden item is dropped and the item counts as skipped", func(t *testing.T) {
+		s := scoresOf(t, d, url.Values{"a": {"0"}, "b": {"1"}, "c": {"1"}, "d": {"4"}, "e": {"0"}})
+		assertScore(t, s["skip"], 0, "low")
+		counts(t, s["skip"], 2, 3)
+	})
+
+	t.Run("no answer at all is no score, however much is skipped", func(t *testing.T) {
+		s := scoresOf(t, d, url.Values{})
+		assertAbsent(t, s["skip"])
+		counts(t, s["skip"], 0, 3)
+	})
+
+	t.Run("the hidden score is not reverse-coded", func(t *testing.T) {
+		assertScore(t, scoresOf(t, d, url.Values{"a": {"0"}})["reversed"], 0, "")                         // d skipped: 0, not 4
+		assertScore(t, scoresOf(t, d, url.Values{"a": {"2"}, "b": {"1"}, "d": {"0"}})["reversed"], 6, "") // 2 + (0+4-0)
+	})
+}
