@@ -60,9 +60,19 @@ func TestShippedDefinitionsLoad(t *testing.T) {
 	for _, d := range cat.List() {
 		ids = append(ids, d.ID+"@"+d.Version)
 	}
-	want := []string{"audit@1.0.0", "dudit@1.0.0", "kvarus-erfaring@1.0.0", "kvarus-maalepunkt@1.0.0"}
+	want := []string{"audit@1.1.0", "audit@1.0.0", "dudit@1.1.0", "dudit@1.0.0",
+		"kvarus-erfaring@1.1.0", "kvarus-erfaring@1.0.0", "kvarus-maalepunkt@1.1.0", "kvarus-maalepunkt@1.0.0"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("shipped %v, want %v", ids, want)
+	}
+	// New orders get the latest version; orders of 1.0.0 keep theirs.
+	for _, id := range []string{"audit", "dudit", "kvarus-erfaring", "kvarus-maalepunkt"} {
+		if d, err := cat.Get(id, ""); err != nil || d.Version != "1.1.0" {
+			t.Errorf("latest %s: %v %v, want 1.1.0", id, d, err)
+		}
+		if _, err := cat.Get(id, "1.0.0"); err != nil {
+			t.Errorf("%s 1.0.0: %v", id, err)
+		}
 	}
 }
 
@@ -97,6 +107,11 @@ func TestShippedDefinitionsMatchTheJSONSchema(t *testing.T) {
 			`{"id": "x", "version": "1.0.0", "languages": ["en"], "title": {"en": "T"}, "items": [{"linkId": "q", "type": "text", "text": {"en": "Q"}, "colour": 1}]}`,
 			`{"id": "x", "version": "1.0.0", "languages": ["en"], "title": {"EN": "T"}, "items": [{"linkId": "q", "type": "text", "text": {"en": "Q"}}]}`,
 			`{"id": "x", "version": "1.0", "languages": ["en"], "title": {"en": "T"}, "items": [{"linkId": "q", "type": "text", "text": {"en": "Q"}}]}`,
+			`{"id": "x", "version": "1.0.0", "languages": ["en"], "title": {"en": "T"}, "patientTitle": "P", "items": [{"linkId": "q", "type": "text", "text": {"en": "Q"}}]}`,
+			`{"id": "x", "version": "1.0.0", "languages": ["en"], "title": {"en": "T"}, "items": [{"linkId": "q", "type": "display", "sensitive": true, "text": {"en": "Q"}}]}`,
+			`{"id": "x", "version": "1.0.0", "languages": ["en"], "title": {"en": "T"}, "items": [{"linkId": "q", "type": "text", "sensitive": "yes", "text": {"en": "Q"}}]}`,
+			`{"id": "x", "version": "1.0.0", "languages": ["en"], "title": {"en": "T"}, "items": [{"linkId": "q", "type": "integer", "text": {"en": "Q"}}],
+			  "scores": [{"id": "s", "method": "sum", "items": ["q"], "hiddenScore": "0"}]}`,
 		} {
 			inst, _ := jsonschema.UnmarshalJSON(strings.NewReader(bad))
 			if sch.Validate(inst) == nil {
@@ -107,7 +122,7 @@ func TestShippedDefinitionsMatchTheJSONSchema(t *testing.T) {
 }
 
 // textFields are the fields of the format that hold a text.
-var textFields = []string{"title", "description", "text", "help", "unit", "minLabel", "maxLabel", "label"}
+var textFields = []string{"title", "patientTitle", "description", "text", "help", "unit", "minLabel", "maxLabel", "label"}
 
 // TestEveryTextInEveryLanguage walks each file's raw JSON, apart from the
 // loader, and checks that every text has exactly the declared languages.
@@ -253,55 +268,89 @@ func answer(values ...string) url.Values {
 // TestGoldenScores checks hand-computed AUDIT and DUDIT totals and bands.
 func TestGoldenScores(t *testing.T) {
 	cat := mustLoad(t)
-	tests := []struct {
+	type golden struct {
 		form    string
 		name    string
 		answers url.Values
 		want    float64 // -1: absent
 		band    string
-	}{
-		{"audit", "all never: 0", answer("0", "0", "0", "0", "0", "0", "0", "0", "0", "0"), 0, "low"},
-		{"audit", "2+1+1+0+0+0+1+0+0+2 = 7, top of zone I", answer("2", "1", "1", "0", "0", "0", "1", "0", "0", "2"), 7, "low"},
-		{"audit", "2+1+1+0+0+0+0+0+4+0 = 8, bottom of zone II", answer("2", "1", "1", "0", "0", "0", "0", "0", "4", "0"), 8, "hazardous"},
-		{"audit", "3+2+2+1+0+0+1+1+2+0 = 12", answer("3", "2", "2", "1", "0", "0", "1", "1", "2", "0"), 12, "hazardous"},
-		{"audit", "4+3+3+1+1+1+1+1+0+0 = 15, top of zone II", answer("4", "3", "3", "1", "1", "1", "1", "1", "0", "0"), 15, "hazardous"},
-		{"audit", "4+3+3+1+1+1+1+0+2+0 = 16, bottom of zone III", answer("4", "3", "3", "1", "1", "1", "1", "0", "2", "0"), 16, "harmful"},
-		{"audit", "4+4+3+2+1+1+1+1+2+0 = 19, top of zone III", answer("4", "4", "3", "2", "1", "1", "1", "1", "2", "0"), 19, "harmful"},
-		{"audit", "4+4+3+2+1+1+1+2+2+0 = 20, bottom of zone IV", answer("4", "4", "3", "2", "1", "1", "1", "2", "2", "0"), 20, "dependence"},
-		{"audit", "everything at its highest: 40", answer("4", "4", "4", "4", "4", "4", "4", "4", "4", "4"), 40, "dependence"},
-		{"audit", "nine of ten answered: absent", answer("4", "4", "4", "4", "4", "4", "4", "4", "4"), -1, ""},
-		{"dudit", "all never: 0", answer("0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"), 0, "below"},
-		{"dudit", "1+1+1+1+1+0+0+0+0+0+0 = 5, below the cut-off for men", answer("1", "1", "1", "1", "1", "0", "0", "0", "0", "0", "0"), 5, "below"},
-		{"dudit", "2+0+1+1+0+0+0+0+0+2+0 = 6, the cut-off for men", answer("2", "0", "1", "1", "0", "0", "0", "0", "0", "2", "0"), 6, "problems"},
-		{"dudit", "4+2+2+2+2+2+2+2+2+2+2 = 24", answer("4", "2", "2", "2", "2", "2", "2", "2", "2", "2", "2"), 24, "problems"},
-		{"dudit", "3+3+3+3+3+2+2+2+0+2+2 = 25, probably dependent", answer("3", "3", "3", "3", "3", "2", "2", "2", "0", "2", "2"), 25, "dependence"},
-		{"dudit", "everything at its highest: 44", answer("4", "4", "4", "4", "4", "4", "4", "4", "4", "4", "4"), 44, "dependence"},
-		{"dudit", "ten of eleven answered: absent", answer("4", "4", "4", "4", "4", "4", "4", "4", "4", "4"), -1, ""},
+		version string // "": every shipped version of the form
 	}
+	tests := []golden{
+		{"audit", "all never: 0", answer("0", "0", "0", "0", "0", "0", "0", "0", "0", "0"), 0, "low", ""},
+		{"audit", "2+1+1+0+0+0+1+0+0+2 = 7, top of zone I", answer("2", "1", "1", "0", "0", "0", "1", "0", "0", "2"), 7, "low", ""},
+		{"audit", "2+1+1+0+0+0+0+0+4+0 = 8, bottom of zone II", answer("2", "1", "1", "0", "0", "0", "0", "0", "4", "0"), 8, "hazardous", ""},
+		{"audit", "3+2+2+1+0+0+1+1+2+0 = 12", answer("3", "2", "2", "1", "0", "0", "1", "1", "2", "0"), 12, "hazardous", ""},
+		{"audit", "4+3+3+1+1+1+1+1+0+0 = 15, top of zone II", answer("4", "3", "3", "1", "1", "1", "1", "1", "0", "0"), 15, "hazardous", ""},
+		{"audit", "4+3+3+1+1+1+1+0+2+0 = 16, bottom of zone III", answer("4", "3", "3", "1", "1", "1", "1", "0", "2", "0"), 16, "harmful", ""},
+		{"audit", "4+4+3+2+1+1+1+1+2+0 = 19, top of zone III", answer("4", "4", "3", "2", "1", "1", "1", "1", "2", "0"), 19, "harmful", ""},
+		{"audit", "4+4+3+2+1+1+1+2+2+0 = 20, bottom of zone IV", answer("4", "4", "3", "2", "1", "1", "1", "2", "2", "0"), 20, "dependence", ""},
+		{"audit", "everything at its highest: 40", answer("4", "4", "4", "4", "4", "4", "4", "4", "4", "4"), 40, "dependence", ""},
+		{"audit", "nine of ten answered: absent", answer("4", "4", "4", "4", "4", "4", "4", "4", "4"), -1, "", ""},
+		{"dudit", "all never: 0", answer("0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"), 0, "below", ""},
+		{"dudit", "1+1+1+1+1+0+0+0+0+0+0 = 5, below the cut-off for men", answer("1", "1", "1", "1", "1", "0", "0", "0", "0", "0", "0"), 5, "below", ""},
+		{"dudit", "2+0+1+1+0+0+0+0+0+2+0 = 6, the cut-off for men", answer("2", "0", "1", "1", "0", "0", "0", "0", "0", "2", "0"), 6, "problems", ""},
+		{"dudit", "4+2+2+2+2+2+2+2+2+2+2 = 24", answer("4", "2", "2", "2", "2", "2", "2", "2", "2", "2", "2"), 24, "problems", ""},
+		{"dudit", "3+3+3+3+3+2+2+2+0+2+2 = 25, probably dependent", answer("3", "3", "3", "3", "3", "2", "2", "2", "0", "2", "2"), 25, "dependence", ""},
+		{"dudit", "everything at its highest: 44", answer("4", "4", "4", "4", "4", "4", "4", "4", "4", "4", "4"), 44, "dependence", ""},
+		{"dudit", "ten of eleven answered: absent", answer("4", "4", "4", "4", "4", "4", "4", "4", "4", "4"), -1, "", ""},
+	}
+	// AUDIT's published skip logic, from 1.1.0: after "Never" (Q1 = 0) go to
+	// Q9 and Q10, and after Q2 + Q3 = 0 too; what is skipped scores 0.
+	sparse := func(kv ...string) url.Values {
+		f := url.Values{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return f
+	}
+	tests = append(tests,
+		golden{"audit", "never drinks, answers Q1, Q9 and Q10: 0+4+4 = 8", sparse("q1", "0", "q9", "4", "q10", "4"), 8, "hazardous", "1.1.0"},
+		golden{"audit", "never drinks: 0+0+2 = 2", sparse("q1", "0", "q9", "0", "q10", "2"), 2, "low", "1.1.0"},
+		golden{"audit", "never drinks: answers to Q2–Q8 are dropped", answer("0", "4", "4", "4", "4", "4", "4", "4", "0", "0"), 0, "low", "1.1.0"},
+		golden{"audit", "Q2 + Q3 = 0: Q4–Q8 skipped, 3+0+0+2+4 = 9", sparse("q1", "3", "q2", "0", "q3", "0", "q9", "2", "q10", "4"), 9, "hazardous", "1.1.0"},
+		golden{"audit", "Q3 not 0: Q4–Q8 asked, 1+0+1+1+0+0+0+0+0+0 = 3", answer("1", "0", "1", "1", "0", "0", "0", "0", "0", "0"), 3, "low", "1.1.0"},
+		golden{"audit", "Q3 not 0 and Q4 unanswered: absent", sparse("q1", "1", "q2", "0", "q3", "1", "q5", "0", "q6", "0", "q7", "0", "q8", "0", "q9", "0", "q10", "0"), -1, "", "1.1.0"},
+		golden{"audit", "never drinks, Q10 unanswered: absent", sparse("q1", "0", "q9", "4"), -1, "", "1.1.0"},
+		golden{"audit", "1.0.0 has no skip logic: Q1, Q9, Q10 alone are too few", sparse("q1", "0", "q9", "4", "q10", "4"), -1, "", "1.0.0"},
+	)
 	for _, tt := range tests {
-		t.Run(tt.form+": "+tt.name, func(t *testing.T) {
-			d, err := cat.Get(tt.form, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, errs := d.DecodeForm(tt.answers, nil)
-			if len(errs) > 0 {
-				t.Fatal(errs)
-			}
-			res := d.ComputeScores(a)
-			if len(res) != 1 || res[0].ID != "total" {
-				t.Fatalf("scores %v, want one total", res)
-			}
-			got := res[0]
-			switch {
-			case tt.want < 0 && got.Value != nil:
-				t.Errorf("total = %v, want absent", *got.Value)
-			case tt.want >= 0 && got.Value == nil:
-				t.Errorf("total absent (%d answered), want %v", got.Answered, tt.want)
-			case tt.want >= 0 && (*got.Value != tt.want || got.Band != tt.band):
-				t.Errorf("total = %v band %q, want %v band %q", *got.Value, got.Band, tt.want, tt.band)
-			}
-		})
+		versions := []string{tt.version}
+		if tt.version == "" {
+			versions = []string{"1.0.0", "1.1.0"}
+		}
+		for _, version := range versions {
+			t.Run(tt.form+"@"+version+": "+tt.name, func(t *testing.T) {
+				d, err := cat.Get(tt.form, version)
+				if err != nil {
+					t.Fatal(err)
+				}
+				goldenScore(t, d, tt.answers, tt.want, tt.band)
+			})
+		}
+	}
+}
+
+// goldenScore checks the total a definition computes from form answers;
+// want -1 means absent.
+func goldenScore(t *testing.T, d *questionnaire.Definition, answers url.Values, want float64, band string) {
+	t.Helper()
+	a, errs := d.DecodeForm(answers, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	res := d.ComputeScores(a)
+	if len(res) != 1 || res[0].ID != "total" {
+		t.Fatalf("scores %v, want one total", res)
+	}
+	got := res[0]
+	switch {
+	case want < 0 && got.Value != nil:
+		t.Errorf("total = %v, want absent", *got.Value)
+	case want >= 0 && got.Value == nil:
+		t.Errorf("total absent (%d answered, %d skipped), want %v", got.Answered, got.Skipped, want)
+	case want >= 0 && (*got.Value != want || got.Band != band):
+		t.Errorf("total = %v band %q, want %v band %q", *got.Value, got.Band, want, band)
 	}
 }
 
@@ -398,4 +447,79 @@ func TestCheckDirFindsConflictingVersions(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLatestVersionsSpeakToPatients checks the versions new orders get, as
+// a tired patient meets them: a plain title (no registry or instrument
+// name), the clinician called the clinician, no thanks before the answers
+// are sent, and the hard questions marked sensitive.
+func TestLatestVersionsSpeakToPatients(t *testing.T) {
+	cat := mustLoad(t)
+	jargon := []string{"målepunkt", "pasientdel", "measuring point", "patient part", "audit", "dudit"}
+	for _, id := range []string{"audit", "dudit", "kvarus-erfaring", "kvarus-maalepunkt"} {
+		d, err := cat.Get(id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range d.Languages {
+			title := strings.ToLower(d.ShownTitle().Get(l))
+			for _, j := range jargon {
+				if strings.Contains(title, j) {
+					t.Errorf("%s %s: the patient's title %q holds %q", id, l, d.ShownTitle()[l], j)
+				}
+			}
+		}
+		var texts []questionnaire.Text
+		texts = append(texts, d.ShownTitle(), d.Description)
+		for _, it := range patientItems(d.Items) {
+			texts = append(texts, it.Text, it.Help, it.Unit, it.MinLabel, it.MaxLabel)
+			for _, o := range it.Options {
+				texts = append(texts, o.Text)
+			}
+			if it.Type == questionnaire.Display {
+				for l, s := range it.Text {
+					if low := strings.ToLower(s); strings.HasPrefix(low, "takk") || strings.HasPrefix(low, "thank") {
+						t.Errorf("%s %s: %s thanks the patient before anything is sent: %q", id, l, it.LinkID, s)
+					}
+				}
+			}
+		}
+		for _, txt := range texts {
+			for l, s := range txt {
+				low := strings.ToLower(s)
+				for _, w := range []string{"therapist", "terapeut", "the people treating you"} {
+					if strings.Contains(low, w) {
+						t.Errorf("%s %s: %q says %q; say clinician (behandler)", id, l, s, w)
+					}
+				}
+			}
+		}
+	}
+
+	d, _ := cat.Get("kvarus-maalepunkt", "")
+	var sensitive []string
+	for _, it := range patientItems(d.Items) {
+		if it.Sensitive {
+			sensitive = append(sensitive, it.LinkID)
+		}
+	}
+	if want := []string{"deling", "haplos", "til-behandler"}; !slices.Equal(sensitive, want) {
+		t.Errorf("kvarus-maalepunkt: sensitive %v, want %v", sensitive, want)
+	}
+	if len(d.PatientTitle) == 0 {
+		t.Error("kvarus-maalepunkt has no patientTitle")
+	}
+	if old, _ := cat.Get("kvarus-maalepunkt", "1.0.0"); old.Item("takk") == nil || d.Item("takk") != nil {
+		t.Error("1.0.0 keeps its thanks, 1.1.0 has none")
+	}
+}
+
+// patientItems returns every item, nested ones included, in document order.
+func patientItems(items []*questionnaire.Item) []*questionnaire.Item {
+	var out []*questionnaire.Item
+	for _, it := range items {
+		out = append(out, it)
+		out = append(out, patientItems(it.Items)...)
+	}
+	return out
 }
