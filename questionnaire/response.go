@@ -28,8 +28,13 @@ type Event struct {
 // Draft is a patient's answers so far: form values by linkId (as
 // Value.Form gives them), the page last seen and the event log.
 type Draft struct {
-	Answers   map[string][]string `json:"answers"`
-	Page      int                 `json:"page"` // 0-based index of the page last shown
+	Answers map[string][]string `json:"answers"`
+	// Typed holds what the patient typed for a question that could not be
+	// kept as an answer (not a number, out of range…), as typed, so that
+	// leaving the page loses nothing; it is never sent.
+	Typed     map[string][]string `json:"typed,omitempty"`
+	Page      int                 `json:"page"`             // 0-based index of the page last shown
+	Device    string              `json:"device,omitempty"` // a short hash of the session that saved last, to notice a second device
 	Events    []Event             `json:"events"`
 	UpdatedAt time.Time           `json:"updatedAt"`
 }

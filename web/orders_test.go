@@ -42,7 +42,7 @@ func TestOrderCreate(t *testing.T) {
 			}
 		}
 		q := m["questionnaire"].(map[string]any)
-		if q["id"] != "audit" || q["version"] != "1.0.0" || !strings.HasPrefix(q["digest"].(string), "sha256:") {
+		if q["id"] != "audit" || q["version"] != "1.1.0" || !strings.HasPrefix(q["digest"].(string), "sha256:") {
 			t.Errorf("questionnaire = %v", q)
 		}
 	})
@@ -356,11 +356,11 @@ func TestQuestionnaireList(t *testing.T) {
 	resp := h.do("GET", "/api/v1/questionnaires", "")
 	m := decode(t, resp)
 	list, _ := m["questionnaires"].([]any)
-	if resp.StatusCode != 200 || len(list) != 4 {
+	if resp.StatusCode != 200 || len(list) != 8 { // four questionnaires, versions 1.0.0 and 1.1.0
 		t.Fatalf("%d %v", resp.StatusCode, m)
 	}
 	first := list[0].(map[string]any)
-	if first["id"] != "audit" || first["version"] != "1.0.0" || first["latest"] != true ||
+	if first["id"] != "audit" || first["version"] != "1.1.0" || first["latest"] != true ||
 		first["title"].(map[string]any)["en"] == nil || len(first["languages"].([]any)) != 3 {
 		t.Errorf("%v", first)
 	}

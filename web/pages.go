@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -86,12 +88,14 @@ func (s *Server) handlePageShow(c *fiber.Ctx) error {
 	} else if i = firstUnanswered(v.def, a); i < 0 {
 		return c.Redirect("/q/review", fiber.StatusSeeOther)
 	}
-	return s.renderPage(c, fiber.StatusOK, v, i, v.draft.Answers, nil, nil)
+	return s.renderPage(c, fiber.StatusOK, v, i, s.typedErrors(v, v.def.Pages()[i].Questions()), nil)
 }
 
 // handlePagePost serves POST /q: the answers of one page, and where to go:
-// action next, back, review, save (and leave), or autosave (from the
-// script; answered with 204).
+// action next, back, review, save (and leave), decline, or autosave (from
+// the script; answered with 204). Whatever the action, what was typed is
+// kept: answers that can be kept as answers, and the rest as typed, so that
+// Back and leaving never lose anything and never wait for a correction.
 func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	v := getVisit(c)
 	ctx, now := c.UserContext(), s.now()
@@ -103,7 +107,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	i := n - 1
 	action := c.FormValue("action")
 	switch action {
-	case "next", "back", "review", "finish", "save", "autosave":
+	case "next", "back", "review", "finish", "save", "autosave", "decline":
 	default:
 		action = "next" // Enter in a field, or an old browser without the button's value
 	}
@@ -111,19 +115,30 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	before := v.def.Enabled(v.answers())
 	form := formValues(c)
 	questions := pages[i].Questions()
-	posted, decodeErrs := v.def.DecodeForm(form, questions)
+	in := s.readPage(v, form, questions)
 
 	// The page's answers replace what the draft had for its questions (an
 	// option unticked is an answer withdrawn), in the stored draft, so a
 	// page saved at the same moment on another device is kept.
+	device := deviceOf(v.session.ID)
 	_, draft, err := s.cfg.Patients.UpdateDraft(ctx, v.order.ID, now, func(d *questionnaire.Draft) error {
 		for _, it := range questions {
 			delete(d.Answers, it.LinkID)
-			if val, ok := posted[it.LinkID]; ok {
-				d.Answers[it.LinkID] = val.Form()
+			delete(d.Typed, it.LinkID)
+			if val, ok := in.keep[it.LinkID]; ok {
+				d.Answers[it.LinkID] = val
+			}
+			if val, ok := in.typed[it.LinkID]; ok {
+				if d.Typed == nil {
+					d.Typed = map[string][]string{}
+				}
+				d.Typed[it.LinkID] = val
 			}
 		}
-		d.Page = i
+		if len(d.Typed) == 0 {
+			d.Typed = nil
+		}
+		d.Page, d.Device = i, device
 		if action != "autosave" {
 			d.AddEvent(questionnaire.Event{Type: questionnaire.EventPage, At: now, Page: n})
 		}
@@ -133,7 +148,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 		return nil
 	})
 	if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
-		return s.closedPage(c, v)
+		return s.closedPage(c, v, false)
 	} else if err != nil {
 		return err
 	}
@@ -143,48 +158,164 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	case "autosave":
 		return c.SendStatus(fiber.StatusNoContent)
 	case "save":
-		s.endVisit(c, v)
-		return s.message(c, fiber.StatusOK, v.lang, "saved", false, map[string]any{
-			"Date": s.cfg.Locales.DateTime(v.lang, v.order.ExpiresAt.In(s.cfg.Location))})
-	}
-
-	// Raw values, so that what was typed wrong is shown as typed.
-	raw := mergeRaw(draft.Answers, form, questions)
-	if action == "back" {
-		if decodeErrs = shown(v.def, v.answers(), decodeErrs); len(decodeErrs) > 0 {
-			return s.renderPage(c, fiber.StatusUnprocessableEntity, v, i, raw, decodeErrs, before)
-		}
-		a := v.answers()
-		if j := nextVisible(v.def, v.def.Enabled(a), i-1, -1); j >= 0 {
+		return s.savedPage(c, v)
+	case "decline":
+		return c.Redirect("/q/decline?page="+strconv.Itoa(n), fiber.StatusSeeOther)
+	case "back":
+		if j := nextVisible(v.def, v.def.Enabled(v.answers()), i-1, -1); j >= 0 {
 			return c.Redirect("/q?page="+strconv.Itoa(j+1), fiber.StatusSeeOther)
 		}
 		return c.Redirect("/q?page=1", fiber.StatusSeeOther)
+	case "review":
+		return c.Redirect("/q/review", fiber.StatusSeeOther)
 	}
 
-	a := v.answers()
-	_, errs := v.def.Validate(a, questions, s.today())
-	errs = append(shown(v.def, a, decodeErrs), errs...)
-	if len(errs) > 0 {
-		return s.renderPage(c, fiber.StatusUnprocessableEntity, v, i, raw, errs, before)
+	// Without the script, a follow-up that an answer on this page brought
+	// into view was never seen: it is introduced, not held against anyone.
+	// With the script (which says so in the field js) it was seen.
+	var errs questionnaire.AnswerErrors
+	var fresh []string
+	_, script := form["js"]
+	for _, e := range in.errs {
+		if e.Code == questionnaire.AnswerRequired && !script && !before[e.LinkID] {
+			fresh = append(fresh, e.LinkID)
+			continue
+		}
+		errs = append(errs, e)
 	}
-	if action == "review" {
-		return c.Redirect("/q/review", fiber.StatusSeeOther)
+	if len(errs) > 0 || len(fresh) > 0 {
+		return s.renderPage(c, fiber.StatusUnprocessableEntity, v, i, errs, fresh)
 	}
 	// next, and finish (the last page's button: an answer on the page may
 	// have brought a later page into view) go to the next shown page.
-	if j := nextVisible(v.def, v.def.Enabled(a), i+1, 1); j >= 0 {
+	if j := nextVisible(v.def, v.def.Enabled(v.answers()), i+1, 1); j >= 0 {
 		return c.Redirect("/q?page="+strconv.Itoa(j+1), fiber.StatusSeeOther)
 	}
 	return c.Redirect("/q/review", fiber.StatusSeeOther)
 }
 
-// shown keeps the errors of questions that are shown given the answers:
-// what a hidden question holds is dropped, never rejected.
-func shown(def *questionnaire.Definition, a questionnaire.Answers, errs questionnaire.AnswerErrors) questionnaire.AnswerErrors {
-	enabled := def.Enabled(a)
-	var out questionnaire.AnswerErrors
+// pageInput is one page's form read against the rest of the draft.
+type pageInput struct {
+	keep  map[string][]string        // the page's answers, as form values
+	typed map[string][]string        // what was typed that cannot be an answer, as typed
+	errs  questionnaire.AnswerErrors // one per shown question of the page, in page order
+}
+
+// typedTypes are the item types a patient types into; what cannot be kept
+// as an answer of these is kept as typed. A value that is not an option of
+// a choice cannot come from the page, and is dropped.
+var typedTypes = map[questionnaire.ItemType]bool{
+	questionnaire.Integer: true, questionnaire.Decimal: true, questionnaire.Date: true, questionnaire.TextType: true,
+}
+
+// readPage decodes and checks the posted values of a page's questions,
+// given the draft's answers on the other pages (for skip logic).
+func (s *Server) readPage(v *visit, form map[string][]string, questions []*questionnaire.Item) pageInput {
+	def := v.def
+	posted, decodeErrs := def.DecodeForm(form, questions)
+	merged := v.answers()
+	for _, it := range questions {
+		delete(merged, it.LinkID)
+	}
+	for k, val := range posted {
+		merged[k] = val
+	}
+	_, checkErrs := def.Validate(merged, questions, s.today())
+	onPage := make(map[string]bool, len(questions))
+	for _, it := range questions {
+		onPage[it.LinkID] = true
+	}
+	in := pageInput{keep: map[string][]string{}, typed: map[string][]string{}}
+	wrong := map[string]bool{}
+	var all questionnaire.AnswerErrors
+	for _, e := range append(decodeErrs, checkErrs...) {
+		if !onPage[e.LinkID] || wrong[e.LinkID] {
+			continue
+		}
+		if e.Code != questionnaire.AnswerRequired {
+			wrong[e.LinkID] = true
+			delete(merged, e.LinkID)
+			if it := def.Item(e.LinkID); typedTypes[it.Type] {
+				if t := firstValue(form[e.LinkID]); t != "" {
+					in.typed[e.LinkID] = []string{t}
+				}
+			}
+		}
+		all = append(all, e)
+	}
+	enabled := def.Enabled(merged)
+	for k, val := range posted {
+		if !wrong[k] {
+			in.keep[k] = val.Form()
+		}
+	}
+	in.errs = onePerItem(def, all, func(e questionnaire.AnswerError) bool {
+		return enabled[e.LinkID] && !(e.Code == questionnaire.AnswerRequired && wrong[e.LinkID])
+	})
+	return in
+}
+
+// firstValue is the first value that is not blank.
+func firstValue(vals []string) string {
+	for _, s := range vals {
+		if strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// onePerItem keeps the errors that pass keep, at most one per question
+// (a wrong value before a missing one), in the definition's order.
+func onePerItem(def *questionnaire.Definition, errs questionnaire.AnswerErrors, keep func(questionnaire.AnswerError) bool) questionnaire.AnswerErrors {
+	byLink := map[string]questionnaire.AnswerError{}
 	for _, e := range errs {
-		if enabled[e.LinkID] {
+		if !keep(e) {
+			continue
+		}
+		if old, ok := byLink[e.LinkID]; ok && old.Code != questionnaire.AnswerRequired {
+			continue
+		}
+		byLink[e.LinkID] = e
+	}
+	var out questionnaire.AnswerErrors
+	for _, it := range def.Questions() {
+		if e, ok := byLink[it.LinkID]; ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// deviceOf is a short, one-way name of a session, kept in the draft to
+// notice a second device answering at the same time.
+func deviceOf(sessionID string) string {
+	sum := sha256.Sum256([]byte("device\x00" + sessionID))
+	return base64.RawURLEncoding.EncodeToString(sum[:6])
+}
+
+// typedErrors are the errors of what the draft holds as typed, for the
+// shown questions among items (nil: all).
+func (s *Server) typedErrors(v *visit, items []*questionnaire.Item) questionnaire.AnswerErrors {
+	if len(v.draft.Typed) == 0 {
+		return nil
+	}
+	if items == nil {
+		items = v.def.Questions()
+	}
+	var with []*questionnaire.Item
+	for _, it := range items {
+		if _, ok := v.draft.Typed[it.LinkID]; ok {
+			with = append(with, it)
+		}
+	}
+	if len(with) == 0 {
+		return nil
+	}
+	in := s.readPage(v, v.draft.Typed, with)
+	var out questionnaire.AnswerErrors
+	for _, e := range in.errs {
+		if e.Code != questionnaire.AnswerRequired {
 			out = append(out, e)
 		}
 	}
@@ -201,14 +332,14 @@ func formValues(c *fiber.Ctx) map[string][]string {
 	return out
 }
 
-// mergeRaw overlays the posted values of a page's questions on the draft.
-func mergeRaw(draft, form map[string][]string, questions []*questionnaire.Item) map[string][]string {
-	out := make(map[string][]string, len(draft))
-	for k, v := range draft {
+// rawValues is what the page shows: the draft's answers, and what was typed.
+func rawValues(d *questionnaire.Draft) map[string][]string {
+	out := make(map[string][]string, len(d.Answers)+len(d.Typed))
+	for k, v := range d.Answers {
 		out[k] = v
 	}
-	for _, it := range questions {
-		out[it.LinkID] = form[it.LinkID]
+	for k, v := range d.Typed {
+		out[k] = v
 	}
 	return out
 }
@@ -223,6 +354,9 @@ type pageView struct {
 	PageCount  int
 	Last       bool
 	Autosave   bool
+	Fresh      bool // questions new to a patient without the script are introduced
+	Elsewhere  bool // another device saved a moment ago
+	Help       helpView
 	Items      []*itemView
 }
 
@@ -248,7 +382,10 @@ type itemView struct {
 	MaxLabel      string
 	Multiline     bool
 	Options       []optionView
+	Clear         string // the label of the choice that withdraws an optional answer
 	Errors        []string
+	New           bool // brought into view by an answer on this page
+	Sensitive     bool
 	DescribedBy   string // ids of the help and error texts, for aria-describedby
 	Children      []*itemView
 	When          string // the conditions for the script, as JSON
@@ -256,17 +393,27 @@ type itemView struct {
 }
 
 type optionView struct {
-	Value, Text        string
-	Hint               string // read by screen readers only: the label of a scale's end
+	ID, Value, Text    string
+	Hint               string // the label of a scale's end
 	Checked, Exclusive bool
 }
 
-// renderPage shows page i with the raw values, the errors and, for the
-// script, the enableWhen conditions that depend on this page.
-func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, raw map[string][]string,
-	errs questionnaire.AnswerErrors, before map[string]bool) error {
+// target is the id a link to the item goes to: its field, or the first of
+// its options, so that following it puts the cursor there.
+func (iv *itemView) target() string {
+	if iv.Fieldset && len(iv.Options) > 0 {
+		return iv.Options[0].ID
+	}
+	return iv.ID
+}
+
+// renderPage shows page i of the draft, with the errors (in page order) and
+// the follow-ups new to the patient, and, for the script, the enableWhen
+// conditions that depend on this page.
+func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs questionnaire.AnswerErrors, fresh []string) error {
 	def, lang := v.def, v.lang
 	page := def.Pages()[i]
+	raw := rawValues(v.draft)
 	typed, _ := def.DecodeForm(raw, nil)
 	enabled := def.Enabled(typed)
 
@@ -274,18 +421,30 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, raw map[s
 	for _, it := range page.Questions() {
 		onPage[it.LinkID] = true
 	}
-	title := def.Title.Get(lang, v.order.Language)
+	isNew := map[string]bool{}
+	for _, l := range fresh {
+		isNew[l] = true
+	}
+	title := def.ShownTitle().Get(lang, v.order.Language)
+	progress := s.T(lang, "page.progress", map[string]any{"PageNumber": i + 1, "PageCount": len(def.Pages())})
+	docTitle := progress + " – " + title
+	if len(errs) > 0 {
+		docTitle = s.T(lang, "errors.prefix") + " " + docTitle
+	}
 	pv := pageView{
-		base:       s.newBase(lang, title, "/q?page="+strconv.Itoa(i+1)),
+		base:       s.newBase(lang, docTitle, "/q?page="+strconv.Itoa(i+1)),
 		FormTitle:  title,
 		PageNumber: i + 1,
 		PageCount:  len(def.Pages()),
 		Autosave:   true,
+		Fresh:      len(fresh) > 0,
+		Help:       s.help(lang, v.order),
 	}
 	pv.Page = "page-" + strconv.Itoa(i+1)
 	pv.Last = nextVisible(def, enabled, i+1, 1) < 0
 	pv.CSRF = v.session.CSRF
 	pv.Script = true
+	pv.Elsewhere = v.draft.Device != "" && v.draft.Device != deviceOf(v.session.ID) && s.now().Sub(v.draft.UpdatedAt) < otherDeviceWindow
 	if page.Group != nil {
 		pv.Heading = page.Group.Text.Get(lang, v.order.Language)
 	}
@@ -294,9 +453,9 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, raw map[s
 	}
 	byLink := map[string][]string{}
 	for _, e := range errs {
-		msg := s.answerMessage(lang, e, before, enabled)
-		byLink[e.LinkID] = append(byLink[e.LinkID], msg)
+		byLink[e.LinkID] = append(byLink[e.LinkID], s.answerMessage(lang, def, e))
 	}
+	views := map[string]*itemView{}
 	var build func(items []*questionnaire.Item) []*itemView
 	build = func(items []*questionnaire.Item) []*itemView {
 		var out []*itemView
@@ -306,32 +465,36 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, raw map[s
 				continue // hidden by answers on other pages: not shown at all
 			}
 			iv := s.itemView(it, lang, v.order.Language, raw[it.LinkID], byLink[it.LinkID])
-			iv.When, iv.Hidden = when, !enabled[it.LinkID]
+			iv.When, iv.Hidden, iv.New = when, !enabled[it.LinkID], isNew[it.LinkID]
 			if it.Type == questionnaire.Group {
 				iv.Children = build(it.Items)
 			}
+			views[it.LinkID] = iv
 			out = append(out, iv)
 		}
 		return out
 	}
 	pv.Items = build(page.Items)
 	for _, e := range errs {
-		it := def.Item(e.LinkID)
-		label := ""
-		if it != nil {
-			label = it.Text.Get(lang, v.order.Language)
+		label, anchor := "", "q-"+e.LinkID
+		if it := def.Item(e.LinkID); it != nil {
+			label = strings.TrimSpace(it.Prefix + " " + it.Text.Get(lang, v.order.Language))
 		}
-		pv.Errors = append(pv.Errors, errorLink{Anchor: "q-" + e.LinkID, Label: label, Message: s.answerMessage(lang, e, before, enabled)})
+		if iv := views[e.LinkID]; iv != nil {
+			anchor = iv.target()
+		}
+		pv.Errors = append(pv.Errors, errorLink{Anchor: anchor, Label: label, Message: s.answerMessage(lang, def, e)})
 	}
 	return s.render(c, status, "page.html", pv)
 }
 
-// answerMessage translates an answer error; a required question that has
-// just appeared because of an answer on the same page is introduced as such.
-func (s *Server) answerMessage(lang string, e questionnaire.AnswerError, before, enabled map[string]bool) string {
-	if e.Code == questionnaire.AnswerRequired && before != nil && !before[e.LinkID] && enabled[e.LinkID] {
-		return s.T(lang, "answer.followup")
-	}
+// otherDeviceWindow is how recent another device's save must be for the
+// page to mention it.
+const otherDeviceWindow = 10 * time.Minute
+
+// answerMessage translates an answer error; the one on an exclusive
+// option names the option as the page shows it.
+func (s *Server) answerMessage(lang string, def *questionnaire.Definition, e questionnaire.AnswerError) string {
 	data := map[string]any{}
 	for k, v := range e.Params {
 		data[k] = v
@@ -341,6 +504,17 @@ func (s *Server) answerMessage(lang string, e questionnaire.AnswerError, before,
 	}
 	if d, err := time.Parse(time.DateOnly, e.Params["max"]); err == nil {
 		data["max"] = s.date(lang, d)
+	}
+	if e.Code == questionnaire.AnswerExclusive {
+		data["option"] = ""
+		if it := def.Item(e.LinkID); it != nil {
+			for _, o := range it.Options {
+				if o.Exclusive {
+					data["option"] = o.Text.Get(lang)
+					break
+				}
+			}
+		}
 	}
 	return s.T(lang, e.Code, data)
 }
@@ -365,7 +539,7 @@ func (s *Server) itemView(it *questionnaire.Item, lang, orderLang string, raw []
 	iv := &itemView{
 		LinkID: it.LinkID, Type: it.Type, ID: "f-" + it.LinkID, Anchor: "q-" + it.LinkID,
 		Text: get(it.Text), Prefix: it.Prefix, Help: get(it.Help), Required: it.Required,
-		OptionalLabel: s.T(lang, "item.optional"), Errors: errs,
+		OptionalLabel: s.T(lang, "item.optional"), Errors: errs, Sensitive: it.Sensitive,
 	}
 	first := ""
 	if len(raw) > 0 {
@@ -379,6 +553,16 @@ func (s *Server) itemView(it *questionnaire.Item, lang, orderLang string, raw []
 		described = append(described, iv.ID+"-error")
 	}
 	iv.DescribedBy = strings.Join(described, " ")
+	defer func() {
+		for n := range iv.Options {
+			iv.Options[n].ID = iv.ID + "-" + strconv.Itoa(n)
+		}
+		// A radio cannot be unticked: an optional one gets a choice that
+		// withdraws the answer (an empty value, which is no answer).
+		if iv.InputType == "radio" && !it.Required {
+			iv.Clear = s.T(lang, "item.clear")
+		}
+	}()
 	switch it.Type {
 	case questionnaire.Choice, questionnaire.MultiChoice:
 		iv.Fieldset, iv.InputType = true, "radio"

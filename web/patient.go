@@ -110,7 +110,9 @@ type base struct {
 
 // errorLink is one line of an error summary.
 type errorLink struct {
-	Anchor, Label, Message string
+	Href           string // where the question can be answered, when not on this page
+	Anchor         string // the field's id on this page
+	Label, Message string
 }
 
 // newBase fills the layout's fields; path (with any query) is where the
@@ -147,10 +149,18 @@ type messageView struct {
 	Heading      string
 	Paragraphs   []string
 	ShowCodeLink bool
+	Code         string // the saved page: the code to go on with
+	ContinueHref string // and the link that goes on at once
+	ContinueText string
+	Help         *helpView // the done page: where to get help now
+	Contact      string    // the done page after a reservation: whom to ask
 }
 
 // message renders a plain page of text in lang.
 func (s *Server) message(c *fiber.Ctx, status int, lang, key string, codeLink bool, data ...any) error {
+	// A closed code and a refusal are not dead ends: the code form is a
+	// link away (a newer code, another form, a second try).
+	codeLink = codeLink || strings.HasPrefix(key, "closed.") || key == "limit"
 	v := messageView{base: s.newBase(lang, s.T(lang, key+".title"), "/"), ShowCodeLink: codeLink}
 	v.Page = key
 	v.Heading = v.Title
@@ -201,18 +211,41 @@ func (s *Server) handleCodeLink(c *fiber.Ctx) error {
 	return s.enterCode(c, s.language(c, ""), code)
 }
 
-// handleDone serves GET /done: thanks, and the page can be closed.
+// doneCookie carries, from the last post to /done, which client the order
+// was from (for its help line and contact) and a reservation; never in the
+// address, which would tell the browser's history whose patient this is.
+const doneCookie = "eprom-done"
+
+// handleDone serves GET /done: thanks, where to get help now, and the page
+// can be closed.
 func (s *Server) handleDone(c *fiber.Ctx) error {
 	lang := s.language(c, "")
 	key, path := "done", "/done"
 	if c.Query("declined") != "" {
 		key, path = "done.declined", "/done?declined=1"
 	}
+	client, reason, _ := strings.Cut(c.Cookies(doneCookie), " ")
+	o := &questionnaire.Order{Client: client}
 	v := messageView{base: s.newBase(lang, s.T(lang, key+".title"), path)}
 	v.Page = key
 	v.Heading = v.Title
-	v.Paragraphs = []string{s.T(lang, key+".text"), s.T(lang, "done.close")}
+	v.Paragraphs = []string{s.T(lang, key+".text")}
+	if key == "done.declined" && reason == questionnaire.DeclineReservation {
+		v.Paragraphs = append(v.Paragraphs, s.T(lang, "done.reservation"))
+		v.Contact = s.reservationContact(lang, o)
+	}
+	v.Paragraphs = append(v.Paragraphs, s.T(lang, "done.close"))
+	h := s.help(lang, o)
+	v.Help = &h
 	return s.render(c, fiber.StatusOK, "message.html", v)
+}
+
+// reservationContact says whom to ask to have one's information deleted.
+func (s *Server) reservationContact(lang string, o *questionnaire.Order) string {
+	if ct := s.contact(o, true); ct != nil {
+		return s.contactLine(lang, "reservation.contact", ct)
+	}
+	return s.T(lang, "reservation.clinician")
 }
 
 // closedMessage says why a closed order's code or session no longer works.
@@ -260,23 +293,24 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 		// The code was reissued (a lost slip): what it opened ends too.
 		s.endSession(ctx, id)
 		s.clearCookie(c, s.sessionCookie())
-		return s.message(c, fiber.StatusGone, lang, "closed.reissued", false)
+		return s.message(c, fiber.StatusGone, lang, "closed.reissued", true)
 	}
 	if !o.Status.Open() || o.Expired(now) {
 		s.endSession(ctx, id)
 		s.clearCookie(c, s.sessionCookie())
-		if o.Status == questionnaire.StatusSubmitted || o.Status == questionnaire.StatusDelivered {
-			return c.Redirect("/done", fiber.StatusSeeOther)
-		}
 		key := closedMessage[o.Status]
 		if o.Expired(now) || key == "" {
 			key = "closed.expired"
 		}
-		return s.message(c, fiber.StatusGone, lang, key, false)
+		return s.message(c, fiber.StatusGone, lang, key, true)
 	}
 	if c.Method() == fiber.MethodPost && subtle.ConstantTimeCompare([]byte(c.FormValue("csrf")), []byte(sess.CSRF)) != 1 {
 		s.cfg.Logger.Warn("csrf token mismatch", "route", c.Route().Path)
-		return s.message(c, fiber.StatusForbidden, lang, "session.csrf", false)
+		v := messageView{base: s.newBase(lang, s.T(lang, "session.csrf.title"), "/q")}
+		v.Page, v.Heading = "session.csrf", v.Title
+		v.Paragraphs = []string{s.T(lang, "session.csrf.text")}
+		v.ContinueHref, v.ContinueText = "/q", s.T(lang, "session.csrf.back")
+		return s.render(c, fiber.StatusForbidden, "message.html", v)
 	}
 	def, err := s.cfg.Catalogue.Get(o.Questionnaire.ID, o.Questionnaire.Version)
 	if err != nil {
@@ -294,21 +328,24 @@ func getVisit(c *fiber.Ctx) *visit { return c.Locals(visitKey).(*visit) }
 
 // closedPage answers a patient whose order closed while they were on it
 // (cancelled, expired, or submitted in another tab): the session ends and
-// the page says what happened.
-func (s *Server) closedPage(c *fiber.Ctx, v *visit) error {
+// the page says what happened. sending is true when this request is a
+// Send (a double click, a replayed post): then a submitted order means
+// thanks; otherwise it was sent from elsewhere, and the page says so
+// rather than thank this device for what it did not send.
+func (s *Server) closedPage(c *fiber.Ctx, v *visit, sending bool) error {
 	s.endVisit(c, v)
 	o, err := s.cfg.Orders.Order(c.UserContext(), v.order.ID)
 	if err != nil {
 		return err
 	}
-	if o.Status == questionnaire.StatusSubmitted || o.Status == questionnaire.StatusDelivered {
+	if sending && (o.Status == questionnaire.StatusSubmitted || o.Status == questionnaire.StatusDelivered) {
 		return c.Redirect("/done?lang="+v.lang, fiber.StatusSeeOther)
 	}
 	key := closedMessage[o.Status]
 	if key == "" || o.Expired(s.now()) {
 		key = "closed.expired"
 	}
-	return s.message(c, fiber.StatusGone, v.lang, key, false)
+	return s.message(c, fiber.StatusGone, v.lang, key, true)
 }
 
 // endVisit ends the session: the cookie goes, and so does the record.

@@ -287,11 +287,12 @@ func TestQuestionnairePages(t *testing.T) {
 	id, code := h.order("audit", "nb")
 	b := h.browser()
 	p1 := b.enter(code)
-	wantPage(t, p1, 200, "Side 1 av 2", `data-page="page-1"`, "<fieldset", "<legend>", `type="radio" name="q1" value="0"`)
+	wantPage(t, p1, 200, "Side 1 av 2", `data-page="page-1"`, "<fieldset", "<legend>", `type="radio" id="f-q1-0" name="q1" value="0"`)
 
 	t.Run("ErrUnprocessable: next without required answers shows errors by the item and in a summary", func(t *testing.T) {
+		b.answer(p1, 1, "autosave", url.Values{"q1": {"2"}}) // AUDIT's skip logic shows q2 once q1 is answered
 		p := b.answer(p1, 1, "next", url.Values{"q1": {"2"}})
-		wantPage(t, p, 422, `id="errors"`, `href="#q-q2"`, "Svar på dette spørsmålet.", `class="item item-choice has-error"`)
+		wantPage(t, p, 422, `id="errors"`, `href="#f-q2-0"`, "Svar på dette spørsmålet.", `class="item item-choice has-error"`)
 		if !strings.Contains(p.body, `value="2" checked`) {
 			t.Error("the answer given is not kept on the page")
 		}
@@ -336,7 +337,7 @@ func TestQuestionnairePages(t *testing.T) {
 	t.Run("review lists every answer with a change link, then submit", func(t *testing.T) {
 		p2 := b.get("/q?page=2")
 		review := b.follow(b.answer(p2, 2, "review", auditPage2))
-		wantPage(t, review, 200, "Se over svarene", "2–3 ganger i uka", `href="/q?page=1#q-q1"`, `action="/q/submit"`)
+		wantPage(t, review, 200, "Se over svarene", "2–3 ganger i uka", `href="/q?page=1#f-q1-0"`, `action="/q/submit"`)
 		done := b.follow(b.post("/q/submit", review, url.Values{}))
 		wantPage(t, done, 200, "Takk! Svarene er sendt", "Du kan lukke denne siden nå.")
 		r := h.envelope(id)
@@ -439,7 +440,19 @@ func TestNoJSFollowUpIsIntroduced(t *testing.T) {
 	// Without the script the follow-up was hidden; answering yes and
 	// pressing Next shows it with a note, not a scolding.
 	p = b.answer(p, 2, "next", url.Values{"alkohol": {"yes"}, "cannabis": {"no"}, "beroligende": {"no"}, "opioider": {"no"}, "stimulerende": {"no"}, "andre": {"no"}})
-	wantPage(t, p, 422, "Nytt spørsmål ut fra svaret ditt")
+	wantPage(t, p, 422, "Svarene dine har gitt nye spørsmål", `class="item item-integer is-new"`, "Nytt spørsmål")
+	if strings.Contains(p.body, `id="errors"`) || strings.Contains(p.body, "has-error") {
+		t.Errorf("a follow-up never seen is shown as an error:\n%s", p.body)
+	}
+	// The second Next without an answer: now it was seen, and is missing.
+	again := b.answer(p, 2, "next", url.Values{"alkohol": {"yes"}, "cannabis": {"no"}, "beroligende": {"no"}, "opioider": {"no"}, "stimulerende": {"no"}, "andre": {"no"}})
+	wantPage(t, again, 422, `id="errors"`, `href="#f-alkohol-dager"`)
+	// With the script the follow-up showed at once: an error at the first Next.
+	withJS := b.answer(p, 2, "next", url.Values{"js": {"1"}, "alkohol": {"no"}, "cannabis": {"yes"}, "beroligende": {"no"}, "opioider": {"no"}, "stimulerende": {"no"}, "andre": {"no"}})
+	wantPage(t, withJS, 422, `id="errors"`, `href="#f-cannabis-dager"`)
+	if strings.Contains(withJS.body, "is-new") {
+		t.Error("a follow-up the script showed is introduced as new")
+	}
 	if strings.Contains(p.body, `data-link="alkohol-dager" hidden`) {
 		t.Error("the follow-up is still hidden")
 	}
@@ -488,7 +501,8 @@ func TestDecline(t *testing.T) {
 	b := h.browser()
 	p := b.enter(code)
 	confirm := b.get("/q/decline")
-	wantPage(t, confirm, 200, "Do you not want to answer?", `name="confirm" value="yes"`, `href="/q"`)
+	wantPage(t, confirm, 200, "Would you rather not answer?", `name="confirm" value="yes"`, `href="/q/review"`,
+		`name="reason" value="not-now"`, `name="reason" value="reservation"`, "right to opt out", "116 117")
 	if p := b.post("/q/decline", confirm, url.Values{}); p.status != 303 || p.header.Get("Location") != "/q/decline" {
 		t.Errorf("decline without confirm: %d %s", p.status, p.header.Get("Location"))
 	}

@@ -15,6 +15,7 @@ type reviewView struct {
 	base
 	FormTitle string
 	PageCount int
+	BackHref  string // the last page shown
 	Pages     []reviewPage
 }
 
@@ -25,7 +26,8 @@ type reviewPage struct {
 
 type reviewAnswer struct {
 	Anchor, Question, Answer, Href string
-	Missing                        bool
+	Multiline                      bool
+	State                          string // "", or missing (required), skipped (optional) or fix (typed, cannot be sent)
 }
 
 // handleReview serves GET /q/review: every shown question with its answer
@@ -39,14 +41,20 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 	def, lang := v.def, v.lang
 	a := v.answers()
 	enabled := def.Enabled(a)
-	title := def.Title.Get(lang, v.order.Language)
-	rv := reviewView{base: s.newBase(lang, s.T(lang, "review.title")+" – "+title, "/q/review"), FormTitle: title, PageCount: len(def.Pages())}
-	rv.CSRF, rv.Page = v.session.CSRF, "review"
-	pageOf := map[string]int{}
+	title := def.ShownTitle().Get(lang, v.order.Language)
+	docTitle := s.T(lang, "review.title") + " – " + title
+	if len(errs) > 0 {
+		docTitle = s.T(lang, "errors.prefix") + " " + docTitle
+	}
+	rv := reviewView{base: s.newBase(lang, docTitle, "/q/review"), FormTitle: title, PageCount: len(def.Pages())}
+	rv.CSRF, rv.Page, rv.Script = v.session.CSRF, "review", true
+	rv.BackHref = "/q?page=1"
+	hrefOf := map[string]string{}
 	for i, p := range def.Pages() {
 		if !pageVisible(p, enabled) {
 			continue
 		}
+		rv.BackHref = "/q?page=" + strconv.Itoa(i+1)
 		rp := reviewPage{Heading: s.T(lang, "review.page", map[string]any{"Number": i + 1})}
 		if p.Group != nil {
 			if h := p.Group.Text.Get(lang, v.order.Language); h != "" {
@@ -57,16 +65,21 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 			if !enabled[it.LinkID] {
 				continue
 			}
-			pageOf[it.LinkID] = i + 1
 			ra := reviewAnswer{
-				Anchor:   "q-" + it.LinkID,
-				Question: strings.TrimSpace(it.Prefix + " " + it.Text.Get(lang, v.order.Language)),
-				Href:     "/q?page=" + strconv.Itoa(i+1) + "#q-" + it.LinkID,
+				Anchor:    "q-" + it.LinkID,
+				Question:  strings.TrimSpace(it.Prefix + " " + it.Text.Get(lang, v.order.Language)),
+				Href:      "/q?page=" + strconv.Itoa(i+1) + "#" + reviewTarget(it),
+				Multiline: it.Multiline,
 			}
+			hrefOf[it.LinkID] = ra.Href
 			if val, ok := a[it.LinkID]; ok {
 				ra.Answer = s.answerText(lang, v.order.Language, it, val)
+			} else if t := firstValue(v.draft.Typed[it.LinkID]); t != "" {
+				ra.Answer, ra.State = s.T(lang, "review.fix", map[string]any{"Value": t}), "fix"
+			} else if it.Required {
+				ra.Answer, ra.State = s.T(lang, "review.missing"), "missing"
 			} else {
-				ra.Answer, ra.Missing = s.T(lang, "review.unanswered"), true
+				ra.Answer, ra.State = s.T(lang, "review.unanswered"), "skipped"
 			}
 			rp.Answers = append(rp.Answers, ra)
 		}
@@ -75,11 +88,20 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 	for _, e := range errs {
 		label := ""
 		if it := def.Item(e.LinkID); it != nil {
-			label = it.Text.Get(lang, v.order.Language)
+			label = strings.TrimSpace(it.Prefix + " " + it.Text.Get(lang, v.order.Language))
 		}
-		rv.Errors = append(rv.Errors, errorLink{Anchor: "q-" + e.LinkID, Label: label, Message: s.answerMessage(lang, e, nil, enabled)})
+		rv.Errors = append(rv.Errors, errorLink{Href: hrefOf[e.LinkID], Anchor: "q-" + e.LinkID, Label: label, Message: s.answerMessage(lang, def, e)})
 	}
 	return s.render(c, status, "review.html", rv)
+}
+
+// reviewTarget is the id of an item's field on its page, as itemView names it.
+func reviewTarget(it *questionnaire.Item) string {
+	switch it.Type {
+	case questionnaire.Choice, questionnaire.MultiChoice, questionnaire.Boolean, questionnaire.Scale:
+		return "f-" + it.LinkID + "-0"
+	}
+	return "f-" + it.LinkID
 }
 
 // answerText shows an answer as the patient would say it.
@@ -128,12 +150,13 @@ func (s *Server) handleSubmit(c *fiber.Ctx) error {
 	}
 	v.draft = draft
 	kept, errs := v.def.Validate(v.answers(), nil, s.today())
+	errs = onePerItem(v.def, append(s.typedErrors(v, nil), errs...), func(questionnaire.AnswerError) bool { return true })
 	if len(errs) > 0 {
 		// An empty draft may mean a submit from another tab (a double
 		// click) closed the order since this request began: then thanks,
 		// not errors.
 		if o, err := s.cfg.Orders.Order(c.UserContext(), v.order.ID); err == nil && !o.Status.Open() {
-			return s.closedPage(c, v)
+			return s.closedPage(c, v, true)
 		}
 		return s.renderReview(c, fiber.StatusUnprocessableEntity, v, errs)
 	}
@@ -157,38 +180,82 @@ func (s *Server) handleSubmit(c *fiber.Ctx) error {
 func (s *Server) finish(c *fiber.Ctx, v *visit, r *questionnaire.Response, kind, done string) error {
 	o, err := s.cfg.Submissions.Submit(c.UserContext(), r, r.SubmittedAt)
 	if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
-		return s.closedPage(c, v)
+		return s.closedPage(c, v, true)
 	} else if err != nil {
 		return err
 	}
 	s.metrics.order(o.Status)
 	s.metrics.submissions.WithLabelValues(kind).Inc()
 	s.endVisit(c, v)
+	c.Cookie(&fiber.Cookie{Name: doneCookie, Value: v.order.Owner() + " " + r.Reason, Path: "/done", MaxAge: 600,
+		HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode})
 	return c.Redirect(done, fiber.StatusSeeOther)
 }
 
-// handleDeclineForm serves GET /q/decline: are you sure?
+// declineReasons are the reasons a patient may give for not answering, in
+// the order the page offers them; none is required.
+var declineReasons = []string{questionnaire.DeclineNotNow, questionnaire.DeclineThisForm, questionnaire.DeclineReservation}
+
+// declineText names each reason's message.
+var declineText = map[string]string{
+	questionnaire.DeclineNotNow:      "decline.reason.not-now",
+	questionnaire.DeclineThisForm:    "decline.reason.not-this-form",
+	questionnaire.DeclineReservation: "decline.reason.reservation",
+}
+
+type declineView struct {
+	base
+	FormTitle   string
+	BackHref    string
+	Reasons     []declineReason
+	Reservation string // how to reach whoever handles reservations
+	Help        helpView
+}
+
+type declineReason struct {
+	ID, Value, Text, Hint string
+}
+
+// handleDeclineForm serves GET /q/decline: you may say no, and why if you
+// like; or save and answer later.
 func (s *Server) handleDeclineForm(c *fiber.Ctx) error {
 	v := getVisit(c)
-	title := v.def.Title.Get(v.lang, v.order.Language)
-	dv := struct {
-		base
-		FormTitle string
-	}{base: s.newBase(v.lang, s.T(v.lang, "decline.title"), "/q/decline"), FormTitle: title}
+	title := v.def.ShownTitle().Get(v.lang, v.order.Language)
+	dv := declineView{base: s.newBase(v.lang, s.T(v.lang, "decline.title")+" – "+title, "/q/decline"), FormTitle: title,
+		BackHref: "/q/review", Reservation: s.reservationContact(v.lang, v.order), Help: s.help(v.lang, v.order)}
+	if n, err := strconv.Atoi(c.Query("page")); err == nil && n >= 1 && n <= len(v.def.Pages()) {
+		dv.BackHref = "/q?page=" + strconv.Itoa(n)
+	}
+	for i, r := range declineReasons {
+		dr := declineReason{ID: "reason-" + strconv.Itoa(i), Value: r, Text: s.T(v.lang, declineText[r])}
+		if r == questionnaire.DeclineReservation {
+			dr.Hint = s.T(v.lang, "decline.reason.reservation.hint")
+		}
+		dv.Reasons = append(dv.Reasons, dr)
+	}
 	dv.CSRF, dv.Page = v.session.CSRF, "decline"
 	return s.render(c, fiber.StatusOK, "decline.html", dv)
 }
 
-// handleDecline serves POST /q/decline with confirm=yes: the patient will
-// not answer; the order is declined and the session ends.
+// handleDecline serves POST /q/decline: confirm=yes declines the order, with
+// the reason if one was given (the registry acts on a reservation), and the
+// session ends; confirm=later saves and leaves instead.
 func (s *Server) handleDecline(c *fiber.Ctx) error {
 	v := getVisit(c)
-	if c.FormValue("confirm") != "yes" {
+	switch c.FormValue("confirm") {
+	case "later":
+		return s.savedPage(c, v)
+	case "yes":
+	default:
 		return c.Redirect("/q/decline", fiber.StatusSeeOther)
+	}
+	reason := c.FormValue("reason")
+	if !questionnaire.ValidDeclineReason(reason) {
+		reason = "" // a reason the page does not offer is no reason given
 	}
 	now := s.now()
 	v.draft.AddEvent(questionnaire.Event{Type: questionnaire.EventDeclined, At: now})
-	r := &questionnaire.Response{OrderID: v.order.ID, Type: questionnaire.ResponseDeclined, Language: v.lang,
+	r := &questionnaire.Response{OrderID: v.order.ID, Type: questionnaire.ResponseDeclined, Language: v.lang, Reason: reason,
 		Answers: []questionnaire.AnswerJSON{}, Scores: []questionnaire.ScoreResult{}, Events: v.draft.Events, SubmittedAt: now}
 	return s.finish(c, v, r, questionnaire.EnvelopeDeclined, "/done?declined=1&lang="+v.lang)
 }

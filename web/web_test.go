@@ -84,7 +84,10 @@ var clients = questionnaire.NewClients([]*questionnaire.Client{
 	{ID: "registry", Name: "Registry", Tokens: []string{"first-token-0123456789", token}, Pull: true},
 	{ID: "other", Name: "Other", Tokens: []string{otherToken}, Pull: true},
 	{ID: "kvarus", Name: "KvaRus", Tokens: []string{kvarusToken}, Questionnaires: []string{"kvarus-*"},
-		RegistryURL: "https://registry.example/eprom/inbox"},
+		RegistryURL: "https://registry.example/eprom/inbox",
+		Help: &questionnaire.Contact{Name: questionnaire.Text{"nb": "Rusklinikken", "en": "the addiction clinic"}, Phone: "+47 22 11 22 33",
+			Hours: questionnaire.Text{"nb": "hverdager 8–15", "en": "weekdays 8–15"}},
+		Privacy: &questionnaire.Contact{Name: questionnaire.Text{"nb": "KvaRus-sekretariatet"}, Email: "kvarus@example.no"}},
 })
 
 // kvarusToken is the token of a client that may order only kvarus-* and

@@ -6,8 +6,36 @@
   "use strict";
   var form = document.querySelector("form.questions");
   var summary = document.getElementById("errors");
-  if (summary) summary.focus();
+  if (summary) {
+    summary.focus();
+    // A link in the summary puts the cursor in the field, with its
+    // question in view (a jump to the fragment alone would not).
+    summary.addEventListener("click", function (e) {
+      var a = e.target.closest ? e.target.closest("a[href^='#']") : null;
+      if (!a) return;
+      var el = document.getElementById(a.getAttribute("href").slice(1));
+      if (!el) return;
+      e.preventDefault();
+      var box = el.closest ? el.closest(".item, .review-row") : null;
+      (box || el).scrollIntoView({ block: "start" });
+      if (el.focus) el.focus({ preventScroll: true });
+    });
+  }
   if (!form) return;
+  // Arriving from "Change" or a summary link on the review page: the
+  // cursor goes to the field named in the address.
+  if (location.hash.length > 1 && !summary) {
+    var field = document.getElementById(location.hash.slice(1));
+    if (field && field.focus && /^(INPUT|TEXTAREA|SELECT)$/.test(field.tagName)) field.focus();
+  }
+  // The address to post to. Not form.action: a control named "action" (the
+  // buttons) shadows that property, and the post would go to
+  // "/[object RadioNodeList]".
+  var target = form.getAttribute("action") || location.pathname;
+  // Tells the server that follow-ups were shown at once, as they were seen.
+  var js = document.createElement("input");
+  js.type = "hidden"; js.name = "js"; js.value = "1";
+  form.appendChild(js);
 
   function values(name) {
     var out = [];
@@ -95,18 +123,19 @@
     data.set("action", "autosave");
     return data;
   }
+  function warn(failed) { if (warning) warning.hidden = !failed; }
   function save() {
     dirty = false;
-    fetch(form.action, { method: "POST", body: body(), credentials: "same-origin" })
-      .then(function (r) { if (warning) warning.hidden = r.ok; })
-      .catch(function () { /* offline: the next post or save tries again */ });
+    fetch(target, { method: "POST", body: body(), credentials: "same-origin", redirect: "manual" })
+      .then(function (r) { warn(r.status !== 204); if (r.status !== 204) dirty = true; })
+      .catch(function () { warn(true); dirty = true; /* offline: the next change, post or save tries again */ });
   }
   // Leaving the page (another app, a closed tab): save what is not saved.
   function flush() {
     if (!dirty || !navigator.sendBeacon) return;
     dirty = false;
     clearTimeout(timer);
-    navigator.sendBeacon(form.action, new Blob([body().toString()], { type: "application/x-www-form-urlencoded" }));
+    navigator.sendBeacon(target, new Blob([body().toString()], { type: "application/x-www-form-urlencoded" }));
   }
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(); });
   window.addEventListener("pagehide", flush);

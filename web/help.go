@@ -1,0 +1,129 @@
+package web
+
+import (
+	"html/template"
+	"regexp"
+	"strings"
+
+	"eprom/questionnaire"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// helpView is the "help now" notice of every questionnaire page and of the
+// done page: the answers are not read at once, and where to get help now.
+// The national numbers come from the locales (the deployment default, for
+// Norway 113 and legevakt 116 117); the clinic's own number and opening
+// hours come from the ordering client's configuration.
+type helpView struct {
+	Lang  string
+	Title string
+	Lines []template.HTML
+	Short template.HTML // beside a sensitive question
+}
+
+// help builds the notice for an order's patient in lang.
+func (s *Server) help(lang string, o *questionnaire.Order) helpView {
+	h := helpView{Lang: lang, Title: s.T(lang, "help.title")}
+	h.Lines = []template.HTML{
+		telLinks(s.T(lang, "help.not_read")),
+		telLinks(s.T(lang, "help.urgent")),
+	}
+	if c := s.contact(o, false); c != nil && c.Phone != "" {
+		h.Lines = append(h.Lines, telLinks(s.contactLine(lang, "help.clinic", c)))
+	} else {
+		h.Lines = append(h.Lines, telLinks(s.T(lang, "help.clinician")))
+	}
+	h.Short = telLinks(s.T(lang, "help.short"))
+	return h
+}
+
+// contact is the ordering client's contact: its help line, or for privacy
+// (the right to reservation) its privacy contact, else its help line.
+func (s *Server) contact(o *questionnaire.Order, privacy bool) *questionnaire.Contact {
+	if o == nil || s.cfg.Clients == nil {
+		return nil
+	}
+	cl := s.cfg.Clients().Get(o.Owner())
+	if cl == nil {
+		return nil
+	}
+	if privacy && cl.Privacy != nil {
+		return cl.Privacy
+	}
+	return cl.Help
+}
+
+// contactLine says how to reach a contact, in lang: name, phone, hours,
+// e-mail and web address, whichever it has.
+func (s *Server) contactLine(lang, key string, c *questionnaire.Contact) string {
+	var how []string
+	if c.Phone != "" {
+		how = append(how, s.T(lang, "contact.phone", map[string]any{"Phone": c.Phone}))
+	}
+	if h := c.Hours.Get(lang); h != "" {
+		how = append(how, "("+h+")")
+	}
+	if c.Email != "" {
+		how = append(how, s.T(lang, "contact.email", map[string]any{"Email": c.Email}))
+	}
+	if c.URL != "" {
+		how = append(how, c.URL)
+	}
+	name := c.Name.Get(lang)
+	if name == "" {
+		name = s.T(lang, "contact.clinic")
+	}
+	return s.T(lang, key, map[string]any{"Name": name, "How": strings.Join(how, " ")})
+}
+
+// phoneNumber finds telephone numbers in a text: 113, 116 117, +47 22 00 00 00.
+var phoneNumber = regexp.MustCompile(`\+?\d[\d ]{1,14}\d`)
+
+// telLinks escapes a text and makes its telephone numbers links that a
+// phone can call.
+func telLinks(text string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range phoneNumber.FindAllStringIndex(text, -1) {
+		num := text[m[0]:m[1]]
+		digits := strings.ReplaceAll(num, " ", "")
+		if len(strings.TrimPrefix(digits, "+")) < 3 {
+			continue
+		}
+		b.WriteString(template.HTMLEscapeString(text[last:m[0]]))
+		b.WriteString(`<a href="tel:` + template.HTMLEscapeString(digits) + `" class="tel">` + template.HTMLEscapeString(num) + `</a>`)
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(text[last:]))
+	return template.HTML(b.String())
+}
+
+// savedPage ends the session after "save and continue later" and says
+// until when the code works, with the code itself, so a patient who lost
+// the slip can write it down, and a way to go on at once.
+func (s *Server) savedPage(c *fiber.Ctx, v *visit) error {
+	s.endVisit(c, v)
+	lang := v.lang
+	code, err := s.cfg.Orders.OrderCode(c.UserContext(), v.order.ID, s.now())
+	if err != nil {
+		s.cfg.Logger.Warn("saved page: the order's code", "err", err.Error())
+		code = ""
+	}
+	mv := messageView{base: s.newBase(lang, s.T(lang, "saved.title"), "/")}
+	mv.Page, mv.Heading = "saved", mv.Title
+	mv.Paragraphs = []string{s.T(lang, "saved.text", map[string]any{
+		"Date": s.cfg.Locales.DateTime(lang, v.order.ExpiresAt.In(s.cfg.Location))})}
+	if code != "" {
+		mv.Code = questionnaire.FormatCode(code)
+		mv.ContinueHref, mv.ContinueText = "/c/"+code, s.T(lang, "saved.continue")
+	}
+	return s.render(c, fiber.StatusOK, "message.html", mv)
+}
+
+// itemInContext is an item and the page's help notice, for the item
+// template (which shows the notice's short form beside a sensitive item).
+type itemInContext struct {
+	Item *itemView
+	Help helpView
+}
