@@ -48,7 +48,7 @@ func newMetrics(outbox store.Queue, delivery DeliveryCounters) *Metrics {
 			Name: "eprom_code_failures_total", Help: "Codes entered that no order has.",
 		}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eprom_code_rate_limited_total", Help: "Code entries refused with 429, by the limit that refused them.",
+			Name: "eprom_code_rate_limited_total", Help: "Code entries held back: refused with 429 by the limit of the client's address (client) or the deployment's budget (global), or held until the budget had room and then let through (slowed).",
 		}, []string{"limit"}),
 		pageRender: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "eprom_page_render_seconds", Help: "Time to render a patient page's HTML, by template.",

@@ -17,8 +17,9 @@ import (
 )
 
 // contentSecurityPolicy allows only this origin's scripts, styles and
-// images, no inline script, and no framing.
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+// images, the script's autosave posts to this origin (connect-src), no
+// inline script, and no framing.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaders sets the headers every response carries. Responses are

@@ -298,6 +298,10 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 	if !o.Status.Open() || o.Expired(now) {
 		s.endSession(ctx, id)
 		s.clearCookie(c, s.sessionCookie())
+		if c.Method() == fiber.MethodPost && c.Path() == "/q/submit" && (o.Status == questionnaire.StatusSubmitted || o.Status == questionnaire.StatusDelivered) {
+			// A Send again (a double click that came late): thanks.
+			return c.Redirect("/done?lang="+lang, fiber.StatusSeeOther)
+		}
 		key := closedMessage[o.Status]
 		if o.Expired(now) || key == "" {
 			key = "closed.expired"

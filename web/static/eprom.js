@@ -6,6 +6,7 @@
   "use strict";
   var form = document.querySelector("form.questions");
   var summary = document.getElementById("errors");
+  var jumped = false;
   if (summary) {
     summary.focus();
     // A link in the summary puts the cursor in the field, with its
@@ -19,7 +20,15 @@
       var box = el.closest ? el.closest(".item, .review-row") : null;
       (box || el).scrollIntoView({ block: "start" });
       if (el.focus) el.focus({ preventScroll: true });
+      // The Enter that followed the link now lands in the field, where it
+      // would send the form: it is swallowed.
+      jumped = true;
+      setTimeout(function () { jumped = false; }, 500);
     });
+    document.addEventListener("keypress", function (e) {
+      if (jumped && e.key === "Enter") e.preventDefault();
+      jumped = false;
+    }, true);
   }
   if (!form) return;
   // Arriving from "Change" or a summary link on the review page: the
