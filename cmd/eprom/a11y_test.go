@@ -55,7 +55,7 @@ func axeSource(t *testing.T) string {
 
 // startServiceWith is startService that also hands back the service, so a
 // test can move its orders in time (expire them).
-func startServiceWith(t *testing.T, data string) (string, *service) {
+func startServiceWith(t *testing.T, data string, demo bool) (string, *service) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,6 +64,7 @@ func startServiceWith(t *testing.T, data string) (string, *service) {
 	base := "http://" + ln.Addr().String()
 	cfg := DefaultConfig()
 	cfg.Data, cfg.PublicURL, cfg.APITokens, cfg.Addr = data, base, testToken, ln.Addr().String()
+	cfg.demo = demo
 	svc, err := openService(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -310,7 +311,9 @@ func TestBrowserAccessibilityEveryPage(t *testing.T) {
 	for _, width := range []int{320, 360} {
 		// A service of its own for each width: the wrong codes of one
 		// width's 429 must not lock out the next.
-		base, svc := startServiceWith(t, t.TempDir())
+		// At 360 px the service runs as `eprom demo` does, so every page
+		// also carries the DEMO banner.
+		base, svc := startServiceWith(t, t.TempDir(), width == 360)
 		w := &walk{t: t, ctx: ctx, base: base, axe: src, width: width, dir: filepath.Join(dir, fmt.Sprint(width))}
 		if err := os.MkdirAll(w.dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -363,6 +366,10 @@ func TestBrowserAccessibilityEveryPage(t *testing.T) {
 		w.visit("nb-page-1-errors", "page-1", hasErrors, press("next"))
 		w.visit("nb-saved", "saved", "", press("save"))
 		w.visit("nb-page-1-resumed", "page-1", "", w.arrive(maal["code"].(string)))
+		// A page too old for its CSRF token, and back to the form.
+		w.run("old page", chromedp.Evaluate(`document.querySelector('input[name=csrf]').value = 'stale'; true`, nil))
+		w.visit("session-csrf", "session.csrf", "", press("next"))
+		w.visit("nb-page-1-again", "page-1", "", click(`a.button.primary[href="/q"]`))
 		w.run("page 1",
 			chromedp.SetValue("#f-behandling-start", "2025-03-01", chromedp.ByQuery),
 			pick("bolig", "egen"), pick("arbeid", "jobb-deltid"), pick("arbeid", "trygd"), pick("barn", "true"))

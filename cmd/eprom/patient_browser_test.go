@@ -77,6 +77,9 @@ func TestBrowserAutosave(t *testing.T) {
 	if !checked(t, other, "q1", "2") {
 		t.Error("the autosaved answer is not there on the second phone")
 	}
+	if got := text(other, t); !strings.Contains(got, "Skjemaet er også åpent på en annen enhet.") {
+		t.Errorf("the second phone is not told the form is open elsewhere: %s", got)
+	}
 	cancelOther()
 
 	// The server goes away: the next change says it was not saved.
@@ -254,5 +257,36 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	arrive(t, ctx, "done", shot(dir, "04-done"))
 	if _, o := api(t, "GET", base+"/api/v1/orders/"+order["id"].(string), ""); o["status"] != "submitted" {
 		t.Errorf("order after a keyboard-only journey: %v", o)
+	}
+}
+
+func TestBrowserHelpNowAndButtonOrder(t *testing.T) {
+	chromium(t)
+	base, _ := startService(t, t.TempDir())
+	_, order := api(t, "POST", base+"/api/v1/orders", `{"questionnaire": "kvarus-maalepunkt", "patientRef": "p-help", "language": "nb"}`)
+	dir := screenshots(t, "help-now")
+	ctx, cancel := phone(t, true)
+	defer cancel()
+	mustRun(t, ctx, "page 1", chromedp.Navigate(order["url"].(string)), on("page-1"),
+		chromedp.SetValue("#f-behandling-start", "2025-03-01", chromedp.ByQuery),
+		pick("bolig", "egen"), pick("arbeid", "skole"), pick("barn", "false"), press("next"), on("page-2"))
+	// The notice is on the page, in view at its end, with numbers a phone can call.
+	mustRun(t, ctx, "help", chromedp.ScrollIntoView(".help-now", chromedp.ByQuery), shot(dir, "01-page-2"))
+	if !eval[bool](t, ctx, `(() => { const h = document.querySelector(".help-now"); return !!h && h.offsetHeight > 0 && !!h.querySelector('a[href="tel:116117"]') && !!h.querySelector('a[href="tel:113"]'); })()`) {
+		t.Error("no visible help-now notice with call links on page 2")
+	}
+	// Beside the sensitive question (sharing needles), once injecting shows it.
+	mustRun(t, ctx, "injecting", pick("opioider", "yes"), pick("opioider-inntak", "injisert"))
+	if !eval[bool](t, ctx, `(() => { const n = document.querySelector('[data-link="deling"] .help-short'); return !!n && n.offsetHeight > 0; })()`) {
+		t.Error("no help note beside the question about sharing equipment")
+	}
+	// On a wide screen Back is left of Next; in the page Next comes first,
+	// so Enter in a field means Next.
+	mustRun(t, ctx, "desktop", chromedp.EmulateViewport(1024, 768), shot(dir, "02-desktop"))
+	if !eval[bool](t, ctx, `document.querySelector('button[value="back"]').getBoundingClientRect().left < document.querySelector('button[value="next"]').getBoundingClientRect().left`) {
+		t.Error("on a wide screen Back is not left of Next")
+	}
+	if !eval[bool](t, ctx, `document.querySelector('form.questions button[type=submit]').value === "next"`) {
+		t.Error("the form's first button is not Next")
 	}
 }
