@@ -76,35 +76,6 @@ func startServiceWith(t *testing.T, data string, demo bool) (string, *service) {
 	return base, svc
 }
 
-// browser starts one Chromium for a long walk, with JavaScript on.
-func browser(t *testing.T, timeout time.Duration) (context.Context, func()) {
-	t.Helper()
-	profile, err := os.MkdirTemp("", "eprom-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	if err := chromedp.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return ctx, func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-		os.RemoveAll(profile)
-	}
-}
-
 // axeViolation is what the walk keeps of one axe-core violation.
 type axeViolation struct {
 	ID      string `json:"id"`
@@ -303,7 +274,7 @@ func TestBrowserAccessibilityEveryPage(t *testing.T) {
 	chromium(t)
 	src := axeSource(t)
 	start := time.Now()
-	ctx, cancel := browser(t, 8*time.Minute)
+	ctx, cancel := launch(t, 8*time.Minute)
 	defer cancel()
 	dir := screenshots(t, "states")
 

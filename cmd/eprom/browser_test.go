@@ -72,8 +72,9 @@ func startService(t *testing.T, data string) (base string, stop func()) {
 	return base, stop
 }
 
-// phone starts Chromium with a 360×740 phone viewport.
-func phone(t *testing.T, js bool) (context.Context, func()) {
+// launch starts Chromium with a profile of its own; the context ends after
+// timeout.
+func launch(t *testing.T, timeout time.Duration) (context.Context, func()) {
 	t.Helper()
 	// Not t.TempDir: Chromium may still write its profile while it exits.
 	profile, err := os.MkdirTemp("", "eprom-chromium-")
@@ -90,12 +91,8 @@ func phone(t *testing.T, js bool) (context.Context, func()) {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	err = chromedp.Run(ctx,
-		chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)),
-		emulation.SetScriptExecutionDisabled(!js),
-	)
-	if err != nil {
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	if err := chromedp.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return ctx, func() {
@@ -104,6 +101,21 @@ func phone(t *testing.T, js bool) (context.Context, func()) {
 		cancelAlloc()
 		os.RemoveAll(profile)
 	}
+}
+
+// phone starts Chromium with a 360×740 phone viewport.
+func phone(t *testing.T, js bool) (context.Context, func()) {
+	t.Helper()
+	ctx, cancel := launch(t, 90*time.Second)
+	err := chromedp.Run(ctx,
+		chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)),
+		emulation.SetScriptExecutionDisabled(!js),
+	)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return ctx, cancel
 }
 
 // shot saves a full-page screenshot.

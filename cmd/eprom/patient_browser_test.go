@@ -54,13 +54,43 @@ func focused(t *testing.T, ctx context.Context) string {
 	return eval[string](t, ctx, `document.activeElement ? document.activeElement.id : ""`)
 }
 
-func TestBrowserAutosave(t *testing.T) {
+// patientTest is one browser test's service, order, screenshot folder and
+// phone (script on).
+type patientTest struct {
+	base  string
+	stop  func()
+	order map[string]any
+	dir   string
+	ctx   context.Context
+}
+
+func newPatientTest(t *testing.T, questionnaireID, lang, name string) *patientTest {
+	t.Helper()
 	chromium(t)
-	base, stop := startService(t, t.TempDir())
-	_, order := api(t, "POST", base+"/api/v1/orders", `{"questionnaire": "audit", "patientRef": "p-autosave", "language": "nb"}`)
-	dir := screenshots(t, "autosave")
-	ctx, cancel := phone(t, true)
-	defer cancel()
+	p := &patientTest{dir: screenshots(t, name)}
+	p.base, p.stop = startService(t, t.TempDir())
+	status, order := api(t, "POST", p.base+"/api/v1/orders",
+		fmt.Sprintf(`{"questionnaire": %q, "patientRef": "p-%s", "language": %q}`, questionnaireID, name, lang))
+	if status != 201 {
+		t.Fatalf("order: %d %v", status, order)
+	}
+	p.order = order
+	var cancel func()
+	p.ctx, cancel = phone(t, true)
+	t.Cleanup(cancel)
+	return p
+}
+
+// toPage2 answers page 1 of kvarus-maalepunkt (no children) and goes on.
+func toPage2(p *patientTest) chromedp.Action {
+	return chromedp.Tasks{chromedp.Navigate(p.order["url"].(string)), on("page-1"),
+		chromedp.SetValue("#f-behandling-start", "2025-03-01", chromedp.ByQuery),
+		pick("bolig", "egen"), pick("arbeid", "skole"), pick("barn", "false"), press("next"), on("page-2")}
+}
+
+func TestBrowserAutosave(t *testing.T) {
+	p := newPatientTest(t, "audit", "nb", "autosave")
+	ctx, order, dir, stop := p.ctx, p.order, p.dir, p.stop
 
 	mustRun(t, ctx, "open", chromedp.Navigate(order["url"].(string)), on("page-1"), pick("q1", "2"))
 	// The script's post reaches the page's own address and is answered 204:
@@ -93,15 +123,9 @@ func TestBrowserAutosave(t *testing.T) {
 }
 
 func TestBrowserBackKeepsWhatWasTyped(t *testing.T) {
-	chromium(t)
-	base, _ := startService(t, t.TempDir())
-	_, order := api(t, "POST", base+"/api/v1/orders", `{"questionnaire": "kvarus-maalepunkt", "patientRef": "p-back", "language": "nb"}`)
-	dir := screenshots(t, "back")
-	ctx, cancel := phone(t, true)
-	defer cancel()
-	mustRun(t, ctx, "page 1", chromedp.Navigate(order["url"].(string)), on("page-1"),
-		chromedp.SetValue("#f-behandling-start", "2025-03-01", chromedp.ByQuery),
-		pick("bolig", "egen"), pick("arbeid", "skole"), pick("barn", "false"), press("next"), on("page-2"))
+	p := newPatientTest(t, "kvarus-maalepunkt", "nb", "back")
+	ctx, dir := p.ctx, p.dir
+	mustRun(t, ctx, "page 1", toPage2(p))
 
 	for i, days := range []string{"45", "tre"} {
 		mustRun(t, ctx, "page 2 "+days,
@@ -125,15 +149,9 @@ func TestBrowserBackKeepsWhatWasTyped(t *testing.T) {
 }
 
 func TestBrowserErrorSummaryInPageOrder(t *testing.T) {
-	chromium(t)
-	base, _ := startService(t, t.TempDir())
-	_, order := api(t, "POST", base+"/api/v1/orders", `{"questionnaire": "kvarus-maalepunkt", "patientRef": "p-errors", "language": "nb"}`)
-	dir := screenshots(t, "errors")
-	ctx, cancel := phone(t, true)
-	defer cancel()
-	mustRun(t, ctx, "page 1", chromedp.Navigate(order["url"].(string)), on("page-1"),
-		chromedp.SetValue("#f-behandling-start", "2025-03-01", chromedp.ByQuery),
-		pick("bolig", "egen"), pick("arbeid", "skole"), pick("barn", "false"), press("next"), on("page-2"))
+	p := newPatientTest(t, "kvarus-maalepunkt", "nb", "errors")
+	ctx, dir := p.ctx, p.dir
+	mustRun(t, ctx, "page 1", toPage2(p))
 	// The script shows the follow-up at once; it is answered "tre"; the rest is left.
 	mustRun(t, ctx, "page 2", pick("alkohol", "yes"), typeIn("alkohol-dager", "tre"), press("next"),
 		chromedp.WaitVisible("#errors", chromedp.ByQuery), shot(dir, "01-page-2-errors"))
@@ -192,12 +210,8 @@ func key(t *testing.T, ctx context.Context, k string, then ...chromedp.Action) {
 }
 
 func TestBrowserKeyboardOnly(t *testing.T) {
-	chromium(t)
-	base, _ := startService(t, t.TempDir())
-	_, order := api(t, "POST", base+"/api/v1/orders", `{"questionnaire": "audit", "patientRef": "p-keys", "language": "en"}`)
-	dir := screenshots(t, "keyboard")
-	ctx, cancel := phone(t, true)
-	defer cancel()
+	p := newPatientTest(t, "audit", "en", "keyboard")
+	ctx, order, dir, base := p.ctx, p.order, p.dir, p.base
 
 	mustRun(t, ctx, "code form", chromedp.Navigate(base+"/?lang=en"), on("code"))
 	tabTo(t, ctx, "#code")
@@ -261,15 +275,9 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 }
 
 func TestBrowserHelpNowAndButtonOrder(t *testing.T) {
-	chromium(t)
-	base, _ := startService(t, t.TempDir())
-	_, order := api(t, "POST", base+"/api/v1/orders", `{"questionnaire": "kvarus-maalepunkt", "patientRef": "p-help", "language": "nb"}`)
-	dir := screenshots(t, "help-now")
-	ctx, cancel := phone(t, true)
-	defer cancel()
-	mustRun(t, ctx, "page 1", chromedp.Navigate(order["url"].(string)), on("page-1"),
-		chromedp.SetValue("#f-behandling-start", "2025-03-01", chromedp.ByQuery),
-		pick("bolig", "egen"), pick("arbeid", "skole"), pick("barn", "false"), press("next"), on("page-2"))
+	p := newPatientTest(t, "kvarus-maalepunkt", "nb", "help-now")
+	ctx, dir := p.ctx, p.dir
+	mustRun(t, ctx, "page 1", toPage2(p))
 	// The notice is on the page, in view at its end, with numbers a phone can call.
 	mustRun(t, ctx, "help", chromedp.ScrollIntoView(".help-now", chromedp.ByQuery), shot(dir, "01-page-2"))
 	if !eval[bool](t, ctx, `(() => { const h = document.querySelector(".help-now"); return !!h && h.offsetHeight > 0 && !!h.querySelector('a[href="tel:116117"]') && !!h.querySelector('a[href="tel:113"]'); })()`) {
