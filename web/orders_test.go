@@ -303,9 +303,11 @@ func TestSlip(t *testing.T) {
 		want  []string
 		title string
 	}{
-		{"nb", []string{`<html lang="nb">`, "Skriv inn koden din:", "Koden virker til 9. desember 2026 kl. 11:00.", "eprom.example.no"}, "Spørreskjema"},
-		{"nn", []string{`<html lang="nn">`, "Koden verkar til 9. desember 2026 kl. 11:00.", "Svar på spørsmåla"}, "Spørjeskjema"},
-		{"en", []string{`<html lang="en">`, "Enter your code:", "The code works until 9 December 2026 at 11:00.", "AUDIT"}, "Questionnaire"},
+		{"nb", []string{`<html lang="nb">`, "Skriv inn koden din:", "Koden virker til 9. desember 2026 kl. 11:00.", "eprom.example.no",
+			"«Spørsmål om alkohol»", "trykk «Send svarene»", "Det er frivillig å svare."}, "Spørreskjema"},
+		{"nn", []string{`<html lang="nn">`, "Koden verkar til 9. desember 2026 kl. 11:00.", "Svar på spørsmåla", "«Send svara»"}, "Spørjeskjema"},
+		{"en", []string{`<html lang="en">`, "Enter your code:", "The code works until 9 December 2026 at 11:00.", "Questions about alcohol",
+			"“Send my answers”"}, "Questionnaire"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.lang, func(t *testing.T) {

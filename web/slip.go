@@ -45,7 +45,7 @@ func (s *Server) handleOrderSlip(c *fiber.Ctx) error {
 	}
 	data := slipData{
 		Lang:  lang,
-		Title: def.Title.Get(lang),
+		Title: def.ShownTitle().Get(lang), // the patient-facing title
 		Site:  s.public.Host + s.public.Path,
 		URL:   url,
 		Code:  questionnaire.FormatCode(code),
