@@ -139,6 +139,9 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 			d.Typed = nil
 		}
 		d.Page, d.Device = i, device
+		if action == "save" {
+			d.Device = "" // this device leaves: coming back is not a second device
+		}
 		if action != "autosave" {
 			d.AddEvent(questionnaire.Event{Type: questionnaire.EventPage, At: now, Page: n})
 		}

@@ -132,7 +132,8 @@ func TestReviewSaysWhatIsMissing(t *testing.T) {
 	b := h.browser()
 	b.enter(code)
 	review := b.get("/q/review")
-	wantPage(t, review, 200, `class="review-row missing"`, "Mangler svar", `class="review-row skipped"`, "Ikke besvart (valgfritt)")
+	wantPage(t, review, 200, `class="review-row missing"`, "Mangler svar", `class="review-row skipped"`, "Ikke besvart (valgfritt)",
+		"spørsmål mangler svar. Du må svare på dem før du kan sende.", ">Svar<span")
 	if strings.Contains(review.body, "Tilbake</a> ·") {
 		t.Error("a dangling separator")
 	}
@@ -203,7 +204,11 @@ func TestSavedPageGivesTheCodeAndAWayOn(t *testing.T) {
 	if again.status != 303 {
 		t.Fatalf("continue now: %d", again.status)
 	}
-	wantPage(t, b.follow(again), 200, `name="q1" value="2" checked`)
+	back := b.follow(again)
+	wantPage(t, back, 200, `name="q1" value="2" checked`)
+	if strings.Contains(back.body, "annen enhet") {
+		t.Error("coming back after saving is taken for a second device")
+	}
 }
 
 func TestSecondDeviceIsNoticed(t *testing.T) {
@@ -224,7 +229,7 @@ func TestSecondDeviceIsNoticed(t *testing.T) {
 	b.answer(pb, 2, "next", auditPage2)
 	b.follow(b.post("/q/submit", b.get("/q/review"), url.Values{}))
 	got := a.answer(pa, 1, "next", url.Values{"q1": {"2"}})
-	wantPage(t, got, 410, "Svarene er allerede sendt", `href="/"`)
+	wantPage(t, got, 410, "Svarene er allerede sendt", `<a href="/">Har du fått en ny kode?`)
 }
 
 func TestPageTitlesSayWhere(t *testing.T) {

@@ -149,11 +149,14 @@ type messageView struct {
 	Heading      string
 	Paragraphs   []string
 	ShowCodeLink bool
-	Code         string // the saved page: the code to go on with
-	ContinueHref string // and the link that goes on at once
-	ContinueText string
-	Help         *helpView // the done page: where to get help now
-	Contact      string    // the done page after a reservation: whom to ask
+	// CodeLinkMinor makes the way to the code form a plain link, where the
+	// page says there is nothing more to do (sent, declined, cancelled).
+	CodeLinkMinor bool
+	Code          string // the saved page: the code to go on with
+	ContinueHref  string // and the link that goes on at once
+	ContinueText  string
+	Help          *helpView // the done page: where to get help now
+	Contact       string    // the done page after a reservation: whom to ask
 }
 
 // message renders a plain page of text in lang.
@@ -162,6 +165,7 @@ func (s *Server) message(c *fiber.Ctx, status int, lang, key string, codeLink bo
 	// link away (a newer code, another form, a second try).
 	codeLink = codeLink || strings.HasPrefix(key, "closed.") || key == "limit"
 	v := messageView{base: s.newBase(lang, s.T(lang, key+".title"), "/"), ShowCodeLink: codeLink}
+	v.CodeLinkMinor = key == "closed.submitted" || key == "closed.declined" || key == "closed.cancelled"
 	v.Page = key
 	v.Heading = v.Title
 	v.Paragraphs = []string{s.T(lang, key+".text", data...)}

@@ -16,6 +16,8 @@ type reviewView struct {
 	FormTitle string
 	PageCount int
 	BackHref  string // the last page shown
+	Missing   string // how many required questions have no answer, said
+	FirstHref string // where the first of them is
 	Pages     []reviewPage
 }
 
@@ -50,6 +52,7 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 	rv.CSRF, rv.Page, rv.Script = v.session.CSRF, "review", true
 	rv.BackHref = "/q?page=1"
 	hrefOf := map[string]string{}
+	missing := 0
 	for i, p := range def.Pages() {
 		if !pageVisible(p, enabled) {
 			continue
@@ -78,12 +81,21 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 				ra.Answer, ra.State = s.T(lang, "review.fix", map[string]any{"Value": t}), "fix"
 			} else if it.Required {
 				ra.Answer, ra.State = s.T(lang, "review.missing"), "missing"
+				if missing++; rv.FirstHref == "" {
+					rv.FirstHref = ra.Href
+				}
 			} else {
 				ra.Answer, ra.State = s.T(lang, "review.unanswered"), "skipped"
 			}
 			rp.Answers = append(rp.Answers, ra)
 		}
 		rv.Pages = append(rv.Pages, rp)
+	}
+	switch {
+	case missing == 1:
+		rv.Missing = s.T(lang, "review.missing_one")
+	case missing > 1:
+		rv.Missing = s.T(lang, "review.missing_count", map[string]any{"Count": missing})
 	}
 	for _, e := range errs {
 		label := ""

@@ -87,6 +87,7 @@ func launch(t *testing.T, timeout time.Duration) (context.Context, func()) {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("lang", "nb-NO"), // date fields as a Norwegian phone shows them
 		chromedp.UserDataDir(profile),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

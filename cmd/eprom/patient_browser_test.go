@@ -181,6 +181,19 @@ func TestBrowserErrorSummaryInPageOrder(t *testing.T) {
 	if !strings.Contains(summary, "Skriv et helt tall") {
 		t.Errorf("the summary lacks the number's own message: %s", summary)
 	}
+	// Answering a question in error takes its red marks and its line in the
+	// summary away; the others stay.
+	before := len(links)
+	mustRun(t, ctx, "answer one", pick("cannabis", "no"), shot(dir, "02-one-answered"))
+	if eval[bool](t, ctx, `document.querySelector('[data-link="cannabis"]').classList.contains("has-error")`) {
+		t.Error("the answered question is still marked as an error")
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll("#errors li").length`); n != before-1 {
+		t.Errorf("the summary has %d lines after one was answered, want %d", n, before-1)
+	}
+	if eval[bool](t, ctx, `document.querySelector('[data-link="beroligende"]').classList.contains("has-error")`) == false {
+		t.Error("a question still unanswered lost its error")
+	}
 }
 
 // tabTo presses Tab until the element matching sel has the focus.

@@ -119,6 +119,28 @@
   form.addEventListener("input", schedule);
   update();
 
+  // An error answered: its red marks and its line in the summary go, so
+  // what is left on the page is what is still wrong. The server checks
+  // again on the next post.
+  function settle(e) {
+    var item = e.target.closest ? e.target.closest(".item.has-error") : null;
+    if (!item) return;
+    item.classList.remove("has-error");
+    var msg = item.querySelector(".error");
+    if (msg) msg.hidden = true;
+    var bad = item.querySelectorAll("[aria-invalid]");
+    for (var i = 0; i < bad.length; i++) bad[i].removeAttribute("aria-invalid");
+    if (!summary) return;
+    var links = summary.querySelectorAll("a[href^='#']");
+    for (var j = 0; j < links.length; j++) {
+      var target = document.getElementById(links[j].getAttribute("href").slice(1));
+      if (target && item.contains(target)) links[j].parentNode.parentNode.removeChild(links[j].parentNode);
+    }
+    if (!summary.querySelector("li")) summary.hidden = true;
+  }
+  form.addEventListener("change", settle);
+  form.addEventListener("input", settle);
+
   var timer = null, dirty = false;
   var warning = document.querySelector(".save-error");
   function schedule() {
