@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"eprom/questionnaire"
 
@@ -240,7 +241,7 @@ func (s *Server) readPage(v *visit, form map[string][]string, questions []*quest
 			delete(merged, e.LinkID)
 			if it := def.Item(e.LinkID); typedTypes[it.Type] {
 				if t := firstValue(form[e.LinkID]); t != "" {
-					in.typed[e.LinkID] = []string{t}
+					in.typed[e.LinkID] = []string{keepTyped(t, it)}
 				}
 			}
 		}
@@ -256,6 +257,25 @@ func (s *Server) readPage(v *visit, form map[string][]string, questions []*quest
 		return enabled[e.LinkID] && !(e.Code == questionnaire.AnswerRequired && wrong[e.LinkID])
 	})
 	return in
+}
+
+// keepTyped is a typed value as it is kept: valid UTF-8, and no longer
+// than the field allows and a little over (what the page's maxlength lets
+// through, never the whole post), cut at a character.
+func keepTyped(s string, it *questionnaire.Item) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	limit := questionnaire.DefaultMaxLength
+	if it.MaxLength != nil && *it.MaxLength > limit {
+		limit = *it.MaxLength
+	}
+	limit = 4*limit + 100 // characters to bytes, with room to spare
+	if len(s) <= limit {
+		return s
+	}
+	for limit > 0 && !utf8.RuneStart(s[limit]) {
+		limit--
+	}
+	return s[:limit]
 }
 
 // firstValue is the first value that is not blank.

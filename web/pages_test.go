@@ -241,3 +241,17 @@ func TestPageTitlesSayWhere(t *testing.T) {
 	e := b.answer(p, 1, "next", url.Values{})
 	wantPage(t, e, 422, "<title>Feil: Side 1 av 2 – ")
 }
+
+func TestTypedIsBoundedAndValidText(t *testing.T) {
+	h := newHarness(t)
+	_, code := h.order("kvarus-maalepunkt", "nb")
+	b := h.browser()
+	p := b.follow(b.answer(b.enter(code), 1, "next", maalepunktPage1))
+	huge := strings.Repeat("9", 60000)
+	b.answer(p, 2, "back", url.Values{"alkohol": {"yes"}, "alkohol-dager": {huge}, "andre": {"yes"}, "andre-dager": {"x\xffy"}})
+	p2 := b.get("/q?page=2")
+	if strings.Contains(p2.body, huge[:10000]) {
+		t.Error("a 60,000-character number is kept whole")
+	}
+	wantPage(t, p2, 200, `value="x`+"\uFFFD"+`y"`)
+}
