@@ -255,3 +255,12 @@ func TestTypedIsBoundedAndValidText(t *testing.T) {
 	}
 	wantPage(t, p2, 200, `value="x`+"\uFFFD"+`y"`)
 }
+
+func TestReviewSaysAScaleOutOfWhat(t *testing.T) {
+	h := newHarness(t)
+	_, code := h.order("kvarus-maalepunkt", "nb")
+	b := h.browser()
+	p := b.enter(code)
+	b.answer(p, 3, "review", url.Values{"livskvalitet": {"6"}})
+	wantPage(t, b.get("/q/review"), 200, "6 av 10")
+}

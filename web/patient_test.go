@@ -149,7 +149,7 @@ func TestCodeEntry(t *testing.T) {
 
 	t.Run("ErrForbidden without the form's token", func(t *testing.T) {
 		b := h.browser()
-		wantPage(t, b.do("POST", "/", url.Values{"code": {code}}), 403, "Siden var for gammel")
+		wantPage(t, b.do("POST", "/", url.Values{"code": {code}}), 403, "Siden har vært åpen for lenge")
 	})
 
 	t.Run("ErrUnprocessable on a code of the wrong form", func(t *testing.T) {
@@ -273,7 +273,7 @@ func TestQuestionnairePages(t *testing.T) {
 
 	t.Run("ErrForbidden on a post with another session's token", func(t *testing.T) {
 		p := b.do("POST", "/q", url.Values{"csrf": {"forged"}, "page": {"1"}, "action": {"next"}})
-		wantPage(t, p, 403, "Siden var for gammel")
+		wantPage(t, p, 403, "Siden har vært åpen for lenge")
 	})
 
 	t.Run("review lists every answer with a change link, then submit", func(t *testing.T) {

@@ -137,7 +137,9 @@ func (s *Server) answerText(lang, orderLang string, it *questionnaire.Item, v qu
 			return s.T(lang, "item.yes")
 		}
 		return s.T(lang, "item.no")
-	case questionnaire.Integer, questionnaire.Decimal, questionnaire.Scale:
+	case questionnaire.Scale:
+		return s.T(lang, "review.scale", map[string]any{"Value": number(lang, v.Number), "Max": number(lang, *it.Max)})
+	case questionnaire.Integer, questionnaire.Decimal:
 		return strings.TrimSpace(number(lang, v.Number) + " " + get(it.Unit))
 	case questionnaire.Date:
 		if d, err := time.Parse(time.DateOnly, v.String); err == nil {
