@@ -62,6 +62,10 @@ type Order struct {
 	OrderedBy       int              `json:"orderedByToken,omitempty"` // the position of the client's token that ordered it
 	CodeGeneration  int              `json:"codeGeneration"`
 	SubmissionID    string           `json:"submissionId,omitempty"` // the envelope sent when the order closed
+	// ClosedBy is a one-way name of the patient's session that sent or
+	// declined the order (Response.Device), so that a second Send from it is
+	// thanked and another device is told it was sent elsewhere.
+	ClosedBy string `json:"closedBy,omitempty"`
 
 	CreatedAt   time.Time  `json:"createdAt"`
 	ExpiresAt   time.Time  `json:"expiresAt"`

@@ -32,11 +32,14 @@ type Draft struct {
 	// Typed holds what the patient typed for a question that could not be
 	// kept as an answer (not a number, out of range…), as typed, so that
 	// leaving the page loses nothing; it is never sent.
-	Typed     map[string][]string `json:"typed,omitempty"`
-	Page      int                 `json:"page"`             // 0-based index of the page last shown
-	Device    string              `json:"device,omitempty"` // a short hash of the session that saved last, to notice a second device
-	Events    []Event             `json:"events"`
-	UpdatedAt time.Time           `json:"updatedAt"`
+	Typed  map[string][]string `json:"typed,omitempty"`
+	Page   int                 `json:"page"`             // 0-based index of the page last shown
+	Device string              `json:"device,omitempty"` // a short hash of the session that saved last, to notice a second device
+	// Stamps holds, by page number, the script's stamp of the page's last
+	// post, so that an autosave that arrives after a later post is ignored.
+	Stamps    map[int]int64 `json:"stamps,omitempty"`
+	Events    []Event       `json:"events"`
+	UpdatedAt time.Time     `json:"updatedAt"`
 }
 
 // AddEvent appends an event, up to MaxEvents.
@@ -57,6 +60,7 @@ type Response struct {
 	Scores      []ScoreResult `json:"scores"`
 	Events      []Event       `json:"events"`
 	SubmittedAt time.Time     `json:"submittedAt"`
+	Device      string        `json:"-"` // which session sent it (kept on the order as ClosedBy, never sent)
 }
 
 // Response types.

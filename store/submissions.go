@@ -41,6 +41,7 @@ func (s *Submissions) Submit(ctx context.Context, r *questionnaire.Response, now
 		return nil, err
 	}
 	move := func(o *questionnaire.Order, _ *questionnaire.Draft) (bool, error) {
+		o.ClosedBy = r.Device
 		if r.Type == questionnaire.ResponseDeclined {
 			return true, o.Decline(now)
 		}

@@ -80,6 +80,15 @@ func (s *Server) contactLine(lang, key string, c *questionnaire.Contact) string 
 // phoneNumber finds telephone numbers in a text: 113, 116 117, +47 22 00 00 00.
 var phoneNumber = regexp.MustCompile(`\+?\d[\d ]{1,14}\d`)
 
+// standsAlone reports whether text[i:j] is a word of its own: at the start
+// or after a space or "(", and at the end or before a space or ".,;:)".
+// So 0800–1530, post123@klinikk.no and /avd/4711 are not numbers to call.
+func standsAlone(text string, i, j int) bool {
+	before := i == 0 || strings.ContainsRune(" (", rune(text[i-1]))
+	after := j == len(text) || strings.ContainsRune(" .,;:)", rune(text[j]))
+	return before && after
+}
+
 // telLinks escapes a text and makes its telephone numbers links that a
 // phone can call.
 func telLinks(text string) template.HTML {
@@ -88,7 +97,7 @@ func telLinks(text string) template.HTML {
 	for _, m := range phoneNumber.FindAllStringIndex(text, -1) {
 		num := text[m[0]:m[1]]
 		digits := strings.ReplaceAll(num, " ", "")
-		if len(strings.TrimPrefix(digits, "+")) < 3 {
+		if len(strings.TrimPrefix(digits, "+")) < 3 || !standsAlone(text, m[0], m[1]) {
 			continue
 		}
 		b.WriteString(template.HTMLEscapeString(text[last:m[0]]))
@@ -115,8 +124,13 @@ func (s *Server) savedPage(c *fiber.Ctx, v *visit) error {
 	mv.Paragraphs = []string{s.T(lang, "saved.text", map[string]any{
 		"Date": s.cfg.Locales.DateTime(lang, v.order.ExpiresAt.In(s.cfg.Location))})}
 	if code != "" {
+		// Continue now posts the code, as the code form does: a link with
+		// the code would keep it in the browser's history.
 		mv.Code = questionnaire.FormatCode(code)
-		mv.ContinueHref, mv.ContinueText = "/c/"+code, s.T(lang, "saved.continue")
+		mv.ContinueText = s.T(lang, "saved.continue")
+		token := randomToken()
+		s.setCookie(c, s.csrfCookie(), token, 0)
+		mv.CSRF = token
 	}
 	return s.render(c, fiber.StatusOK, "message.html", mv)
 }

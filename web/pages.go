@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,6 +124,18 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	// page saved at the same moment on another device is kept.
 	device := deviceOf(v.session.ID)
 	_, draft, err := s.cfg.Patients.UpdateDraft(ctx, v.order.ID, now, func(d *questionnaire.Draft) error {
+		// An autosave that arrives after a later post of the same page (the
+		// patient pressed Next while it was on its way) is dropped; every
+		// other post is applied, whatever its stamp.
+		if at := postedAt(form); at > 0 {
+			if action == "autosave" && at < d.Stamps[n] {
+				return nil
+			}
+			if d.Stamps == nil {
+				d.Stamps = map[int]int64{}
+			}
+			d.Stamps[n] = max(d.Stamps[n], at)
+		}
 		for _, it := range questions {
 			delete(d.Answers, it.LinkID)
 			delete(d.Typed, it.LinkID)
@@ -160,7 +173,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 
 	switch action {
 	case "autosave":
-		return c.SendStatus(fiber.StatusNoContent)
+		return c.SendStatus(fiber.StatusNoContent) // stale or not: nothing for the script to do
 	case "save":
 		return s.savedPage(c, v)
 	case "decline":
@@ -180,9 +193,20 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	var errs questionnaire.AnswerErrors
 	var fresh []string
 	_, script := form["js"]
+	isFresh := map[string]bool{}
+	if !script {
+		after := v.def.Enabled(v.answers())
+		for _, it := range questions {
+			_, answered := in.keep[it.LinkID]
+			_, typed := in.typed[it.LinkID]
+			if after[it.LinkID] && !before[it.LinkID] && !answered && !typed {
+				isFresh[it.LinkID] = true
+				fresh = append(fresh, it.LinkID) // optional ones too: never seen, never skipped unseen
+			}
+		}
+	}
 	for _, e := range in.errs {
-		if e.Code == questionnaire.AnswerRequired && !script && !before[e.LinkID] {
-			fresh = append(fresh, e.LinkID)
+		if e.Code == questionnaire.AnswerRequired && isFresh[e.LinkID] {
 			continue
 		}
 		errs = append(errs, e)
@@ -239,10 +263,15 @@ func (s *Server) readPage(v *visit, form map[string][]string, questions []*quest
 		if e.Code != questionnaire.AnswerRequired {
 			wrong[e.LinkID] = true
 			delete(merged, e.LinkID)
-			if it := def.Item(e.LinkID); typedTypes[it.Type] {
+			switch it := def.Item(e.LinkID); {
+			case typedTypes[it.Type]:
 				if t := firstValue(form[e.LinkID]); t != "" {
 					in.typed[e.LinkID] = []string{keepTyped(t, it)}
 				}
+			case it.Type == questionnaire.MultiChoice && e.Code == questionnaire.AnswerExclusive:
+				// Real options that cannot go together ("none of these" and
+				// another): the ticks are kept, to be put right.
+				in.typed[e.LinkID] = posted[e.LinkID].Strings
 			}
 		}
 		all = append(all, e)
@@ -308,6 +337,20 @@ func onePerItem(def *questionnaire.Definition, errs questionnaire.AnswerErrors, 
 		}
 	}
 	return out
+}
+
+// postedAt is the script's stamp of a post (milliseconds on the patient's
+// clock, set when the post was made), 0 when there is none.
+func postedAt(form map[string][]string) int64 {
+	v := form["at"]
+	if len(v) != 1 {
+		return 0
+	}
+	at, err := strconv.ParseInt(v[0], 10, 64)
+	if err != nil || at < 0 {
+		return 0
+	}
+	return at
 }
 
 // deviceOf is a short, one-way name of a session, kept in the draft to
@@ -620,7 +663,7 @@ func (s *Server) itemView(it *questionnaire.Item, lang, orderLang string, raw []
 	case questionnaire.Decimal:
 		iv.InputType, iv.InputMode, iv.MaxLength = "text", "decimal", 20
 		iv.Value = first
-		if f, err := strconv.ParseFloat(first, 64); err == nil && lang != "en" {
+		if f, err := strconv.ParseFloat(first, 64); err == nil && lang != "en" && canonicalNumber.MatchString(first) {
 			iv.Value = number(lang, f) // shown with the comma people type
 		}
 		iv.Unit = get(it.Unit)
@@ -636,6 +679,10 @@ func (s *Server) itemView(it *questionnaire.Item, lang, orderLang string, raw []
 	}
 	return iv
 }
+
+// canonicalNumber is how a stored decimal answer is written; anything else
+// is what the patient typed, and is shown as typed.
+var canonicalNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 
 func dateAttr(bound string, today time.Time) string {
 	if bound == "today" {

@@ -199,8 +199,11 @@ func TestSavedPageGivesTheCodeAndAWayOn(t *testing.T) {
 	b := h.browser()
 	p := b.enter(code)
 	saved := b.answer(p, 1, "save", url.Values{"q1": {"2"}})
-	wantPage(t, saved, 200, `data-page="saved"`, questionnaire.FormatCode(code), `href="/c/`, "Fortsett nå")
-	again := b.get(regexp.MustCompile(`href="(/c/[^"]+)"`).FindStringSubmatch(saved.body)[1])
+	wantPage(t, saved, 200, `data-page="saved"`, questionnaire.FormatCode(code), `<form method="post" action="/">`, "Fortsett nå")
+	if strings.Contains(saved.body, "/c/") {
+		t.Error("the saved page links to the code's address, which the browser's history would keep")
+	}
+	again := b.post("/", saved, url.Values{"code": {regexp.MustCompile(`name="code" value="([^"]+)"`).FindStringSubmatch(saved.body)[1]}})
 	if again.status != 303 {
 		t.Fatalf("continue now: %d", again.status)
 	}
@@ -230,6 +233,21 @@ func TestSecondDeviceIsNoticed(t *testing.T) {
 	b.follow(b.post("/q/submit", b.get("/q/review"), url.Values{}))
 	got := a.answer(pa, 1, "next", url.Values{"q1": {"2"}})
 	wantPage(t, got, 410, "Svarene er allerede sendt", `<a href="/">Har du fått en ny kode?`)
+}
+
+func TestAnotherDevicesSendIsNotThanked(t *testing.T) {
+	h := newHarness(t)
+	_, code := h.order("audit", "nb")
+	a, b := h.browser(), h.browser()
+	a.enter(code)
+	reviewA := a.get("/q/review")
+	pb := b.enter(code)
+	b.answer(pb, 1, "next", auditPage1)
+	b.answer(pb, 2, "next", auditPage2)
+	if p := b.post("/q/submit", b.get("/q/review"), url.Values{}); p.status != 303 {
+		t.Fatalf("B's Send: %d", p.status)
+	}
+	wantPage(t, a.post("/q/submit", reviewA, url.Values{}), 410, "Svarene er allerede sendt")
 }
 
 func TestPageTitlesSayWhere(t *testing.T) {
@@ -263,4 +281,63 @@ func TestReviewSaysAScaleOutOfWhat(t *testing.T) {
 	p := b.enter(code)
 	b.answer(p, 3, "review", url.Values{"livskvalitet": {"6"}})
 	wantPage(t, b.get("/q/review"), 200, "6 av 10")
+}
+
+func TestDeclineLaterIsASave(t *testing.T) {
+	h := newHarness(t)
+	_, code := h.order("audit", "nb")
+	b := h.browser()
+	p := b.enter(code)
+	b.answer(p, 1, "decline", url.Values{"q1": {"2"}})
+	form := b.get("/q/decline?page=1")
+	saved := b.post("/q/decline", form, url.Values{"confirm": {"later"}})
+	wantPage(t, saved, 200, `data-page="saved"`)
+	back := b.enter(code)
+	wantPage(t, back, 200, `name="q1" value="2" checked`)
+	if strings.Contains(back.body, "annen enhet") {
+		t.Error("coming back after saving from the decline page is taken for a second device")
+	}
+}
+
+func TestExclusiveConflictKeepsTheTicks(t *testing.T) {
+	h := newHarness(t)
+	_, code := h.order("kvarus-maalepunkt", "nb")
+	b := h.browser()
+	p := b.enter(code)
+	opts := kvarusDef(t).Item("hjelp-behov").Options
+	none := noneValue(opts)
+	b.answer(p, 4, "back", url.Values{"hjelp-behov": {opts[0].Value, none}})
+	p4 := b.get("/q?page=4")
+	wantPage(t, p4, 200, `name="hjelp-behov" value="`+opts[0].Value+`" checked`, `name="hjelp-behov" value="`+none+`" checked`, "kan ikke velges sammen")
+}
+
+func TestOptionalFollowUpIsIntroducedWithoutTheScript(t *testing.T) {
+	h := newHarness(t)
+	_, code := h.order("kvarus-maalepunkt", "nb")
+	b := h.browser()
+	p := b.follow(b.answer(b.enter(code), 1, "next", maalepunktPage1))
+	// andre = yes brings up the optional andre-hvilke (and the required days).
+	got := b.answer(p, 2, "next", url.Values{"alkohol": {"no"}, "cannabis": {"no"}, "beroligende": {"no"}, "opioider": {"no"}, "stimulerende": {"no"}, "andre": {"yes"}, "andre-dager": {"3"}})
+	wantPage(t, got, 422, `class="item item-text is-new"`)
+	// Seen once, it may be left empty.
+	again := b.answer(got, 2, "next", url.Values{"alkohol": {"no"}, "cannabis": {"no"}, "beroligende": {"no"}, "opioider": {"no"}, "stimulerende": {"no"}, "andre": {"yes"}, "andre-dager": {"3"}})
+	if again.status != 303 {
+		t.Errorf("the optional follow-up, seen and left empty, holds up Next: %d", again.status)
+	}
+}
+
+func TestALateAutosaveDoesNotUndoNext(t *testing.T) {
+	h := newHarness(t)
+	_, code := h.order("audit", "nb")
+	b := h.browser()
+	p := b.enter(code)
+	b.answer(p, 1, "next", url.Values{"js": {"1"}, "at": {"2000"}, "q1": {"2"}, "q2": {"1"}, "q3": {"1"}, "q4": {"0"}, "q5": {"0"}})
+	// The autosave made before Next arrives after it.
+	if r := b.answer(p, 1, "autosave", url.Values{"js": {"1"}, "at": {"1000"}, "q1": {"1"}}); r.status != 204 {
+		t.Fatalf("autosave: %d", r.status)
+	}
+	wantPage(t, b.get("/q?page=1"), 200, `name="q1" value="2" checked`, `name="q5" value="0" checked`)
+	// A later autosave does apply.
+	b.answer(p, 1, "autosave", url.Values{"js": {"1"}, "at": {"3000"}, "q1": {"3"}})
+	wantPage(t, b.get("/q?page=1"), 200, `name="q1" value="3" checked`)
 }

@@ -228,7 +228,7 @@ func (s *Server) handleDone(c *fiber.Ctx) error {
 	if c.Query("declined") != "" {
 		key, path = "done.declined", "/done?declined=1"
 	}
-	client, reason, _ := strings.Cut(c.Cookies(doneCookie), " ")
+	client, reason, _ := strings.Cut(c.Cookies(doneCookie), "|")
 	o := &questionnaire.Order{Client: client}
 	v := messageView{base: s.newBase(lang, s.T(lang, key+".title"), path)}
 	v.Page = key
@@ -300,12 +300,13 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 		return s.message(c, fiber.StatusGone, lang, "closed.reissued", true)
 	}
 	if !o.Status.Open() || o.Expired(now) {
-		s.endSession(ctx, id)
 		s.clearCookie(c, s.sessionCookie())
-		if c.Method() == fiber.MethodPost && c.Path() == "/q/submit" && (o.Status == questionnaire.StatusSubmitted || o.Status == questionnaire.StatusDelivered) {
-			// A Send again (a double click that came late): thanks.
+		if c.Method() == fiber.MethodPost && c.Path() == "/q/submit" && sentBy(o, sess.ID) {
+			// A Send again from the session that sent it (a double click
+			// that came late): thanks; the record stays for a third click.
 			return c.Redirect("/done?lang="+lang, fiber.StatusSeeOther)
 		}
+		s.endSession(ctx, id)
 		key := closedMessage[o.Status]
 		if o.Expired(now) || key == "" {
 			key = "closed.expired"
@@ -341,19 +342,25 @@ func getVisit(c *fiber.Ctx) *visit { return c.Locals(visitKey).(*visit) }
 // thanks; otherwise it was sent from elsewhere, and the page says so
 // rather than thank this device for what it did not send.
 func (s *Server) closedPage(c *fiber.Ctx, v *visit, sending bool) error {
-	s.endVisit(c, v)
+	s.clearCookie(c, s.sessionCookie())
 	o, err := s.cfg.Orders.Order(c.UserContext(), v.order.ID)
 	if err != nil {
 		return err
 	}
-	if sending && (o.Status == questionnaire.StatusSubmitted || o.Status == questionnaire.StatusDelivered) {
+	if sending && sentBy(o, v.session.ID) {
 		return c.Redirect("/done?lang="+v.lang, fiber.StatusSeeOther)
 	}
+	s.endSession(c.UserContext(), v.session.ID)
 	key := closedMessage[o.Status]
 	if key == "" || o.Expired(s.now()) {
 		key = "closed.expired"
 	}
 	return s.message(c, fiber.StatusGone, v.lang, key, true)
+}
+
+// sentBy reports whether the order was sent (answered) from the session.
+func sentBy(o *questionnaire.Order, sessionID string) bool {
+	return (o.Status == questionnaire.StatusSubmitted || o.Status == questionnaire.StatusDelivered) && o.ClosedBy == deviceOf(sessionID)
 }
 
 // endVisit ends the session: the cookie goes, and so does the record.

@@ -192,6 +192,7 @@ func (s *Server) handleSubmit(c *fiber.Ctx) error {
 // submitted in another tab or by a double click (then thanks) or cancelled
 // or expired (then say so), gets its own page.
 func (s *Server) finish(c *fiber.Ctx, v *visit, r *questionnaire.Response, kind, done string) error {
+	r.Device = deviceOf(v.session.ID)
 	o, err := s.cfg.Submissions.Submit(c.UserContext(), r, r.SubmittedAt)
 	if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
 		return s.closedPage(c, v, true)
@@ -200,8 +201,12 @@ func (s *Server) finish(c *fiber.Ctx, v *visit, r *questionnaire.Response, kind,
 	}
 	s.metrics.order(o.Status)
 	s.metrics.submissions.WithLabelValues(kind).Inc()
-	s.endVisit(c, v)
-	c.Cookie(&fiber.Cookie{Name: doneCookie, Value: v.order.Owner() + " " + r.Reason, Path: "/done", MaxAge: 600,
+	// The cookie goes; the session's record stays until it lapses, so that
+	// a second click on Send that comes after this one has finished (the
+	// usual double click) finds it and is thanked, not told it has ended.
+	// It opens nothing: its order is closed.
+	s.clearCookie(c, s.sessionCookie())
+	c.Cookie(&fiber.Cookie{Name: doneCookie, Value: v.order.Owner() + "|" + r.Reason, Path: "/done", MaxAge: 600,
 		HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode})
 	return c.Redirect(done, fiber.StatusSeeOther)
 }
@@ -258,6 +263,16 @@ func (s *Server) handleDecline(c *fiber.Ctx) error {
 	v := getVisit(c)
 	switch c.FormValue("confirm") {
 	case "later":
+		_, _, err := s.cfg.Patients.UpdateDraft(c.UserContext(), v.order.ID, s.now(), func(d *questionnaire.Draft) error {
+			d.Device = "" // this device leaves: coming back is not a second device
+			d.AddEvent(questionnaire.Event{Type: questionnaire.EventSaved, At: s.now()})
+			return nil
+		})
+		if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
+			return s.closedPage(c, v, false)
+		} else if err != nil {
+			return err
+		}
 		return s.savedPage(c, v)
 	case "yes":
 	default:

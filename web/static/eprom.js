@@ -130,6 +130,13 @@
     if (msg) msg.hidden = true;
     var bad = item.querySelectorAll("[aria-invalid]");
     for (var i = 0; i < bad.length; i++) bad[i].removeAttribute("aria-invalid");
+    // Screen readers no longer read the message that was hidden.
+    var described = item.querySelectorAll("[aria-describedby]");
+    for (var k = 0; k < described.length; k++) {
+      var ids = described[k].getAttribute("aria-describedby").split(" ").filter(function (id) { return !msg || id !== msg.id; });
+      if (ids.length) described[k].setAttribute("aria-describedby", ids.join(" "));
+      else described[k].removeAttribute("aria-describedby");
+    }
     if (!summary) return;
     var links = summary.querySelectorAll("a[href^='#']");
     for (var j = 0; j < links.length; j++) {
@@ -149,7 +156,13 @@
     clearTimeout(timer);
     timer = setTimeout(save, 1500);
   }
+  // Every post carries the moment it was made, so that an autosave still
+  // on its way when the patient presses Next cannot undo what Next saved.
+  var stamp = document.createElement("input");
+  stamp.type = "hidden"; stamp.name = "at";
+  form.appendChild(stamp);
   function body() {
+    stamp.value = String(Date.now());
     var data = new URLSearchParams(new FormData(form));
     data.set("action", "autosave");
     return data;
@@ -158,8 +171,15 @@
   function save() {
     dirty = false;
     fetch(target, { method: "POST", body: body(), credentials: "same-origin", redirect: "manual" })
-      .then(function (r) { warn(r.status !== 204); if (r.status !== 204) dirty = true; })
-      .catch(function () { warn(true); dirty = true; /* offline: the next change, post or save tries again */ });
+      .then(function (r) { warn(r.status !== 204); if (r.status !== 204) retry(); })
+      .catch(function () { warn(true); retry(); });
+  }
+  // Not saved (offline, the server away): try again in a while, until it
+  // works or the patient moves on.
+  function retry() {
+    dirty = true;
+    clearTimeout(timer);
+    timer = setTimeout(save, 5000);
   }
   // Leaving the page (another app, a closed tab): save what is not saved.
   function flush() {
@@ -170,5 +190,5 @@
   }
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(); });
   window.addEventListener("pagehide", flush);
-  form.addEventListener("submit", function () { dirty = false; clearTimeout(timer); });
+  form.addEventListener("submit", function () { dirty = false; clearTimeout(timer); stamp.value = String(Date.now()); });
 })();
