@@ -185,7 +185,9 @@ func (w *walk) check(state string) {
 	where := fmt.Sprintf("%d px %s", w.width, name)
 	var res axeResult
 	var over overflowResult
-	err := chromedp.Run(w.ctx,
+	cctx, cancel := context.WithTimeout(w.ctx, 30*time.Second) // a page where axe cannot run fails in seconds
+	defer cancel()
+	err := chromedp.Run(cctx,
 		chromedp.Evaluate(w.axe+"\n;true", nil),
 		chromedp.Evaluate(axeRun, &res, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
 		chromedp.Evaluate(fmt.Sprintf(overflow, w.width), &over),
@@ -392,6 +394,16 @@ func TestBrowserAccessibilityEveryPage(t *testing.T) {
 		}
 		w.visit("en-review", "review", "", press("finish"))
 		w.visit("en-done", "done", "", click("form.submit button"))
+
+		// Nynorsk. (Without the script, axe-core cannot run in the page:
+		// TestBrowserAuditWithoutJavaScript walks that path.)
+		nn := w.order("kvarus-maalepunkt", "nn", "")
+		w.visit("nn-page-1", "page-1", "", w.arrive(nn["code"].(string)))
+		w.run("nn page 1", chromedp.SetValue("#f-behandling-start", "2025-03-01", chromedp.ByQuery),
+			pick("bolig", "egen"), pick("arbeid", "skole"), pick("barn", "false"))
+		w.visit("nn-page-2", "page-2", "", press("next"))
+		w.visit("nn-page-2-errors", "page-2", hasErrors, press("next"))
+		w.visit("nn-review", "review", "", press("review"))
 
 		// Last, as it locks this client out of code entry: wrong codes until
 		// 429, then the page a patient gets.
