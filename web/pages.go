@@ -494,6 +494,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 	title := def.ShownTitle().Get(lang, v.order.Language)
 	progress := s.T(lang, "page.progress", map[string]any{"PageNumber": i + 1, "PageCount": len(def.Pages())})
 	docTitle := progress + " – " + title
+	plain := docTitle
 	if len(errs) > 0 {
 		docTitle = s.T(lang, "errors.prefix") + " " + docTitle
 	}
@@ -506,7 +507,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 		Fresh:      len(fresh) > 0,
 		Help:       s.help(lang, v.order),
 	}
-	pv.Page = "page-" + strconv.Itoa(i+1)
+	pv.Page, pv.Plain = "page-"+strconv.Itoa(i+1), plain
 	pv.Last = nextVisible(def, enabled, i+1, 1) < 0
 	pv.CSRF = v.session.CSRF
 	pv.Script = true

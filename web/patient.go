@@ -101,6 +101,7 @@ type base struct {
 	Page   string // what the page is, for tests and styles: code, page-2, review, done…
 	Lang   string
 	Title  string
+	Plain  string // the title without the errors' prefix, for the script once they are put right
 	Demo   bool
 	Langs  []langLink
 	CSRF   string

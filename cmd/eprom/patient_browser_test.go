@@ -194,6 +194,18 @@ func TestBrowserErrorSummaryInPageOrder(t *testing.T) {
 	if eval[bool](t, ctx, `document.querySelector('[data-link="beroligende"]').classList.contains("has-error")`) == false {
 		t.Error("a question still unanswered lost its error")
 	}
+	if !strings.HasPrefix(eval[string](t, ctx, `document.title`), "Feil:") {
+		t.Error("the title lost its error prefix while errors remain")
+	}
+	// All put right: the summary goes, and so does the title's prefix.
+	mustRun(t, ctx, "answer the rest", chromedp.Evaluate(`document.getElementById("f-alkohol-dager").value = ""`, nil),
+		typeIn("alkohol-dager", "4"), pick("beroligende", "no"), pick("opioider", "no"), pick("stimulerende", "no"), pick("andre", "no"))
+	if !eval[bool](t, ctx, `document.getElementById("errors").hidden`) {
+		t.Errorf("the summary stays with nothing in it: %s", eval[string](t, ctx, `document.getElementById("errors").innerText`))
+	}
+	if got := eval[string](t, ctx, `document.title`); strings.HasPrefix(got, "Feil:") {
+		t.Errorf("the title still says Feil: %s", got)
+	}
 }
 
 // tabTo presses Tab until the element matching sel has the focus.

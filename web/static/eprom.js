@@ -143,7 +143,10 @@
       var target = document.getElementById(links[j].getAttribute("href").slice(1));
       if (target && item.contains(target)) links[j].parentNode.parentNode.removeChild(links[j].parentNode);
     }
-    if (!summary.querySelector("li")) summary.hidden = true;
+    if (!summary.querySelector("li")) {
+      summary.hidden = true;
+      if (summary.getAttribute("data-title")) document.title = summary.getAttribute("data-title");
+    }
   }
   form.addEventListener("change", settle);
   form.addEventListener("input", settle);
