@@ -207,7 +207,13 @@ func TestSavedPageGivesTheCodeAndAWayOn(t *testing.T) {
 	if again.status != 303 {
 		t.Fatalf("continue now: %d", again.status)
 	}
-	back := b.follow(again)
+	wantResumedHere(t, b.follow(again))
+}
+
+// wantResumedHere checks a page of a patient who saved q1 = 2 and came
+// back: the answer is there, and this device is not taken for a second one.
+func wantResumedHere(t *testing.T, back page) {
+	t.Helper()
 	wantPage(t, back, 200, `name="q1" value="2" checked`)
 	if strings.Contains(back.body, "annen enhet") {
 		t.Error("coming back after saving is taken for a second device")
@@ -292,11 +298,7 @@ func TestDeclineLaterIsASave(t *testing.T) {
 	form := b.get("/q/decline?page=1")
 	saved := b.post("/q/decline", form, url.Values{"confirm": {"later"}})
 	wantPage(t, saved, 200, `data-page="saved"`)
-	back := b.enter(code)
-	wantPage(t, back, 200, `name="q1" value="2" checked`)
-	if strings.Contains(back.body, "annen enhet") {
-		t.Error("coming back after saving from the decline page is taken for a second device")
-	}
+	wantResumedHere(t, b.enter(code))
 }
 
 func TestExclusiveConflictKeepsTheTicks(t *testing.T) {
