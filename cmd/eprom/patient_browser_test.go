@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -112,6 +113,16 @@ func TestBrowserAutosave(t *testing.T) {
 	}
 	cancelOther()
 
+	// The session ends (the cookie is gone): the next change says so, with
+	// the way back, instead of promising to save later.
+	mustRun(t, ctx, "session ends", network.DeleteCookies("eprom").WithURL(p.base), pick("q3", "1"))
+	waitFor(t, ctx, "the session-lost notice", `!document.querySelector(".session-lost").hidden`, 10*time.Second)
+	if eval[bool](t, ctx, `!document.querySelector(".save-error:not(.session-lost)").hidden`) {
+		t.Error("with the session gone the page still says it will save later")
+	}
+	mustRun(t, ctx, "session lost", shot(dir, "02-session-lost"))
+	mustRun(t, ctx, "a session again", chromedp.Navigate(order["url"].(string)), on("page-1"))
+
 	// The server goes away: the next change says it was not saved.
 	if eval[bool](t, ctx, `!document.querySelector(".save-error").hidden`) {
 		t.Fatal("the not-saved warning shows before anything failed")
@@ -119,7 +130,7 @@ func TestBrowserAutosave(t *testing.T) {
 	stop()
 	mustRun(t, ctx, "offline change", pick("q2", "1"))
 	waitFor(t, ctx, "the not-saved warning", `!document.querySelector(".save-error").hidden`, 10*time.Second)
-	mustRun(t, ctx, "warning", shot(dir, "02-not-saved"))
+	mustRun(t, ctx, "warning", shot(dir, "03-not-saved"))
 }
 
 func TestBrowserBackKeepsWhatWasTyped(t *testing.T) {

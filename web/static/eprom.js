@@ -153,6 +153,7 @@
 
   var timer = null, dirty = false;
   var warning = document.querySelector(".save-error");
+  var lost = document.querySelector(".session-lost");
   function schedule() {
     if (!form.hasAttribute("data-autosave") || !window.fetch || !window.FormData || !window.URLSearchParams) return;
     dirty = true;
@@ -174,7 +175,17 @@
   function save() {
     dirty = false;
     fetch(target, { method: "POST", body: body(), credentials: "same-origin", redirect: "manual" })
-      .then(function (r) { warn(r.status !== 204); if (r.status !== 204) retry(); })
+      .then(function (r) {
+        // The session has ended (idle too long), the page is too old, or the
+        // form was closed: trying again cannot help, and the patient must know.
+        if (r.status === 401 || r.status === 403 || r.status === 410) {
+          warn(false);
+          if (lost) lost.hidden = false;
+          return;
+        }
+        warn(r.status !== 204);
+        if (r.status !== 204) retry();
+      })
       .catch(function () { warn(true); retry(); });
   }
   // Not saved (offline, the server away): try again in a while, until it
