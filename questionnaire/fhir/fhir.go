@@ -1,0 +1,735 @@
+// Package fhir imports FHIR R4 Questionnaires as definitions of this
+// service's format (issue 12, DESIGN.md §2). Nothing that changes meaning is
+// dropped silently: what cannot be mapped faithfully is a Finding of the
+// import report, with its JSON path, and what a patient page cannot honour
+// (attachments, references, free text beside a choice…) refuses the form
+// unless the import is lenient.
+//
+// This is the first part of the importer: item types, answer options
+// (inline and from a contained ValueSet), ordinal values as option scores,
+// required, repeats, maxLength, prefix, min/max values, units, enableWhen
+// with enableBehavior, and helsenorge's scoring formulas (TS, SS). Not yet:
+// the translation extension, rendering-xhtml/markdown, initial values,
+// SDC calculated expressions, the CLI and the export; each is reported
+// where it occurs, never dropped unseen.
+package fhir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"eprom/questionnaire"
+)
+
+// Finding is one line of the import report.
+type Finding struct {
+	Path   string `json:"path"`   // JSON path in the source, e.g. item[2].item[0].answerOption[1]
+	What   string `json:"what"`   // the element
+	Why    string `json:"why"`    // what was done with it, and why
+	Refuse bool   `json:"refuse"` // the form cannot be offered faithfully without it
+}
+
+func (f Finding) String() string {
+	mark := "note"
+	if f.Refuse {
+		mark = "REFUSE"
+	}
+	return fmt.Sprintf("%s %s: %s: %s", mark, f.Path, f.What, f.Why)
+}
+
+// Result is an imported form: the definition in this service's format (as
+// JSON, and parsed), and the report.
+type Result struct {
+	JSON       []byte
+	Definition *questionnaire.Definition
+	Report     []Finding
+	Refused    bool // a finding refuses the form and the import was not lenient
+}
+
+// Import reads an R4 Questionnaire (or a Bundle, or a resource that
+// contains one) and maps it. With lenient, findings that would refuse the
+// form are kept in the report and the rest is imported.
+func Import(data []byte, lenient bool) (*Result, error) {
+	q, err := find(data)
+	if err != nil {
+		return nil, err
+	}
+	im := &importer{q: q, valueSets: map[string][]concept{}}
+	for i, raw := range q.Contained {
+		im.containedValueSet(fmt.Sprintf("contained[%d]", i), raw)
+	}
+	def := im.definition()
+	out, err := json.MarshalIndent(def, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{JSON: out, Report: im.report}
+	for _, f := range im.report {
+		if f.Refuse && !lenient {
+			res.Refused = true
+		}
+	}
+	d, err := questionnaire.Parse(out)
+	if err != nil {
+		return res, fmt.Errorf("fhir: the imported definition does not pass the format's checks: %w", err)
+	}
+	res.Definition = d
+	return res, nil
+}
+
+// The parts of R4 the importer reads.
+type (
+	resource struct {
+		ResourceType string            `json:"resourceType"`
+		Entry        []json.RawMessage `json:"entry"`
+		Contained    []json.RawMessage `json:"contained"`
+	}
+	fhirQuestionnaire struct {
+		ResourceType string            `json:"resourceType"`
+		ID           string            `json:"id"`
+		URL          string            `json:"url"`
+		Version      string            `json:"version"`
+		Name         string            `json:"name"`
+		Title        string            `json:"title"`
+		Language     string            `json:"language"`
+		Description  string            `json:"description"`
+		Item         []*item           `json:"item"`
+		Contained    []json.RawMessage `json:"contained"`
+		TitleExt     *element          `json:"_title"`
+	}
+	item struct {
+		LinkID         string         `json:"linkId"`
+		Text           string         `json:"text"`
+		TextExt        *element       `json:"_text"`
+		Type           string         `json:"type"`
+		Required       bool           `json:"required"`
+		Repeats        bool           `json:"repeats"`
+		ReadOnly       bool           `json:"readOnly"`
+		MaxLength      *int           `json:"maxLength"`
+		Prefix         string         `json:"prefix"`
+		EnableWhen     []enableWhen   `json:"enableWhen"`
+		EnableBehavior string         `json:"enableBehavior"`
+		AnswerOption   []answerOption `json:"answerOption"`
+		AnswerValueSet string         `json:"answerValueSet"`
+		Initial        []any          `json:"initial"`
+		Item           []*item        `json:"item"`
+		Extension      []extension    `json:"extension"`
+		Code           []coding       `json:"code"`
+	}
+	element struct {
+		Extension []extension `json:"extension"`
+	}
+	extension struct {
+		URL          string      `json:"url"`
+		ValueInteger *int64      `json:"valueInteger"`
+		ValueDecimal *float64    `json:"valueDecimal"`
+		ValueString  *string     `json:"valueString"`
+		ValueBoolean *bool       `json:"valueBoolean"`
+		ValueCoding  *coding     `json:"valueCoding"`
+		ValueCode    *string     `json:"valueCode"`
+		ValueDate    *string     `json:"valueDate"`
+		Extension    []extension `json:"extension"`
+	}
+	coding struct {
+		System    string      `json:"system"`
+		Code      string      `json:"code"`
+		Display   string      `json:"display"`
+		Extension []extension `json:"extension"`
+	}
+	answerOption struct {
+		ValueCoding  *coding     `json:"valueCoding"`
+		ValueString  *string     `json:"valueString"`
+		ValueInteger *int64      `json:"valueInteger"`
+		ValueDate    *string     `json:"valueDate"`
+		Extension    []extension `json:"extension"`
+	}
+	enableWhen struct {
+		Question      string   `json:"question"`
+		Operator      string   `json:"operator"`
+		AnswerBoolean *bool    `json:"answerBoolean"`
+		AnswerCoding  *coding  `json:"answerCoding"`
+		AnswerString  *string  `json:"answerString"`
+		AnswerInteger *int64   `json:"answerInteger"`
+		AnswerDecimal *float64 `json:"answerDecimal"`
+		AnswerDate    *string  `json:"answerDate"`
+	}
+	concept struct {
+		Code      string      `json:"code"`
+		Display   string      `json:"display"`
+		Extension []extension `json:"extension"`
+		system    string
+	}
+	valueSet struct {
+		ResourceType string `json:"resourceType"`
+		ID           string `json:"id"`
+		Compose      struct {
+			Include []struct {
+				System  string    `json:"system"`
+				Concept []concept `json:"concept"`
+			} `json:"include"`
+		} `json:"compose"`
+	}
+)
+
+// Extension and code-system URLs the importer knows.
+const (
+	extOrdinal        = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+	extItemWeight     = "http://hl7.org/fhir/StructureDefinition/itemWeight"
+	extMinValue       = "http://hl7.org/fhir/StructureDefinition/minValue"
+	extMaxValue       = "http://hl7.org/fhir/StructureDefinition/maxValue"
+	extUnit           = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
+	extUnitOption     = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption"
+	extHidden         = "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden"
+	extItemControl    = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
+	extTranslation    = "http://hl7.org/fhir/StructureDefinition/translation"
+	scoringFormulas   = "http://ehelse.no/scoringFormulas"
+	scoreTotal        = "TS"
+	scoreSection      = "SS"
+	scoreQuestion     = "QS"
+	defaultLanguage   = "nb" // the registry's; a Questionnaire without a language is most often Norwegian here
+	importedVersion   = "1.0.0"
+	maxImportedLength = 20000
+)
+
+// find returns the Questionnaire in data: the resource itself, the first in
+// a Bundle's entries, or the first contained one.
+func find(data []byte) (*fhirQuestionnaire, error) {
+	var r resource
+	if err := json.Unmarshal(data, &r); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := position(data, se.Offset)
+			return nil, fmt.Errorf("fhir: not JSON: line %d, column %d: %v", line, col, err)
+		}
+		return nil, fmt.Errorf("fhir: not JSON: %w", err)
+	}
+	switch r.ResourceType {
+	case "Questionnaire":
+		var q fhirQuestionnaire
+		if err := json.Unmarshal(data, &q); err != nil {
+			return nil, fmt.Errorf("fhir: Questionnaire: %w", err)
+		}
+		return &q, nil
+	case "Bundle":
+		for _, e := range r.Entry {
+			var entry struct {
+				Resource json.RawMessage `json:"resource"`
+			}
+			if json.Unmarshal(e, &entry) == nil && len(entry.Resource) > 0 {
+				if q, err := find(entry.Resource); err == nil {
+					return q, nil
+				}
+			}
+		}
+	case "":
+		return nil, fmt.Errorf("fhir: no resourceType")
+	}
+	for _, c := range r.Contained {
+		if q, err := find(c); err == nil {
+			return q, nil
+		}
+	}
+	return nil, fmt.Errorf("fhir: a %s holds no Questionnaire", r.ResourceType)
+}
+
+// position is the line and column (from 1) of a byte offset.
+func position(data []byte, offset int64) (line, col int) {
+	line, col = 1, 1
+	for i := int64(0); i < offset-1 && i < int64(len(data)); i++ {
+		if data[i] == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+type importer struct {
+	q         *fhirQuestionnaire
+	lang      string
+	valueSets map[string][]concept
+	report    []Finding
+	byLink    map[string]*questionnaire.Item
+	scores    []*questionnaire.Score
+	sections  map[*questionnaire.Score]string // a section score's group
+	scored    []scoredItem                    // every choice item with option scores, in order, with its section
+}
+
+type scoredItem struct {
+	linkID    string
+	ancestors []string // the linkIds of the groups it is in, outermost first
+}
+
+func (im *importer) note(path, what, why string) {
+	im.report = append(im.report, Finding{Path: path, What: what, Why: why})
+}
+
+func (im *importer) refuse(path, what, why string) {
+	im.report = append(im.report, Finding{Path: path, What: what, Why: why, Refuse: true})
+}
+
+func (im *importer) containedValueSet(path string, raw json.RawMessage) {
+	var vs valueSet
+	if json.Unmarshal(raw, &vs) != nil || vs.ResourceType != "ValueSet" || vs.ID == "" {
+		return
+	}
+	var list []concept
+	for _, inc := range vs.Compose.Include {
+		for _, c := range inc.Concept {
+			c.system = inc.System
+			list = append(list, c)
+		}
+	}
+	im.valueSets["#"+vs.ID] = list
+}
+
+var notID = regexp.MustCompile(`[^a-z0-9]+`)
+
+// definitionID makes an id of the format from the Questionnaire's id or name.
+func definitionID(q *fhirQuestionnaire) string {
+	for _, s := range []string{q.ID, q.Name, q.Title} {
+		id := strings.Trim(notID.ReplaceAllString(strings.ToLower(s), "-"), "-")
+		if id != "" {
+			return id
+		}
+	}
+	return "imported"
+}
+
+var semver = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
+
+// language maps a FHIR language code (nb-NO, en-US, no) to one of the format.
+func language(code string) string {
+	l := strings.ToLower(strings.SplitN(code, "-", 2)[0])
+	switch l {
+	case "":
+		return ""
+	case "no":
+		return "nb"
+	}
+	return l
+}
+
+func (im *importer) definition() map[string]any {
+	q := im.q
+	im.lang = language(q.Language)
+	if im.lang == "" {
+		im.lang = defaultLanguage
+		im.note("language", "no language", "the texts are taken as "+defaultLanguage)
+	}
+	version := q.Version
+	if !semver.MatchString(version) {
+		if version != "" {
+			im.note("version", "version "+strconv.Quote(version), "not a semantic version; imported as "+importedVersion)
+		}
+		version = importedVersion
+	}
+	title := firstNonEmpty(q.Title, q.Name, q.ID, "Questionnaire")
+	if q.TitleExt != nil && hasExtension(q.TitleExt.Extension, extTranslation) {
+		im.note("_title", "translation", "translations are not imported yet; the form is offered in "+im.lang)
+	}
+	def := map[string]any{
+		"id":        definitionID(q),
+		"version":   version,
+		"languages": []string{im.lang},
+		"title":     im.text(title),
+		"source":    firstNonEmpty(q.URL, "FHIR Questionnaire "+q.ID),
+	}
+	if d := strings.TrimSpace(q.Description); d != "" {
+		def["description"] = im.text(d)
+	}
+	im.byLink = map[string]*questionnaire.Item{}
+	im.sections = map[*questionnaire.Score]string{}
+	items := im.items("item", q.Item, nil)
+	if len(items) == 0 {
+		im.refuse("item", "no items", "nothing a patient could answer")
+	}
+	def["items"] = items
+	if scores := im.scoreList(); len(scores) > 0 {
+		def["scores"] = scores
+	}
+	return def
+}
+
+func (im *importer) text(s string) map[string]string { return map[string]string{im.lang: s} }
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
+		}
+	}
+	return ""
+}
+
+func hasExtension(exts []extension, url string) bool {
+	for _, e := range exts {
+		if e.URL == url {
+			return true
+		}
+	}
+	return false
+}
+
+func extensionOf(exts []extension, url string) *extension {
+	for i := range exts {
+		if exts[i].URL == url {
+			return &exts[i]
+		}
+	}
+	return nil
+}
+
+// items maps a list of items; depth 0 is the top level, where groups are pages.
+func (im *importer) items(path string, list []*item, ancestors []string) []map[string]any {
+	var out []map[string]any
+	for i, it := range list {
+		if m := im.item(fmt.Sprintf("%s[%d]", path, i), it, ancestors); m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// item maps one item, or returns nil when it becomes something else (a
+// score) or cannot be shown.
+func (im *importer) item(path string, it *item, ancestors []string) map[string]any {
+	if e := extensionOf(it.Extension, extHidden); e != nil && e.ValueBoolean != nil && *e.ValueBoolean {
+		im.note(path, "hidden item "+strconv.Quote(it.LinkID), "questionnaire-hidden: not shown to the patient, not imported")
+		return nil
+	}
+	for _, c := range it.Code {
+		if c.System == scoringFormulas {
+			if im.scoreItem(path, it, c.Code, ancestors) {
+				return nil
+			}
+		}
+	}
+	if it.TextExt != nil && hasExtension(it.TextExt.Extension, extTranslation) {
+		im.note(path+"._text", "translation", "translations are not imported yet")
+	}
+	for _, e := range it.Extension {
+		switch e.URL {
+		case extMinValue, extMaxValue, extUnit, extUnitOption, extItemControl, extHidden:
+		default:
+			im.note(path+".extension", "extension "+e.URL, "not understood; ignored")
+		}
+	}
+	if it.ReadOnly && it.Type != "display" && it.Type != "group" {
+		im.note(path+".readOnly", "readOnly", "a read-only question is shown as a question the patient may answer")
+	}
+	if len(it.Initial) > 0 {
+		im.note(path+".initial", "initial", "initial answers are not prefilled yet")
+	}
+	m := map[string]any{"linkId": it.LinkID}
+	text := strings.TrimSpace(it.Text)
+	if it.Prefix != "" && it.Type != "group" {
+		m["prefix"] = it.Prefix
+	}
+	if it.Required {
+		m["required"] = true
+	}
+	switch it.Type {
+	case "group":
+		m["type"] = "group"
+		if it.Repeats {
+			im.refuse(path+".repeats", "repeating group", "a page cannot repeat a group of questions")
+		}
+		children := im.items(path+".item", it.Item, append(slices.Clone(ancestors), it.LinkID))
+		if len(children) == 0 {
+			im.note(path, "group "+strconv.Quote(it.LinkID), "nothing left in it to show; not imported")
+			return nil
+		}
+		m["items"] = children
+		delete(m, "required")
+		if text != "" {
+			m["text"] = im.text(text)
+		}
+		return im.conditions(path, it, m)
+	case "display":
+		if text == "" {
+			return nil
+		}
+		m["type"] = "display"
+		delete(m, "required")
+	case "boolean":
+		m["type"] = "boolean"
+	case "integer", "decimal", "quantity":
+		m["type"] = it.Type
+		if it.Type == "quantity" {
+			m["type"] = "decimal"
+		}
+		im.numberBounds(path, it, m)
+	case "string", "text":
+		m["type"] = "text"
+		if it.Type == "text" {
+			m["multiline"] = true
+		}
+		if it.MaxLength != nil {
+			n := min(max(*it.MaxLength, 1), maxImportedLength)
+			m["maxLength"] = n
+		}
+	case "date":
+		m["type"] = "date"
+	case "dateTime":
+		m["type"] = "date"
+		im.note(path+".type", "dateTime", "asked as a date; the time of day is not asked")
+	case "time":
+		m["type"] = "text"
+		m["maxLength"] = 5
+		im.note(path+".type", "time", "asked as text (hh:mm), not checked as a time")
+	case "choice", "open-choice":
+		if it.Type == "open-choice" {
+			im.refuse(path+".type", "open-choice", "free text beside the options is not supported yet")
+		}
+		opts := im.options(path, it)
+		if len(opts) == 0 {
+			im.refuse(path, "choice "+strconv.Quote(it.LinkID), "no answer options could be read")
+			return nil
+		}
+		m["type"] = "choice"
+		if it.Repeats {
+			m["type"] = "multichoice"
+		}
+		m["options"] = opts
+		if hasScores(opts) {
+			im.scored = append(im.scored, scoredItem{linkID: it.LinkID, ancestors: ancestors})
+		}
+	case "attachment", "reference", "url":
+		im.refuse(path+".type", it.Type, "a patient page cannot take a "+it.Type)
+		return nil
+	default:
+		im.refuse(path+".type", strconv.Quote(it.Type), "not an item type of FHIR R4 the importer knows")
+		return nil
+	}
+	if text == "" {
+		text = it.LinkID
+		im.note(path+".text", "no text", "the linkId is shown as the question")
+	}
+	m["text"] = im.text(text)
+	return im.conditions(path, it, m)
+}
+
+func hasScores(opts []map[string]any) bool {
+	for _, o := range opts {
+		if _, ok := o["score"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (im *importer) numberBounds(path string, it *item, m map[string]any) {
+	for _, b := range []struct {
+		url, key string
+	}{{extMinValue, "min"}, {extMaxValue, "max"}} {
+		e := extensionOf(it.Extension, b.url)
+		switch {
+		case e == nil:
+		case e.ValueInteger != nil:
+			m[b.key] = *e.ValueInteger
+		case e.ValueDecimal != nil:
+			if it.Type == "integer" && *e.ValueDecimal != math.Trunc(*e.ValueDecimal) {
+				im.note(path+".extension", b.key, "a fractional bound on a whole number; rounded")
+				m[b.key] = int64(math.Round(*e.ValueDecimal))
+			} else {
+				m[b.key] = *e.ValueDecimal
+			}
+		}
+	}
+	unit := ""
+	if e := extensionOf(it.Extension, extUnit); e != nil && e.ValueCoding != nil {
+		unit = firstNonEmpty(e.ValueCoding.Display, e.ValueCoding.Code)
+	}
+	var options []string
+	for _, e := range it.Extension {
+		if e.URL == extUnitOption && e.ValueCoding != nil {
+			options = append(options, firstNonEmpty(e.ValueCoding.Display, e.ValueCoding.Code))
+		}
+	}
+	if unit == "" && len(options) > 0 {
+		unit = options[0]
+	}
+	if len(options) > 1 {
+		im.refuse(path+".extension", "unitOption", fmt.Sprintf("a choice of units (%s) is not supported; the answer would lose its unit", strings.Join(options, ", ")))
+	}
+	if unit != "" {
+		m["unit"] = im.text(unit)
+	}
+}
+
+var notValue = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// options reads an item's answer options, inline or from a contained
+// ValueSet, with their ordinal values as scores.
+func (im *importer) options(path string, it *item) []map[string]any {
+	type opt struct {
+		value, text string
+		score       *float64
+	}
+	var list []opt
+	switch {
+	case len(it.AnswerOption) > 0:
+		for i, o := range it.AnswerOption {
+			p := fmt.Sprintf("%s.answerOption[%d]", path, i)
+			switch {
+			case o.ValueCoding != nil:
+				c := o.ValueCoding
+				list = append(list, opt{value: c.Code, text: firstNonEmpty(c.Display, c.Code), score: ordinal(append(c.Extension, o.Extension...))})
+			case o.ValueString != nil:
+				list = append(list, opt{value: *o.ValueString, text: *o.ValueString, score: ordinal(o.Extension)})
+			case o.ValueInteger != nil:
+				s := strconv.FormatInt(*o.ValueInteger, 10)
+				list = append(list, opt{value: s, text: s, score: ordinal(o.Extension)})
+			case o.ValueDate != nil:
+				list = append(list, opt{value: *o.ValueDate, text: *o.ValueDate, score: ordinal(o.Extension)})
+			default:
+				im.refuse(p, "answerOption", "an option of a kind the importer does not read")
+			}
+		}
+	case it.AnswerValueSet != "":
+		concepts, ok := im.valueSets[it.AnswerValueSet]
+		if !ok {
+			im.refuse(path+".answerValueSet", it.AnswerValueSet, "only a contained ValueSet (#id) can be read")
+			return nil
+		}
+		for _, c := range concepts {
+			list = append(list, opt{value: c.Code, text: firstNonEmpty(c.Display, c.Code), score: ordinal(c.Extension)})
+		}
+	}
+	seen := map[string]bool{}
+	var out []map[string]any
+	for i, o := range list {
+		v := strings.Trim(notValue.ReplaceAllString(o.value, "-"), "-")
+		if v == "" {
+			v = strconv.Itoa(i + 1)
+		}
+		if v != o.value {
+			im.note(fmt.Sprintf("%s.answerOption[%d]", path, i), "code "+strconv.Quote(o.value), "stored as "+strconv.Quote(v))
+		}
+		for seen[v] {
+			v += "-" + strconv.Itoa(i+1)
+		}
+		seen[v] = true
+		m := map[string]any{"value": v, "text": im.text(o.text)}
+		if o.score != nil {
+			m["score"] = *o.score
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func ordinal(exts []extension) *float64 {
+	for _, url := range []string{extOrdinal, extItemWeight} {
+		if e := extensionOf(exts, url); e != nil {
+			switch {
+			case e.ValueDecimal != nil:
+				return e.ValueDecimal
+			case e.ValueInteger != nil:
+				f := float64(*e.ValueInteger)
+				return &f
+			}
+		}
+	}
+	return nil
+}
+
+// conditions maps enableWhen; an answer of a kind the importer cannot type
+// refuses the form (the question would show when it should not).
+func (im *importer) conditions(path string, it *item, m map[string]any) map[string]any {
+	if len(it.EnableWhen) == 0 {
+		return m
+	}
+	var conds []map[string]any
+	for i, w := range it.EnableWhen {
+		p := fmt.Sprintf("%s.enableWhen[%d]", path, i)
+		c := map[string]any{"question": w.Question, "operator": w.Operator}
+		switch {
+		case w.Operator == "exists":
+			c["answer"] = w.AnswerBoolean != nil && *w.AnswerBoolean
+		case w.AnswerBoolean != nil:
+			c["answer"] = *w.AnswerBoolean
+		case w.AnswerCoding != nil:
+			c["answer"] = strings.Trim(notValue.ReplaceAllString(w.AnswerCoding.Code, "-"), "-")
+		case w.AnswerString != nil:
+			c["answer"] = *w.AnswerString
+		case w.AnswerInteger != nil:
+			c["answer"] = *w.AnswerInteger
+		case w.AnswerDecimal != nil:
+			c["answer"] = *w.AnswerDecimal
+		case w.AnswerDate != nil:
+			c["answer"] = *w.AnswerDate
+		default:
+			im.refuse(p, "enableWhen", "an answer of a kind the importer does not read")
+			continue
+		}
+		conds = append(conds, c)
+	}
+	if len(conds) > 0 {
+		m["enableWhen"] = conds
+		if it.EnableBehavior != "" {
+			m["enableBehavior"] = it.EnableBehavior
+		}
+	}
+	return m
+}
+
+// scoreItem turns an item coded with helsenorge's scoring formulas into a
+// score; it reports whether the item was taken.
+func (im *importer) scoreItem(path string, it *item, code string, ancestors []string) bool {
+	switch code {
+	case scoreTotal, scoreSection:
+		sc := &questionnaire.Score{ID: it.LinkID, Title: questionnaire.Text(im.text(firstNonEmpty(it.Text, it.LinkID))), Method: questionnaire.MethodSum}
+		if code == scoreSection {
+			if len(ancestors) == 0 {
+				im.note(path, "section score", "not in a group: sums the whole form, as a total score does")
+			} else {
+				im.sections[sc] = ancestors[len(ancestors)-1]
+			}
+		}
+		im.scores = append(im.scores, sc)
+		im.note(path, "scoring formula "+code, "becomes the score "+strconv.Quote(it.LinkID)+", computed, not asked")
+		return true
+	case scoreQuestion:
+		return false // the question itself; its options' ordinal values are its score
+	}
+	im.note(path+".code", "scoring formula "+strconv.Quote(code), "not known; the item is imported as it is")
+	return false
+}
+
+// scoreList fills in the items of each score: a total score sums every
+// scored question, a section score those in its group (at any depth).
+func (im *importer) scoreList() []map[string]any {
+	var out []map[string]any
+	for _, s := range im.scores {
+		group, isSection := im.sections[s]
+		var items []string
+		for _, si := range im.scored {
+			if !isSection || slices.Contains(si.ancestors, group) {
+				items = append(items, si.linkID)
+			}
+		}
+		if len(items) == 0 {
+			im.note("score "+s.ID, "score", "no scored question to sum; not imported")
+			continue
+		}
+		out = append(out, map[string]any{"id": scoreID(s.ID), "title": s.Title, "method": s.Method, "items": items})
+	}
+	return out
+}
+
+func scoreID(linkID string) string {
+	id := strings.Trim(notID.ReplaceAllString(strings.ToLower(linkID), "-"), "-")
+	if id == "" || id[0] < 'a' || id[0] > 'z' {
+		id = "score-" + id
+	}
+	return id
+}
