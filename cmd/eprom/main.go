@@ -3,6 +3,7 @@
 //	eprom serve                 run the service
 //	eprom demo                  run it with demo codes, no configuration
 //	eprom schemas check [DIR]   check questionnaire definitions
+//	eprom schemas import ...    map FHIR R4 Questionnaires to definitions
 //	eprom queue ...             look at and re-drive the outbox
 //	eprom keys rotate|list      manage the signing keys
 //	eprom version               print the version
@@ -30,6 +31,8 @@ commands:
   serve                 run the service (eprom serve -h lists its settings)
   demo                  run the whole service with demo codes and no configuration
   schemas check [DIR]   check the shipped questionnaire definitions, or those in DIR
+  schemas import [-out DIR] [-lenient] FILE...
+                        map FHIR R4 Questionnaires to definitions, with a report
   queue stats|list|dead|retry ID [-data DIR]
                         the outbox of a data folder, stopped or running
   keys rotate|list [-data DIR | -file PATH]

@@ -93,3 +93,43 @@ func TestSchemasCheckFolderAgainstTheShippedSet(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 }
+
+func TestSchemasImport(t *testing.T) {
+	dir := os.Getenv("EPROM_TESTDATA")
+	if dir == "" {
+		dir = "../../../shared/testdata"
+	}
+	src := filepath.Join(dir, "fhir", "questionnaires")
+	if _, err := os.Stat(src); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but no FHIR test material at %s", src)
+		}
+		t.Skipf("SKIPPED eprom schemas import: no test material at %s (set EPROM_TESTDATA); it runs under CI=true", src)
+	}
+	out := t.TempDir()
+	code, stdout, _ := runCmd(t, "schemas", "import", "-out", out, filepath.Join(src, "rkfhir-GAD-7.json"), filepath.Join(src, "refero-scoring-choice-radio-button.json"))
+	if code != 0 || !strings.Contains(stdout, "ok    "+filepath.Join(src, "rkfhir-GAD-7.json")+": generalized-anxiety-disorder-7 1.0.0 items=8 pages=1 scores=0 report=14") {
+		t.Fatalf("import: %d\n%s", code, stdout)
+	}
+	// What it wrote passes the format's check.
+	if code, stdout, _ := runCmd(t, "schemas", "check", out); code != 0 || !strings.Contains(stdout, "2 definitions checked") {
+		t.Errorf("check of the imported definitions: %d\n%s", code, stdout)
+	}
+	// A refused form, an unreadable one, and two forms of one id@version: exit 1, each named.
+	code, stdout, _ = runCmd(t, "schemas", "import", filepath.Join(src, "refero-preview-skjema.json"), filepath.Join(src, "rkfhir-SkipLogicExample.json"),
+		filepath.Join(src, "refero-scoring-choice-radio-button.json"), filepath.Join(src, "refero-scoring-choice-check-box.json"))
+	for _, want := range []string{"REFUSED " + filepath.Join(src, "refero-preview-skjema.json"), "REFUSE item[0].item[4].type: open-choice",
+		"FAIL  " + filepath.Join(src, "rkfhir-SkipLogicExample.json") + ": fhir: not JSON: line 82, column 7",
+		"scoring@1.0.0 is also what", "3 of 4 files refused"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the import lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	// -lenient imports what can be imported.
+	if code, _, _ := runCmd(t, "schemas", "import", "-lenient", filepath.Join(src, "refero-preview-skjema.json")); code != 0 {
+		t.Errorf("lenient: exit %d", code)
+	}
+}
