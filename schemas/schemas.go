@@ -7,6 +7,7 @@ package schemas
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"sync"
 
 	"eprom/questionnaire"
+	"eprom/questionnaire/fhir"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
@@ -58,6 +60,7 @@ type File struct {
 	Name       string                    // the file's path in the folder
 	Definition *questionnaire.Definition // nil when there are problems
 	Problems   []questionnaire.Problem
+	Report     []fhir.Finding // a FHIR Questionnaire's import report
 }
 
 // Check checks one definition file: against the JSON Schema, then by strict
@@ -65,6 +68,9 @@ type File struct {
 // a path where the domain checks found one too are left out, so each mistake
 // is reported once, in the domain's words.
 func Check(name string, data []byte) File {
+	if isFHIR(data) {
+		return checkFHIR(name, data)
+	}
 	f := File{Name: name}
 	def, err := questionnaire.Parse(data)
 	var de *questionnaire.DefinitionError
@@ -86,6 +92,39 @@ func Check(name string, data []byte) File {
 	}
 	if len(f.Problems) > 0 {
 		f.Definition = nil
+	}
+	return f
+}
+
+// isFHIR reports whether a file is a FHIR resource (it names its
+// resourceType) rather than a definition of the format.
+func isFHIR(data []byte) bool {
+	var r struct {
+		ResourceType string `json:"resourceType"`
+	}
+	return json.Unmarshal(data, &r) == nil && r.ResourceType != ""
+}
+
+// checkFHIR imports a FHIR R4 Questionnaire (package questionnaire/fhir):
+// what would refuse the form is a problem; the rest of its report is kept.
+func checkFHIR(name string, data []byte) File {
+	f := File{Name: name}
+	res, err := fhir.Import(data, false)
+	if res != nil {
+		f.Report = res.Report
+	}
+	switch {
+	case err != nil:
+		f.Problems = []questionnaire.Problem{{Code: questionnaire.ProblemSchema, Message: err.Error()}}
+	case res.Refused:
+		for _, r := range res.Report {
+			if r.Refuse {
+				f.Problems = append(f.Problems, questionnaire.Problem{Path: "FHIR " + r.Path, Code: questionnaire.ProblemNotAllowed,
+					Message: r.What + ": " + r.Why + " (eprom schemas import -lenient imports the rest)"})
+			}
+		}
+	default:
+		f.Definition = res.Definition
 	}
 	return f
 }
@@ -225,6 +264,12 @@ func CheckDir(fsys fs.FS, cat *questionnaire.Catalogue) ([]File, error) {
 // Shipped(). It fails, listing every problem with its file and path, if any
 // file has one.
 func Load(folders ...fs.FS) (*questionnaire.Catalogue, error) {
+	return LoadReporting(nil, folders...)
+}
+
+// LoadReporting is Load that also hands each line of a FHIR file's import
+// report to report (the service logs them).
+func LoadReporting(report func(file string, f fhir.Finding), folders ...fs.FS) (*questionnaire.Catalogue, error) {
 	cat := questionnaire.NewCatalogue()
 	var lines []string
 	for _, fsys := range folders {
@@ -233,6 +278,11 @@ func Load(folders ...fs.FS) (*questionnaire.Catalogue, error) {
 			return nil, fmt.Errorf("schemas: %w", err)
 		}
 		for _, f := range files {
+			if report != nil {
+				for _, r := range f.Report {
+					report(f.Name, r)
+				}
+			}
 			for _, p := range f.Problems {
 				lines = append(lines, f.Name+": "+p.String())
 			}

@@ -133,3 +133,41 @@ func TestSchemasImport(t *testing.T) {
 		t.Errorf("lenient: exit %d", code)
 	}
 }
+
+// A FHIR Questionnaire in a folder of definitions (EPROM_SCHEMAS) is
+// imported when the folder is checked or loaded; one that would be refused
+// is a problem of the folder.
+func TestSchemasFolderWithFHIR(t *testing.T) {
+	dir := os.Getenv("EPROM_TESTDATA")
+	if dir == "" {
+		dir = "../../../shared/testdata"
+	}
+	src := filepath.Join(dir, "fhir", "questionnaires")
+	if _, err := os.Stat(src); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but no FHIR test material at %s", src)
+		}
+		t.Skipf("SKIPPED a folder with FHIR files: no test material at %s (set EPROM_TESTDATA); it runs under CI=true", src)
+	}
+	copyTo := func(dst, name string) {
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := t.TempDir()
+	copyTo(good, "rkfhir-DateTimeExample.json")
+	code, stdout, _ := runCmd(t, "schemas", "check", good)
+	if code != 0 || !strings.Contains(stdout, "ok    date-and-time-example") || !strings.Contains(stdout, "FHIR import: note item[1].type: dateTime") {
+		t.Errorf("a folder with a FHIR file: %d\n%s", code, stdout)
+	}
+	bad := t.TempDir()
+	copyTo(bad, "refero-preview-skjema.json")
+	code, stdout, _ = runCmd(t, "schemas", "check", bad)
+	if code != 1 || !strings.Contains(stdout, "FHIR item[0].item[4].type") || !strings.Contains(stdout, "-lenient imports the rest") {
+		t.Errorf("a folder with a FHIR file that is refused: %d\n%s", code, stdout)
+	}
+}

@@ -59,6 +59,9 @@ func runSchemas(args []string, stdout, stderr io.Writer) int {
 		if d := f.Definition; d != nil {
 			fmt.Fprintf(stdout, "ok    %-20s %-8s languages=%s items=%d pages=%d scores=%d %s\n",
 				d.ID, d.Version, strings.Join(d.Languages, ","), d.ItemCount(), len(d.Pages()), len(d.Scores), d.Digest())
+			for _, r := range f.Report {
+				fmt.Fprintf(stdout, "      %s: FHIR import: %s\n", f.Name, r)
+			}
 			continue
 		}
 		bad++

@@ -23,6 +23,7 @@ import (
 
 	"eprom/locales"
 	"eprom/questionnaire"
+	"eprom/questionnaire/fhir"
 	"eprom/schemas"
 	"eprom/store"
 	"eprom/store/bolt"
@@ -129,7 +130,10 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		}
 		folders = append(folders, os.DirFS(cfg.Schemas))
 	}
-	cat, err := schemas.Load(folders...)
+	// A FHIR Questionnaire in the folder is imported; its report is logged.
+	cat, err := schemas.LoadReporting(func(file string, f fhir.Finding) {
+		logger.Info("FHIR import", "file", file, "path", f.Path, "what", f.What, "why", f.Why)
+	}, folders...)
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_SCHEMAS: %w (run `eprom schemas check` on the folder for every problem)", firstLine(err))
 	}
