@@ -99,6 +99,7 @@ type (
 		Title        string            `json:"title"`
 		Language     string            `json:"language"`
 		Description  string            `json:"description"`
+		DescExt      *element          `json:"_description"`
 		Item         []*item           `json:"item"`
 		Contained    []json.RawMessage `json:"contained"`
 		TitleExt     *element          `json:"_title"`
@@ -137,17 +138,19 @@ type (
 		Extension    []extension `json:"extension"`
 	}
 	coding struct {
-		System    string      `json:"system"`
-		Code      string      `json:"code"`
-		Display   string      `json:"display"`
-		Extension []extension `json:"extension"`
+		System     string      `json:"system"`
+		Code       string      `json:"code"`
+		Display    string      `json:"display"`
+		DisplayExt *element    `json:"_display"`
+		Extension  []extension `json:"extension"`
 	}
 	answerOption struct {
-		ValueCoding  *coding     `json:"valueCoding"`
-		ValueString  *string     `json:"valueString"`
-		ValueInteger *int64      `json:"valueInteger"`
-		ValueDate    *string     `json:"valueDate"`
-		Extension    []extension `json:"extension"`
+		ValueCoding    *coding     `json:"valueCoding"`
+		ValueString    *string     `json:"valueString"`
+		ValueStringExt *element    `json:"_valueString"`
+		ValueInteger   *int64      `json:"valueInteger"`
+		ValueDate      *string     `json:"valueDate"`
+		Extension      []extension `json:"extension"`
 	}
 	enableWhen struct {
 		Question      string   `json:"question"`
@@ -160,10 +163,11 @@ type (
 		AnswerDate    *string  `json:"answerDate"`
 	}
 	concept struct {
-		Code      string      `json:"code"`
-		Display   string      `json:"display"`
-		Extension []extension `json:"extension"`
-		system    string
+		Code       string      `json:"code"`
+		Display    string      `json:"display"`
+		DisplayExt *element    `json:"_display"`
+		Extension  []extension `json:"extension"`
+		system     string
 	}
 	valueSet struct {
 		ResourceType string `json:"resourceType"`
@@ -260,6 +264,7 @@ type importer struct {
 	scores    []*questionnaire.Score
 	sections  map[*questionnaire.Score]string // a section score's group
 	scored    []scoredItem                    // every choice item with option scores, in order, with its section
+	texts     []map[string]string             // every text made, to keep the languages all of them have
 }
 
 type scoredItem struct {
@@ -332,18 +337,14 @@ func (im *importer) definition() map[string]any {
 		version = importedVersion
 	}
 	title := firstNonEmpty(q.Title, q.Name, q.ID, "Questionnaire")
-	if q.TitleExt != nil && hasExtension(q.TitleExt.Extension, extTranslation) {
-		im.note("_title", "translation", "translations are not imported yet; the form is offered in "+im.lang)
-	}
 	def := map[string]any{
-		"id":        definitionID(q),
-		"version":   version,
-		"languages": []string{im.lang},
-		"title":     im.text(title),
-		"source":    firstNonEmpty(q.URL, "FHIR Questionnaire "+q.ID),
+		"id":      definitionID(q),
+		"version": version,
+		"title":   im.text(title, q.TitleExt),
+		"source":  firstNonEmpty(q.URL, "FHIR Questionnaire "+q.ID),
 	}
 	if d := strings.TrimSpace(q.Description); d != "" {
-		def["description"] = im.text(d)
+		def["description"] = im.text(d, q.DescExt)
 	}
 	im.byLink = map[string]*questionnaire.Item{}
 	im.sections = map[*questionnaire.Score]string{}
@@ -355,10 +356,79 @@ func (im *importer) definition() map[string]any {
 	if scores := im.scoreList(); len(scores) > 0 {
 		def["scores"] = scores
 	}
+	def["languages"] = im.languages()
 	return def
 }
 
-func (im *importer) text(s string) map[string]string { return map[string]string{im.lang: s} }
+// text makes a text in the form's language, with the translations (the FHIR
+// translation extension on the element, ext) it has; which of those are
+// kept is decided once every text is made (languages).
+func (im *importer) text(s string, ext ...*element) map[string]string {
+	t := map[string]string{im.lang: s}
+	for _, e := range ext {
+		if e == nil {
+			continue
+		}
+		for _, x := range e.Extension {
+			if x.URL != extTranslation {
+				continue
+			}
+			var lang, content string
+			for _, part := range x.Extension {
+				switch {
+				case part.URL == "lang" && part.ValueCode != nil:
+					lang = language(*part.ValueCode)
+				case part.URL == "content" && part.ValueString != nil:
+					content = strings.TrimSpace(*part.ValueString)
+				}
+			}
+			if lang != "" && lang != im.lang && content != "" {
+				t[lang] = content
+			}
+		}
+	}
+	im.texts = append(im.texts, t)
+	return t
+}
+
+// languages declares the form's language and each translation that every
+// text has; a translation some texts lack is dropped everywhere, and noted.
+func (im *importer) languages() []string {
+	count := map[string]int{}
+	for _, t := range im.texts {
+		for l := range t {
+			count[l]++
+		}
+	}
+	langs := []string{im.lang}
+	var partial []string
+	for l, n := range count {
+		switch {
+		case l == im.lang:
+		case n == len(im.texts):
+			langs = append(langs, l)
+		default:
+			partial = append(partial, fmt.Sprintf("%s (%d of %d texts)", l, n, len(im.texts)))
+		}
+	}
+	slices.Sort(langs[1:])
+	slices.Sort(partial)
+	keep := map[string]bool{}
+	for _, l := range langs {
+		keep[l] = true
+	}
+	for _, t := range im.texts {
+		for l := range t {
+			if !keep[l] {
+				delete(t, l)
+			}
+		}
+	}
+	for _, p := range partial {
+		im.note("translation", "translation "+p, "not complete: not imported; the form is offered in "+strings.Join(langs, ", "))
+	}
+	return langs
+}
 
 func firstNonEmpty(ss ...string) string {
 	for _, s := range ss {
@@ -412,9 +482,6 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 			}
 		}
 	}
-	if it.TextExt != nil && hasExtension(it.TextExt.Extension, extTranslation) {
-		im.note(path+"._text", "translation", "translations are not imported yet")
-	}
 	for _, e := range it.Extension {
 		switch e.URL {
 		case extMinValue, extMaxValue, extUnit, extUnitOption, extItemControl, extHidden:
@@ -450,7 +517,7 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 		m["items"] = children
 		delete(m, "required")
 		if text != "" {
-			m["text"] = im.text(text)
+			m["text"] = im.text(text, it.TextExt)
 		}
 		return im.conditions(path, it, m)
 	case "display":
@@ -513,7 +580,7 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 		text = it.LinkID
 		im.note(path+".text", "no text", "the linkId is shown as the question")
 	}
-	m["text"] = im.text(text)
+	m["text"] = im.text(text, it.TextExt)
 	return im.conditions(path, it, m)
 }
 
@@ -545,8 +612,9 @@ func (im *importer) numberBounds(path string, it *item, m map[string]any) {
 		}
 	}
 	unit := ""
+	var unitExt *element
 	if e := extensionOf(it.Extension, extUnit); e != nil && e.ValueCoding != nil {
-		unit = firstNonEmpty(e.ValueCoding.Display, e.ValueCoding.Code)
+		unit, unitExt = firstNonEmpty(e.ValueCoding.Display, e.ValueCoding.Code), e.ValueCoding.DisplayExt
 	}
 	var options []string
 	for _, e := range it.Extension {
@@ -561,7 +629,7 @@ func (im *importer) numberBounds(path string, it *item, m map[string]any) {
 		im.refuse(path+".extension", "unitOption", fmt.Sprintf("a choice of units (%s) is not supported; the answer would lose its unit", strings.Join(options, ", ")))
 	}
 	if unit != "" {
-		m["unit"] = im.text(unit)
+		m["unit"] = im.text(unit, unitExt)
 	}
 }
 
@@ -572,6 +640,7 @@ var notValue = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 func (im *importer) options(path string, it *item) []map[string]any {
 	type opt struct {
 		value, text string
+		ext         *element // the text's translations
 		score       *float64
 	}
 	var list []opt
@@ -582,9 +651,9 @@ func (im *importer) options(path string, it *item) []map[string]any {
 			switch {
 			case o.ValueCoding != nil:
 				c := o.ValueCoding
-				list = append(list, opt{value: c.Code, text: firstNonEmpty(c.Display, c.Code), score: ordinal(append(c.Extension, o.Extension...))})
+				list = append(list, opt{value: c.Code, text: firstNonEmpty(c.Display, c.Code), ext: c.DisplayExt, score: ordinal(append(c.Extension, o.Extension...))})
 			case o.ValueString != nil:
-				list = append(list, opt{value: *o.ValueString, text: *o.ValueString, score: ordinal(o.Extension)})
+				list = append(list, opt{value: *o.ValueString, text: *o.ValueString, ext: o.ValueStringExt, score: ordinal(o.Extension)})
 			case o.ValueInteger != nil:
 				s := strconv.FormatInt(*o.ValueInteger, 10)
 				list = append(list, opt{value: s, text: s, score: ordinal(o.Extension)})
@@ -601,7 +670,7 @@ func (im *importer) options(path string, it *item) []map[string]any {
 			return nil
 		}
 		for _, c := range concepts {
-			list = append(list, opt{value: c.Code, text: firstNonEmpty(c.Display, c.Code), score: ordinal(c.Extension)})
+			list = append(list, opt{value: c.Code, text: firstNonEmpty(c.Display, c.Code), ext: c.DisplayExt, score: ordinal(c.Extension)})
 		}
 	}
 	seen := map[string]bool{}
@@ -618,7 +687,7 @@ func (im *importer) options(path string, it *item) []map[string]any {
 			v += "-" + strconv.Itoa(i+1)
 		}
 		seen[v] = true
-		m := map[string]any{"value": v, "text": im.text(o.text)}
+		m := map[string]any{"value": v, "text": im.text(o.text, o.ext)}
 		if o.score != nil {
 			m["score"] = *o.score
 		}
@@ -687,7 +756,7 @@ func (im *importer) conditions(path string, it *item, m map[string]any) map[stri
 func (im *importer) scoreItem(path string, it *item, code string, ancestors []string) bool {
 	switch code {
 	case scoreTotal, scoreSection:
-		sc := &questionnaire.Score{ID: it.LinkID, Title: questionnaire.Text(im.text(firstNonEmpty(it.Text, it.LinkID))), Method: questionnaire.MethodSum}
+		sc := &questionnaire.Score{ID: it.LinkID, Title: questionnaire.Text(im.text(firstNonEmpty(it.Text, it.LinkID), it.TextExt)), Method: questionnaire.MethodSum}
 		if code == scoreSection {
 			if len(ancestors) == 0 {
 				im.note(path, "section score", "not in a group: sums the whole form, as a total score does")

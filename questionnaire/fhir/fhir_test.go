@@ -226,3 +226,43 @@ func FuzzImport(f *testing.F) {
 		}
 	})
 }
+
+// tr is FHIR's translation extension for a text.
+func tr(pairs ...string) string {
+	var parts []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		parts = append(parts, fmt.Sprintf(`{"url": "http://hl7.org/fhir/StructureDefinition/translation", "extension": [{"url": "lang", "valueCode": %q}, {"url": "content", "valueString": %q}]}`, pairs[i], pairs[i+1]))
+	}
+	return `{"extension": [` + strings.Join(parts, ", ") + `]}`
+}
+
+func TestTranslations(t *testing.T) {
+	src := `{"resourceType": "Questionnaire", "id": "t", "language": "nb-NO",
+		"title": "Søvn", "_title": ` + tr("nn-NO", "Søvn", "en", "Sleep") + `,
+		"item": [{"linkId": "1", "type": "choice", "text": "Har du sovet godt?", "_text": ` + tr("nn-NO", "Har du sove godt?", "en", "Have you slept well?") + `,
+			"answerOption": [
+				{"valueCoding": {"code": "y", "display": "Ja", "_display": ` + tr("nn-NO", "Ja", "en", "Yes") + `}},
+				{"valueCoding": {"code": "n", "display": "Nei", "_display": ` + tr("nn-NO", "Nei", "en", "No") + `}}]},
+			{"linkId": "2", "type": "string", "text": "Hva skjedde?", "_text": ` + tr("nn-NO", "Kva skjedde?") + `}]}`
+	res, err := fhir.Import([]byte(src), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Definition
+	// nn is in every text; en is missing in item 2: only nb and nn are declared.
+	if strings.Join(d.Languages, ",") != "nb,nn" {
+		t.Errorf("languages %v, want nb,nn", d.Languages)
+	}
+	if got := d.Item("1").Text["nn"]; got != "Har du sove godt?" {
+		t.Errorf("nn text %q", got)
+	}
+	if got := d.Item("1").Options[1].Text["nn"]; got != "Nei" {
+		t.Errorf("nn option %q", got)
+	}
+	if _, ok := d.Item("1").Text["en"]; ok {
+		t.Error("an incomplete translation is kept in one text")
+	}
+	if !strings.Contains(fmt.Sprint(res.Report), "translation en (4 of 5 texts)") {
+		t.Errorf("the dropped English is not reported: %v", res.Report)
+	}
+}
