@@ -168,35 +168,29 @@ func wantLimitPage(t *testing.T, p page) {
 }
 
 func TestCodeLimitPerAddress(t *testing.T) {
-	for _, mode := range []string{"bolt", "redis"} {
-		t.Run(mode, func(t *testing.T) {
-			opts := []option{trusted}
-			if mode == "redis" {
-				opts = append(opts, withRedis(newRedisPrefix(t)))
-			}
-			h := newHarness(t, opts...)
-			_, code := h.order("audit", "nb")
-			a := h.from("203.0.113.7")
-			start := h.clock.Now()
-			for i := range 100 { // one a second: the global budget is not touched
-				h.clock.Add(time.Second)
-				wantPage(t, a.get("/c/"+wrong(i)), 404)
-			}
-			p := a.get("/c/" + code)
-			wantLimitPage(t, p)
-			// The first failure, 1 s after start, leaves the hour at start+1h+1s.
-			wantRetryAfter(t, p, int(start.Add(time.Hour+time.Second).Sub(h.clock.Now()).Seconds()))
-			wantPage(t, a.post("/", a.get("/"), map[string][]string{"code": {code}}), 429) // the form counts too
+	onBothStores(t, func(t *testing.T, store []option) {
+		h := newHarness(t, append(store, trusted)...)
+		_, code := h.order("audit", "nb")
+		a := h.from("203.0.113.7")
+		start := h.clock.Now()
+		for i := range 100 { // one a second: the global budget is not touched
+			h.clock.Add(time.Second)
+			wantPage(t, a.get("/c/"+wrong(i)), 404)
+		}
+		p := a.get("/c/" + code)
+		wantLimitPage(t, p)
+		// The first failure, 1 s after start, leaves the hour at start+1h+1s.
+		wantRetryAfter(t, p, int(start.Add(time.Hour+time.Second).Sub(h.clock.Now()).Seconds()))
+		wantPage(t, a.post("/", a.get("/"), map[string][]string{"code": {code}}), 429) // the form counts too
 
-			if p := h.from("203.0.113.8").get("/c/" + code); p.status != 303 {
-				t.Errorf("the next IPv4 address is limited too: %d", p.status)
-			}
-			h.clock.Add(time.Hour - 99*time.Second)
-			if p := a.get("/c/" + code); p.status != 303 {
-				t.Errorf("still refused once the first failures left the hour: %d", p.status)
-			}
-		})
-	}
+		if p := h.from("203.0.113.8").get("/c/" + code); p.status != 303 {
+			t.Errorf("the next IPv4 address is limited too: %d", p.status)
+		}
+		h.clock.Add(time.Hour - 99*time.Second)
+		if p := a.get("/c/" + code); p.status != 303 {
+			t.Errorf("still refused once the first failures left the hour: %d", p.status)
+		}
+	})
 }
 
 func TestCodeLimitsCountIPv6PerSlash64(t *testing.T) {
@@ -231,29 +225,23 @@ func TestCodeLimitsCountIPv4PerAddress(t *testing.T) {
 }
 
 func TestAValidCodeGetsInWhileTheBudgetIsSpent(t *testing.T) {
-	for _, mode := range []string{"bolt", "redis"} {
-		t.Run(mode, func(t *testing.T) {
-			sl := &sleeper{advance: true}
-			opts := []option{trusted, withSleeper(sl)}
-			if mode == "redis" {
-				opts = append(opts, withRedis(newRedisPrefix(t)))
-			}
-			h := newHarness(t, opts...)
-			_, code := h.order("audit", "nb")
-			spend(t, h, 20) // 200 a minute is 20 in 6 s
-			if total, _ := sl.slept(); total != 0 {
-				t.Fatalf("slept %v within the budget", total)
-			}
-			p := h.from("203.0.113.50").get("/c/" + code)
-			if p.status != 303 {
-				t.Fatalf("a valid code from a clean address while the budget is spent: %d", p.status)
-			}
-			total, _ := sl.slept()
-			if total < 6*time.Second || total > 8*time.Second {
-				t.Errorf("slowed %v, want the 6 s until the budget's first slot is free, at most 8 s", total)
-			}
-		})
-	}
+	onBothStores(t, func(t *testing.T, store []option) {
+		sl := &sleeper{advance: true}
+		h := newHarness(t, append(store, trusted, withSleeper(sl))...)
+		_, code := h.order("audit", "nb")
+		spend(t, h, 20) // 200 a minute is 20 in 6 s
+		if total, _ := sl.slept(); total != 0 {
+			t.Fatalf("slept %v within the budget", total)
+		}
+		p := h.from("203.0.113.50").get("/c/" + code)
+		if p.status != 303 {
+			t.Fatalf("a valid code from a clean address while the budget is spent: %d", p.status)
+		}
+		total, _ := sl.slept()
+		if total < 6*time.Second || total > 8*time.Second {
+			t.Errorf("slowed %v, want the 6 s until the budget's first slot is free, at most 8 s", total)
+		}
+	})
 }
 
 // The incident of issue 11: 78 addresses × 10 wrong codes; then a patient
@@ -306,46 +294,40 @@ func TestSeventyEightAddressesTimesTenWrongCodes(t *testing.T) {
 }
 
 func TestAWrongCodeIsRefusedDuringTheAlarm(t *testing.T) {
-	for _, mode := range []string{"bolt", "redis"} {
-		t.Run(mode, func(t *testing.T) {
-			sl := &sleeper{advance: true}
-			opts := []option{trusted, withSleeper(sl)}
-			if mode == "redis" {
-				opts = append(opts, withRedis(newRedisPrefix(t)))
-			}
-			h := newHarness(t, opts...)
-			_, code := h.order("audit", "nb")
-			guesser, typo := h.from("203.0.113.66"), h.from("203.0.113.77")
-			for i := range 3 { // three failures: suspect for the hour
-				wantPage(t, guesser.get("/c/"+wrong(i)), 404)
-			}
-			wantPage(t, typo.get("/c/"+wrong(10)), 404) // one typo is not suspect
-			h.clock.Add(10 * time.Minute)
-			spend(t, h, 20)
+	onBothStores(t, func(t *testing.T, store []option) {
+		sl := &sleeper{advance: true}
+		h := newHarness(t, append(store, trusted, withSleeper(sl))...)
+		_, code := h.order("audit", "nb")
+		guesser, typo := h.from("203.0.113.66"), h.from("203.0.113.77")
+		for i := range 3 { // three failures: suspect for the hour
+			wantPage(t, guesser.get("/c/"+wrong(i)), 404)
+		}
+		wantPage(t, typo.get("/c/"+wrong(10)), 404) // one typo is not suspect
+		h.clock.Add(10 * time.Minute)
+		spend(t, h, 20)
 
-			p := guesser.get("/c/" + wrong(20))
-			wantLimitPage(t, p)
-			wantRetryAfter(t, p, 6)
-			if total, _ := sl.slept(); total != 0 {
-				t.Errorf("the suspect address was held %v, not refused at once", total)
-			}
-			wantPage(t, guesser.get("/c/"+code), 429) // its address failed: no exception
-			if p := typo.get("/c/" + code); p.status != 303 {
-				t.Errorf("an address with one typo, during the alarm: %d", p.status)
-			}
-			if n := metric(t, h, `eprom_code_rate_limited_total{limit="global"}`); n != 2 {
-				t.Errorf("global refusals %v, want 2", n)
-			}
-			if n := metric(t, h, `eprom_code_rate_limited_total{limit="slowed"}`); n != 1 {
-				t.Errorf("slowed %v, want 1", n)
-			}
-			// After the alarm the suspect address is under its limit again.
-			h.clock.Add(time.Minute)
-			if p := guesser.get("/c/" + code); p.status != 303 {
-				t.Errorf("after the alarm: %d", p.status)
-			}
-		})
-	}
+		p := guesser.get("/c/" + wrong(20))
+		wantLimitPage(t, p)
+		wantRetryAfter(t, p, 6)
+		if total, _ := sl.slept(); total != 0 {
+			t.Errorf("the suspect address was held %v, not refused at once", total)
+		}
+		wantPage(t, guesser.get("/c/"+code), 429) // its address failed: no exception
+		if p := typo.get("/c/" + code); p.status != 303 {
+			t.Errorf("an address with one typo, during the alarm: %d", p.status)
+		}
+		if n := metric(t, h, `eprom_code_rate_limited_total{limit="global"}`); n != 2 {
+			t.Errorf("global refusals %v, want 2", n)
+		}
+		if n := metric(t, h, `eprom_code_rate_limited_total{limit="slowed"}`); n != 1 {
+			t.Errorf("slowed %v, want 1", n)
+		}
+		// After the alarm the suspect address is under its limit again.
+		h.clock.Add(time.Minute)
+		if p := guesser.get("/c/" + code); p.status != 303 {
+			t.Errorf("after the alarm: %d", p.status)
+		}
+	})
 }
 
 func TestAWaitIsBoundedAndRefusedWithRetryAfter(t *testing.T) {
@@ -373,32 +355,26 @@ func TestAWaitEndsWithTheRequestContext(t *testing.T) {
 }
 
 func TestABurstCannotSpendMoreThanTheBudget(t *testing.T) {
-	for _, mode := range []string{"bolt", "redis"} {
-		t.Run(mode, func(t *testing.T) {
-			sl := &sleeper{advance: false} // all at one instant
-			opts := []option{trusted, withSleeper(sl)}
-			if mode == "redis" {
-				opts = append(opts, withRedis(newRedisPrefix(t)))
-			}
-			h := newHarness(t, opts...)
-			l := h.countLookups()
-			var mu sync.Mutex
-			statuses := map[int]int{}
-			var wg sync.WaitGroup
-			for i := range 150 {
-				wg.Go(func() {
-					p := h.from(fmt.Sprintf("10.%d.%d.1", i/250, i%250)).get("/c/" + wrong(i))
-					mu.Lock()
-					statuses[p.status]++
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
-			if n := len(l.times()); n != 20 || statuses[404] != 20 || statuses[429] != 130 {
-				t.Errorf("%d looked up, statuses %v: want 20 looked up and 130 refused", n, statuses)
-			}
-		})
-	}
+	onBothStores(t, func(t *testing.T, store []option) {
+		sl := &sleeper{advance: false} // all at one instant
+		h := newHarness(t, append(store, trusted, withSleeper(sl))...)
+		l := h.countLookups()
+		var mu sync.Mutex
+		statuses := map[int]int{}
+		var wg sync.WaitGroup
+		for i := range 150 {
+			wg.Go(func() {
+				p := h.from(fmt.Sprintf("10.%d.%d.1", i/250, i%250)).get("/c/" + wrong(i))
+				mu.Lock()
+				statuses[p.status]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if n := len(l.times()); n != 20 || statuses[404] != 20 || statuses[429] != 130 {
+			t.Errorf("%d looked up, statuses %v: want 20 looked up and 130 refused", n, statuses)
+		}
+	})
 }
 
 // A long attack, from fresh and repeated addresses, with patients in

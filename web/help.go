@@ -22,14 +22,15 @@ type helpView struct {
 	Short template.HTML // beside a sensitive question
 }
 
-// help builds the notice for an order's patient in lang.
-func (s *Server) help(lang string, o *questionnaire.Order) helpView {
+// help builds the notice in lang for a patient of the client (the ordering
+// system; Order.Owner).
+func (s *Server) help(lang, client string) helpView {
 	h := helpView{Lang: lang, Title: s.T(lang, "help.title")}
 	h.Lines = []template.HTML{
 		telLinks(s.T(lang, "help.not_read")),
 		telLinks(s.T(lang, "help.urgent")),
 	}
-	if c := s.contact(o, false); c != nil && c.Phone != "" {
+	if c := s.contact(client, false); c != nil && c.Phone != "" {
 		h.Lines = append(h.Lines, telLinks(s.contactLine(lang, "help.clinic", c)))
 	} else {
 		h.Lines = append(h.Lines, telLinks(s.T(lang, "help.clinician")))
@@ -38,13 +39,10 @@ func (s *Server) help(lang string, o *questionnaire.Order) helpView {
 	return h
 }
 
-// contact is the ordering client's contact: its help line, or for privacy
-// (the right to reservation) its privacy contact, else its help line.
-func (s *Server) contact(o *questionnaire.Order, privacy bool) *questionnaire.Contact {
-	if o == nil || s.cfg.Clients == nil {
-		return nil
-	}
-	cl := s.cfg.Clients().Get(o.Owner())
+// contact is the client's contact: its help line, or for privacy (the
+// right to reservation) its privacy contact, else its help line.
+func (s *Server) contact(client string, privacy bool) *questionnaire.Contact {
+	cl := s.cfg.Clients().Get(client)
 	if cl == nil {
 		return nil
 	}

@@ -194,8 +194,8 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	var fresh []string
 	_, script := form["js"]
 	isFresh := map[string]bool{}
+	after := v.def.Enabled(v.answers())
 	if !script {
-		after := v.def.Enabled(v.answers())
 		for _, it := range questions {
 			_, answered := in.keep[it.LinkID]
 			_, typed := in.typed[it.LinkID]
@@ -216,7 +216,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	}
 	// next, and finish (the last page's button: an answer on the page may
 	// have brought a later page into view) go to the next shown page.
-	if j := nextVisible(v.def, v.def.Enabled(v.answers()), i+1, 1); j >= 0 {
+	if j := nextVisible(v.def, after, i+1, 1); j >= 0 {
 		return c.Redirect("/q?page="+strconv.Itoa(j+1), fiber.StatusSeeOther)
 	}
 	return c.Redirect("/q/review", fiber.StatusSeeOther)
@@ -505,7 +505,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 		PageCount:  len(def.Pages()),
 		Autosave:   true,
 		Fresh:      len(fresh) > 0,
-		Help:       s.help(lang, v.order),
+		Help:       s.help(lang, v.order.Owner()),
 	}
 	pv.Page, pv.Plain = "page-"+strconv.Itoa(i+1), plain
 	pv.Last = nextVisible(def, enabled, i+1, 1) < 0
@@ -518,9 +518,11 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 	if i == 0 {
 		pv.Intro = def.Description.Get(lang, v.order.Language)
 	}
+	messages := make([]string, len(errs)) // translated once, for the item and the summary
 	byLink := map[string][]string{}
-	for _, e := range errs {
-		byLink[e.LinkID] = append(byLink[e.LinkID], s.answerMessage(lang, def, e))
+	for n, e := range errs {
+		messages[n] = s.answerMessage(lang, def, e)
+		byLink[e.LinkID] = append(byLink[e.LinkID], messages[n])
 	}
 	views := map[string]*itemView{}
 	var build func(items []*questionnaire.Item) []*itemView
@@ -542,7 +544,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 		return out
 	}
 	pv.Items = build(page.Items)
-	for _, e := range errs {
+	for n, e := range errs {
 		label, anchor := "", "q-"+e.LinkID
 		if it := def.Item(e.LinkID); it != nil {
 			label = strings.TrimSpace(it.Prefix + " " + it.Text.Get(lang, v.order.Language))
@@ -550,7 +552,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 		if iv := views[e.LinkID]; iv != nil {
 			anchor = iv.target()
 		}
-		pv.Errors = append(pv.Errors, errorLink{Anchor: anchor, Label: label, Message: s.answerMessage(lang, def, e)})
+		pv.Errors = append(pv.Errors, errorLink{Anchor: anchor, Label: label, Message: messages[n]})
 	}
 	return s.render(c, status, "page.html", pv)
 }

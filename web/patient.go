@@ -230,24 +230,23 @@ func (s *Server) handleDone(c *fiber.Ctx) error {
 		key, path = "done.declined", "/done?declined=1"
 	}
 	client, reason, _ := strings.Cut(c.Cookies(doneCookie), "|")
-	o := &questionnaire.Order{Client: client}
 	v := messageView{base: s.newBase(lang, s.T(lang, key+".title"), path)}
 	v.Page = key
 	v.Heading = v.Title
 	v.Paragraphs = []string{s.T(lang, key+".text")}
 	if key == "done.declined" && reason == questionnaire.DeclineReservation {
 		v.Paragraphs = append(v.Paragraphs, s.T(lang, "done.reservation"))
-		v.Contact = s.reservationContact(lang, o)
+		v.Contact = s.reservationContact(lang, client)
 	}
 	v.Paragraphs = append(v.Paragraphs, s.T(lang, "done.close"))
-	h := s.help(lang, o)
+	h := s.help(lang, client)
 	v.Help = &h
 	return s.render(c, fiber.StatusOK, "message.html", v)
 }
 
 // reservationContact says whom to ask to have one's information deleted.
-func (s *Server) reservationContact(lang string, o *questionnaire.Order) string {
-	if ct := s.contact(o, true); ct != nil {
+func (s *Server) reservationContact(lang, client string) string {
+	if ct := s.contact(client, true); ct != nil {
 		return s.contactLine(lang, "reservation.contact", ct)
 	}
 	return s.T(lang, "reservation.clinician")

@@ -241,7 +241,7 @@ func (s *Server) handleDeclineForm(c *fiber.Ctx) error {
 	v := getVisit(c)
 	title := v.def.ShownTitle().Get(v.lang, v.order.Language)
 	dv := declineView{base: s.newBase(v.lang, s.T(v.lang, "decline.title")+" – "+title, "/q/decline"), FormTitle: title,
-		BackHref: "/q/review", Reservation: s.reservationContact(v.lang, v.order), Help: s.help(v.lang, v.order)}
+		BackHref: "/q/review", Reservation: s.reservationContact(v.lang, v.order.Owner()), Help: s.help(v.lang, v.order.Owner())}
 	if n, err := strconv.Atoi(c.Query("page")); err == nil && n >= 1 && n <= len(v.def.Pages()) {
 		dv.BackHref = "/q?page=" + strconv.Itoa(n)
 	}

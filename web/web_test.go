@@ -97,6 +97,13 @@ const kvarusToken = "kvarus-token-0123456789"
 // option changes the harness or its web configuration.
 type option func(*harness)
 
+// onBothStores runs test on the bolt store and on Redis: store is the
+// harness option that picks the store (none for bolt).
+func onBothStores(t *testing.T, test func(t *testing.T, store []option)) {
+	t.Run("bolt", func(t *testing.T) { test(t, nil) })
+	t.Run("redis", func(t *testing.T) { test(t, []option{withRedis(newRedisPrefix(t))}) })
+}
+
 func withTrustedProxies(cidrs ...string) option {
 	return func(h *harness) { h.cfg.TrustedProxies = cidrs }
 }

@@ -95,17 +95,7 @@ func TestSchemasCheckFolderAgainstTheShippedSet(t *testing.T) {
 }
 
 func TestSchemasImport(t *testing.T) {
-	dir := os.Getenv("EPROM_TESTDATA")
-	if dir == "" {
-		dir = "../../../shared/testdata"
-	}
-	src := filepath.Join(dir, "fhir", "questionnaires")
-	if _, err := os.Stat(src); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but no FHIR test material at %s", src)
-		}
-		t.Skipf("SKIPPED eprom schemas import: no test material at %s (set EPROM_TESTDATA); it runs under CI=true", src)
-	}
+	src := fhirMaterial(t, "eprom schemas import")
 	out := t.TempDir()
 	code, stdout, _ := runCmd(t, "schemas", "import", "-out", out, filepath.Join(src, "rkfhir-GAD-7.json"), filepath.Join(src, "refero-scoring-choice-radio-button.json"))
 	if code != 0 || !strings.Contains(stdout, "ok    "+filepath.Join(src, "rkfhir-GAD-7.json")+": generalized-anxiety-disorder-7 1.0.0 items=8 pages=1 scores=0 report=14") {
@@ -138,17 +128,7 @@ func TestSchemasImport(t *testing.T) {
 // imported when the folder is checked or loaded; one that would be refused
 // is a problem of the folder.
 func TestSchemasFolderWithFHIR(t *testing.T) {
-	dir := os.Getenv("EPROM_TESTDATA")
-	if dir == "" {
-		dir = "../../../shared/testdata"
-	}
-	src := filepath.Join(dir, "fhir", "questionnaires")
-	if _, err := os.Stat(src); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but no FHIR test material at %s", src)
-		}
-		t.Skipf("SKIPPED a folder with FHIR files: no test material at %s (set EPROM_TESTDATA); it runs under CI=true", src)
-	}
+	src := fhirMaterial(t, "a folder with FHIR files")
 	copyTo := func(dst, name string) {
 		data, err := os.ReadFile(filepath.Join(src, name))
 		if err != nil {

@@ -261,10 +261,17 @@ type importer struct {
 	valueSets map[string][]concept
 	report    []Finding
 	byLink    map[string]*questionnaire.Item
-	scores    []*questionnaire.Score
-	sections  map[*questionnaire.Score]string // a section score's group
-	scored    []scoredItem                    // every choice item with option scores, in order, with its section
-	texts     []map[string]string             // every text made, to keep the languages all of them have
+	scores    []scoreSpec         // the TS and SS items, to be filled in by scoreList
+	scored    []scoredItem        // every choice item with option scores, in order, with its section
+	texts     []map[string]string // every text made, to keep the languages all of them have
+}
+
+// scoreSpec is a TS or SS item: a sum over the scored questions of the
+// whole form, or of the group (at any depth) when group is set.
+type scoreSpec struct {
+	linkID string
+	title  map[string]string
+	group  string
 }
 
 type scoredItem struct {
@@ -347,7 +354,6 @@ func (im *importer) definition() map[string]any {
 		def["description"] = im.text(d, q.DescExt)
 	}
 	im.byLink = map[string]*questionnaire.Item{}
-	im.sections = map[*questionnaire.Score]string{}
 	items := im.items("item", q.Item, nil)
 	if len(items) == 0 {
 		im.refuse("item", "no items", "nothing a patient could answer")
@@ -756,12 +762,12 @@ func (im *importer) conditions(path string, it *item, m map[string]any) map[stri
 func (im *importer) scoreItem(path string, it *item, code string, ancestors []string) bool {
 	switch code {
 	case scoreTotal, scoreSection:
-		sc := &questionnaire.Score{ID: it.LinkID, Title: questionnaire.Text(im.text(firstNonEmpty(it.Text, it.LinkID), it.TextExt)), Method: questionnaire.MethodSum}
+		sc := scoreSpec{linkID: it.LinkID, title: im.text(firstNonEmpty(it.Text, it.LinkID), it.TextExt)}
 		if code == scoreSection {
 			if len(ancestors) == 0 {
 				im.note(path, "section score", "not in a group: sums the whole form, as a total score does")
 			} else {
-				im.sections[sc] = ancestors[len(ancestors)-1]
+				sc.group = ancestors[len(ancestors)-1]
 			}
 		}
 		im.scores = append(im.scores, sc)
@@ -779,18 +785,17 @@ func (im *importer) scoreItem(path string, it *item, code string, ancestors []st
 func (im *importer) scoreList() []map[string]any {
 	var out []map[string]any
 	for _, s := range im.scores {
-		group, isSection := im.sections[s]
 		var items []string
 		for _, si := range im.scored {
-			if !isSection || slices.Contains(si.ancestors, group) {
+			if s.group == "" || slices.Contains(si.ancestors, s.group) {
 				items = append(items, si.linkID)
 			}
 		}
 		if len(items) == 0 {
-			im.note("score "+s.ID, "score", "no scored question to sum; not imported")
+			im.note("score "+s.linkID, "score", "no scored question to sum; not imported")
 			continue
 		}
-		out = append(out, map[string]any{"id": scoreID(s.ID), "title": s.Title, "method": s.Method, "items": items})
+		out = append(out, map[string]any{"id": scoreID(s.linkID), "title": s.title, "method": questionnaire.MethodSum, "items": items})
 	}
 	return out
 }
