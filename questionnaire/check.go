@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -66,6 +67,13 @@ func (c *checker) definition() {
 		c.ps.add("version", ProblemRequired, "missing")
 	case !semverPattern.MatchString(d.Version):
 		c.ps.add("version", ProblemPattern, "%q is not a semantic version such as 1.0.0", d.Version)
+	}
+	if d.URL != "" {
+		if u, err := url.Parse(d.URL); err != nil || !u.IsAbs() || strings.ContainsAny(d.URL, "| \t\r\n") {
+			c.ps.add("url", ProblemPattern, "%q is not an absolute URL without spaces or '|'", d.URL)
+		} else if strings.HasPrefix(d.URL, DerivedURLPrefix) {
+			c.ps.add("url", ProblemPattern, "%q: urls starting %s are derived from the id; leave url out", d.URL, DerivedURLPrefix)
+		}
 	}
 	if len(d.Languages) == 0 {
 		c.ps.add("languages", ProblemRequired, "declare at least one language")
@@ -261,6 +269,14 @@ func (c *checker) options(path string, it *Item) {
 			}
 		}
 		c.text(join(p, "text"), o.Text, true)
+		if o.System != "" {
+			if u, err := url.Parse(o.System); err != nil || !u.IsAbs() || strings.ContainsAny(o.System, " \t\r\n") {
+				c.ps.add(join(p, "system"), ProblemPattern, "%q is not an absolute URI", o.System)
+			}
+		}
+		if o.Code != "" && (strings.TrimSpace(o.Code) != o.Code || o.Code == o.Value) {
+			c.ps.add(join(p, "code"), ProblemPattern, "%q: a code is given only when it differs from value, without leading or trailing spaces", o.Code)
+		}
 		if o.Exclusive && it.Type != MultiChoice {
 			c.ps.add(join(p, "exclusive"), ProblemNotAllowed, "only a multichoice item has exclusive options")
 		}

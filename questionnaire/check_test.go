@@ -111,6 +111,26 @@ func TestParse(t *testing.T) {
 		}
 	})
 
+	t.Run("a canonical url and an option's FHIR coding", func(t *testing.T) {
+		d := mustParse(t, string(mutated(t, func(d map[string]any) {
+			d["url"] = "http://helsenorge.no/Questionnaire/x"
+			o := item(d, 0, 1)["options"].([]any)[0].(map[string]any)
+			o["system"], o["code"] = "http://snomed.info/sct", "yes please"
+		})))
+		if got := d.Canonical(); got != "http://helsenorge.no/Questionnaire/x|1.2.3" {
+			t.Errorf("Canonical = %q", got)
+		}
+		if got := d.Item("used").Option("yes"); got.System != "http://snomed.info/sct" || got.FHIRCode() != "yes please" {
+			t.Errorf("option = %+v, FHIRCode %q", got, got.FHIRCode())
+		}
+		if got := d.Item("used").Option("no").FHIRCode(); got != "no" {
+			t.Errorf("FHIRCode without a code = %q, want the value", got)
+		}
+		if got := mustParse(t, baseDefinition).Canonical(); got != "urn:eprom:questionnaire:test-form|1.2.3" {
+			t.Errorf("derived Canonical = %q", got)
+		}
+	})
+
 	t.Run("loose top-level items are gathered into pages", func(t *testing.T) {
 		d := mustParse(t, `{"id": "loose", "version": "1.0.0", "languages": ["en"], "title": {"en": "T"}, "items": [
 			{"linkId": "a", "type": "boolean", "text": {"en": "A"}},
@@ -148,6 +168,15 @@ func TestParseProblems(t *testing.T) {
 		{"ErrType on items that are not an array", func(d map[string]any) { d["items"] = "none" },
 			"items", questionnaire.ProblemType},
 		{"ErrRequired without an id", func(d map[string]any) { delete(d, "id") }, "id", questionnaire.ProblemRequired},
+		{"ErrPattern on a url that is not absolute", func(d map[string]any) { d["url"] = "Questionnaire/audit" }, "url", questionnaire.ProblemPattern},
+		{"ErrPattern on a url with the version in it", func(d map[string]any) { d["url"] = "http://x.no/q|1.0.0" }, "url", questionnaire.ProblemPattern},
+		{"ErrPattern on a url that is the derived one", func(d map[string]any) { d["url"] = "urn:eprom:questionnaire:test-form" }, "url", questionnaire.ProblemPattern},
+		{"ErrPattern on an option system that is not a URI", func(d map[string]any) {
+			item(d, 0, 1)["options"].([]any)[0].(map[string]any)["system"] = "snomed"
+		}, "items[0].items[1].options[0].system", questionnaire.ProblemPattern},
+		{"ErrPattern on an option code that repeats its value", func(d map[string]any) {
+			item(d, 0, 1)["options"].([]any)[0].(map[string]any)["code"] = "yes"
+		}, "items[0].items[1].options[0].code", questionnaire.ProblemPattern},
 		{"ErrPattern on an id with capitals", func(d map[string]any) { d["id"] = "Test" }, "id", questionnaire.ProblemPattern},
 		{"ErrPattern on a version that is not semantic", func(d map[string]any) { d["version"] = "1.0" },
 			"version", questionnaire.ProblemPattern},

@@ -65,8 +65,12 @@ func (t Text) Get(langs ...string) string {
 
 // Definition is one version of a questionnaire.
 type Definition struct {
-	ID           string            `json:"id"`
-	Version      string            `json:"version"`
+	ID      string `json:"id"`
+	Version string `json:"version"`
+	// URL is the canonical URL of the FHIR Questionnaire the definition
+	// is, or was imported from; a QuestionnaireResponse names it with the
+	// version. Without it the canonical is derived from the id (FHIRURL).
+	URL          string            `json:"url,omitempty"`
 	Languages    []string          `json:"languages"`
 	Title        Text              `json:"title"`
 	PatientTitle Text              `json:"patientTitle,omitempty"` // shown to patients instead of Title; see ShownTitle
@@ -118,6 +122,11 @@ type Option struct {
 	Text      Text     `json:"text"`
 	Score     *float64 `json:"score,omitempty"`
 	Exclusive bool     `json:"exclusive,omitempty"`
+	// System and Code are the FHIR coding the option stands for, as an
+	// imported form had it: Code only where it is not Value (a code with
+	// spaces, say). A QuestionnaireResponse answers with them.
+	System string `json:"system,omitempty"`
+	Code   string `json:"code,omitempty"`
 }
 
 // Condition is one enableWhen condition: the item is shown when the answer
@@ -190,6 +199,30 @@ func (d *Definition) ShownTitle() Text {
 		return d.PatientTitle
 	}
 	return d.Title
+}
+
+// DerivedURLPrefix starts the canonical URL of a definition that does not
+// set one: DerivedURLPrefix + id.
+const DerivedURLPrefix = "urn:eprom:questionnaire:"
+
+// FHIRURL returns the definition's canonical URL: URL, or one derived
+// from the id.
+func (d *Definition) FHIRURL() string {
+	if d.URL != "" {
+		return d.URL
+	}
+	return DerivedURLPrefix + d.ID
+}
+
+// Canonical returns the definition's FHIR canonical reference, url|version.
+func (d *Definition) Canonical() string { return d.FHIRURL() + "|" + d.Version }
+
+// FHIRCode returns the FHIR code of the option: Code, or else Value.
+func (o *Option) FHIRCode() string {
+	if o.Code != "" {
+		return o.Code
+	}
+	return o.Value
 }
 
 // Digest returns "sha256:" and the hex SHA-256 of the definition file's
