@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -98,7 +99,7 @@ func TestSchemasImport(t *testing.T) {
 	src := fhirMaterial(t, "eprom schemas import")
 	out := t.TempDir()
 	code, stdout, _ := runCmd(t, "schemas", "import", "-out", out, filepath.Join(src, "rkfhir-GAD-7.json"), filepath.Join(src, "refero-scoring-choice-radio-button.json"))
-	if code != 0 || !strings.Contains(stdout, "ok    "+filepath.Join(src, "rkfhir-GAD-7.json")+": generalized-anxiety-disorder-7 1.0.0 items=8 pages=1 scores=0 report=14") {
+	if code != 0 || !strings.Contains(stdout, "ok    "+filepath.Join(src, "rkfhir-GAD-7.json")+": generalized-anxiety-disorder-7 1.0.0 items=8 pages=1 scores=0 report=0") {
 		t.Fatalf("import: %d\n%s", code, stdout)
 	}
 	// What it wrote passes the format's check.
@@ -121,6 +122,38 @@ func TestSchemasImport(t *testing.T) {
 	// -lenient imports what can be imported.
 	if code, _, _ := runCmd(t, "schemas", "import", "-lenient", filepath.Join(src, "refero-preview-skjema.json")); code != 0 {
 		t.Errorf("lenient: exit %d", code)
+	}
+}
+
+// eprom schemas export -fhir writes a shipped definition as an R4
+// Questionnaire; eprom schemas import of that file writes the definition
+// back, with the digest the shipped one has.
+func TestSchemasExport(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "audit.fhir.json")
+	if code, _, stderr := runCmd(t, "schemas", "export", "-fhir", "-out", file, "audit@1.1.0"); code != 0 {
+		t.Fatalf("export: %d %s", code, stderr)
+	}
+	out := t.TempDir()
+	if code, stdout, _ := runCmd(t, "schemas", "import", "-out", out, file); code != 0 || !strings.Contains(stdout, "audit 1.1.0 items=") || !strings.Contains(stdout, "report=0") {
+		t.Fatalf("import of the export: %d\n%s", code, stdout)
+	}
+	_, shipped, _ := runCmd(t, "schemas", "check")
+	_, back, _ := runCmd(t, "schemas", "check", out)
+	digest := regexp.MustCompile(`ok +audit +1\.1\.0 .* (sha256:[0-9a-f]{64})`)
+	want, got := digest.FindStringSubmatch(shipped), digest.FindStringSubmatch(back)
+	if want == nil || got == nil || got[1] != want[1] {
+		t.Errorf("digest after the round trip: %v, want %v\n%s", got, want, back)
+	}
+	// On stdout, the latest version; an unknown id is exit 1, no -fhir is usage.
+	if code, stdout, _ := runCmd(t, "schemas", "export", "-fhir", "dudit"); code != 0 || !strings.Contains(stdout, `"resourceType": "Questionnaire"`) || !strings.Contains(stdout, `"version": "1.1.0"`) {
+		t.Errorf("export to stdout: %d\n%.300s", code, stdout)
+	}
+	if code, _, stderr := runCmd(t, "schemas", "export", "-fhir", "nope"); code != 1 || !strings.Contains(stderr, `no questionnaire "nope"`) {
+		t.Errorf("unknown id: %d %s", code, stderr)
+	}
+	if code, _, _ := runCmd(t, "schemas", "export", "audit"); code != 2 {
+		t.Errorf("without -fhir: exit %d, want 2", code)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 	"eprom/schemas"
 )
 
-const schemasUsage = "usage: eprom schemas check [DIR]\n       eprom schemas import [-out DIR] [-lenient] FILE...\n"
+const schemasUsage = "usage: eprom schemas check [DIR]\n       eprom schemas import [-out DIR] [-lenient] FILE...\n       eprom schemas export -fhir [-schemas DIR] [-out FILE] ID[@VERSION]\n"
 
 // runSchemas runs `eprom schemas check [DIR]`: one line per definition, then
 // every problem with its file and path; exit status 1 on any problem. And
@@ -22,6 +22,9 @@ const schemasUsage = "usage: eprom schemas check [DIR]\n       eprom schemas imp
 func runSchemas(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "import" {
 		return runImport(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "export" {
+		return runExport(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "check" || len(args) > 2 {
 		fmt.Fprint(stderr, schemasUsage)
@@ -166,4 +169,54 @@ func importFile(file, out string, lenient bool, seen map[string]string, stdout i
 		fmt.Fprintf(stdout, "      wrote %s\n", name)
 	}
 	return true
+}
+
+// runExport runs `eprom schemas export -fhir [-schemas DIR] [-out FILE]
+// ID[@VERSION]`: the definition (the latest version unless one is given;
+// the shipped ones, and those in DIR or EPROM_SCHEMAS) as an R4
+// Questionnaire, on stdout or into FILE.
+func runExport(args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("eprom schemas export", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	asFHIR := flags.Bool("fhir", false, "write an R4 Questionnaire (the only format there is to export to)")
+	dir := flags.String("schemas", os.Getenv("EPROM_SCHEMAS"), "a folder of definitions beside the shipped ones (default $EPROM_SCHEMAS)")
+	out := flags.String("out", "", "write into this file instead of stdout")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if !*asFHIR || flags.NArg() != 1 {
+		fmt.Fprint(stderr, schemasUsage)
+		return 2
+	}
+	folders := []fs.FS{schemas.Shipped()}
+	if *dir != "" {
+		folders = append(folders, os.DirFS(*dir))
+	}
+	cat, err := schemas.Load(folders...)
+	if err != nil {
+		fmt.Fprintf(stderr, "eprom: schemas export: %v\n", err)
+		return 1
+	}
+	id, version, _ := strings.Cut(flags.Arg(0), "@")
+	d, err := cat.Get(id, version)
+	if err != nil {
+		fmt.Fprintf(stderr, "eprom: schemas export: %v\n", err)
+		return 1
+	}
+	data, err := fhir.Export(d)
+	if err != nil {
+		fmt.Fprintf(stderr, "eprom: schemas export: %v\n", err)
+		return 1
+	}
+	data = append(data, '\n')
+	if *out == "" {
+		_, err = stdout.Write(data)
+	} else {
+		err = os.WriteFile(*out, data, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "eprom: schemas export: %v\n", err)
+		return 1
+	}
+	return 0
 }

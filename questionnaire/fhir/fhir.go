@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -60,7 +61,7 @@ func Import(data []byte, lenient bool) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	im := &importer{q: q, valueSets: map[string][]concept{}}
+	im := &importer{q: q, valueSets: map[string][]concept{}, codes: map[string]map[string]string{}}
 	for i, raw := range q.Contained {
 		im.containedValueSet(fmt.Sprintf("contained[%d]", i), raw)
 	}
@@ -100,6 +101,8 @@ type (
 		Language     string            `json:"language"`
 		Description  string            `json:"description"`
 		DescExt      *element          `json:"_description"`
+		Copyright    string            `json:"copyright"`
+		Extension    []extension       `json:"extension"`
 		Item         []*item           `json:"item"`
 		Contained    []json.RawMessage `json:"contained"`
 		TitleExt     *element          `json:"_title"`
@@ -136,6 +139,15 @@ type (
 		ValueCode    *string     `json:"valueCode"`
 		ValueDate    *string     `json:"valueDate"`
 		Extension    []extension `json:"extension"`
+
+		ValueStringExt       *element `json:"_valueString"`
+		ValueCodeableConcept *struct {
+			Coding []coding `json:"coding"`
+		} `json:"valueCodeableConcept"`
+		ValueExpression *struct {
+			Language   string `json:"language"`
+			Expression string `json:"expression"`
+		} `json:"valueExpression"`
 	}
 	coding struct {
 		System     string      `json:"system"`
@@ -183,22 +195,33 @@ type (
 
 // Extension and code-system URLs the importer knows.
 const (
-	extOrdinal        = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
-	extItemWeight     = "http://hl7.org/fhir/StructureDefinition/itemWeight"
-	extMinValue       = "http://hl7.org/fhir/StructureDefinition/minValue"
-	extMaxValue       = "http://hl7.org/fhir/StructureDefinition/maxValue"
-	extUnit           = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
-	extUnitOption     = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption"
-	extHidden         = "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden"
-	extItemControl    = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
-	extTranslation    = "http://hl7.org/fhir/StructureDefinition/translation"
-	scoringFormulas   = "http://ehelse.no/scoringFormulas"
-	scoreTotal        = "TS"
-	scoreSection      = "SS"
-	scoreQuestion     = "QS"
-	defaultLanguage   = "nb" // the registry's; a Questionnaire without a language is most often Norwegian here
-	importedVersion   = "1.0.0"
-	maxImportedLength = 20000
+	extOrdinal     = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+	extItemWeight  = "http://hl7.org/fhir/StructureDefinition/itemWeight"
+	extMinValue    = "http://hl7.org/fhir/StructureDefinition/minValue"
+	extMaxValue    = "http://hl7.org/fhir/StructureDefinition/maxValue"
+	extUnit        = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
+	extUnitOption  = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption"
+	extHidden      = "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden"
+	extItemControl = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
+	extTranslation = "http://hl7.org/fhir/StructureDefinition/translation"
+
+	extMinLength         = "http://hl7.org/fhir/StructureDefinition/minLength"
+	extRegex             = "http://hl7.org/fhir/StructureDefinition/regex"
+	extMaxDecimalPlaces  = "http://hl7.org/fhir/StructureDefinition/maxDecimalPlaces"
+	extEntryFormat       = "http://hl7.org/fhir/StructureDefinition/entryFormat"
+	extMaxOccurs         = "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs"
+	extValidationText    = "http://ehelse.no/fhir/StructureDefinition/validationtext"
+	extBiodesignValidity = "http://biodesign.stanford.edu/fhir/StructureDefinition/validationtext"
+	extRepeatsText       = "http://ehelse.no/fhir/StructureDefinition/repeatstext"
+	extRenderingXHTML    = "http://hl7.org/fhir/StructureDefinition/rendering-xhtml"
+	extRenderingMarkdown = "http://hl7.org/fhir/StructureDefinition/rendering-markdown"
+	scoringFormulas      = "http://ehelse.no/scoringFormulas"
+	scoreTotal           = "TS"
+	scoreSection         = "SS"
+	scoreQuestion        = "QS"
+	defaultLanguage      = "nb" // the registry's; a Questionnaire without a language is most often Norwegian here
+	importedVersion      = "1.0.0"
+	maxImportedLength    = 20000
 )
 
 // find returns the Questionnaire in data: the resource itself, the first in
@@ -261,9 +284,11 @@ type importer struct {
 	valueSets map[string][]concept
 	report    []Finding
 	byLink    map[string]*questionnaire.Item
-	scores    []scoreSpec         // the TS and SS items, to be filled in by scoreList
-	scored    []scoredItem        // every choice item with option scores, in order, with its section
-	texts     []map[string]string // every text made, to keep the languages all of them have
+	scores    []scoreSpec                  // the TS and SS items, to be filled in by scoreList
+	scored    []scoredItem                 // every choice item with option scores, in order, with its section
+	texts     []map[string]string          // every text made, to keep the languages all of them have
+	seen      []string                     // the translations' languages, in the order they first appear
+	codes     map[string]map[string]string // by linkId, each option's value by its FHIR code
 }
 
 // scoreSpec is a TS or SS item: a sum over the scored questions of the
@@ -272,6 +297,8 @@ type scoreSpec struct {
 	linkID string
 	title  map[string]string
 	group  string
+	items  []string       // the items of a calculatedExpression's sum
+	full   map[string]any // the whole score, from this service's extension
 }
 
 type scoredItem struct {
@@ -348,10 +375,54 @@ func (im *importer) definition() map[string]any {
 		"id":      definitionID(q),
 		"version": version,
 		"title":   im.text(title, q.TitleExt),
-		"source":  firstNonEmpty(q.URL, "FHIR Questionnaire "+q.ID),
+	}
+	// An export of a definition without a url carries the derived one: the
+	// definition had none, and no source was made up for it either.
+	ours := strings.HasPrefix(q.URL, questionnaire.DerivedURLPrefix)
+	switch u, err := url.Parse(q.URL); {
+	case q.URL == "" || ours:
+	case err != nil || !u.IsAbs() || strings.ContainsAny(q.URL, "| \t\r\n"):
+		im.note("url", "url "+strconv.Quote(q.URL), "not an absolute URL; not kept, the canonical is derived from the id")
+	default:
+		def["url"] = q.URL
+	}
+	if !ours {
+		def["source"] = firstNonEmpty(q.URL, "FHIR Questionnaire "+q.ID)
+	}
+	if c := strings.TrimSpace(q.Copyright); c != "" {
+		def["copyright"] = c
 	}
 	if d := strings.TrimSpace(q.Description); d != "" {
 		def["description"] = im.text(d, q.DescExt)
+	}
+	translations := map[string]string{}
+	for i, e := range q.Extension {
+		p := fmt.Sprintf("extension[%d]", i)
+		switch {
+		case e.URL == extPatientTitle && e.ValueString != nil:
+			def["patientTitle"] = im.text(*e.ValueString, e.ValueStringExt)
+		case e.URL == extDemo && e.ValueBoolean != nil:
+			if *e.ValueBoolean {
+				def["demo"] = true
+			}
+		case e.URL == extSource && e.ValueString != nil:
+			def["source"] = *e.ValueString
+		case e.URL == extTranslationStatus:
+			var lang, status string
+			for _, part := range e.Extension {
+				switch {
+				case part.URL == "lang" && part.ValueCode != nil:
+					lang = *part.ValueCode
+				case part.URL == "status" && part.ValueCode != nil:
+					status = *part.ValueCode
+				}
+			}
+			if lang != "" && status != "" {
+				translations[language(lang)] = status
+			}
+		default:
+			im.note(p, "extension "+e.URL, "not understood; ignored")
+		}
 	}
 	im.byLink = map[string]*questionnaire.Item{}
 	items := im.items("item", q.Item, nil)
@@ -363,6 +434,14 @@ func (im *importer) definition() map[string]any {
 		def["scores"] = scores
 	}
 	def["languages"] = im.languages()
+	for l := range translations {
+		if !slices.Contains(def["languages"].([]string), l) {
+			delete(translations, l)
+		}
+	}
+	if len(translations) > 0 {
+		def["translations"] = translations
+	}
 	return def
 }
 
@@ -390,6 +469,9 @@ func (im *importer) text(s string, ext ...*element) map[string]string {
 			}
 			if lang != "" && lang != im.lang && content != "" {
 				t[lang] = content
+				if !slices.Contains(im.seen, lang) {
+					im.seen = append(im.seen, lang)
+				}
 			}
 		}
 	}
@@ -406,19 +488,17 @@ func (im *importer) languages() []string {
 			count[l]++
 		}
 	}
+	// The form's language first, then the translations in the order they
+	// first appear (an export writes them in the declared order).
 	langs := []string{im.lang}
 	var partial []string
-	for l, n := range count {
-		switch {
-		case l == im.lang:
-		case n == len(im.texts):
+	for _, l := range im.seen {
+		if n := count[l]; n == len(im.texts) {
 			langs = append(langs, l)
-		default:
+		} else {
 			partial = append(partial, fmt.Sprintf("%s (%d of %d texts)", l, n, len(im.texts)))
 		}
 	}
-	slices.Sort(langs[1:])
-	slices.Sort(partial)
 	keep := map[string]bool{}
 	for _, l := range langs {
 		keep[l] = true
@@ -474,9 +554,62 @@ func (im *importer) items(path string, list []*item, ancestors []string) []map[s
 	return out
 }
 
+// Extensions of an item that the mapping reads, or reports in its own words.
+var itemExtensions = map[string]bool{
+	extMinValue: true, extMaxValue: true, extUnit: true, extUnitOption: true, extItemControl: true,
+	extHidden: true, extSensitive: true, extMinDate: true, extMaxDate: true, extSliderStep: true,
+	extScore: true, extCalculated: true,
+}
+
+// Extensions that constrain or decorate an answer beyond what a page of
+// this service checks; each is a line of the report saying what happens.
+var unchecked = map[string]string{
+	extMinLength:         "a minimum length is not checked; a shorter answer is accepted",
+	extRegex:             "the pattern is not checked; any text within maxLength is accepted",
+	extMaxDecimalPlaces:  "the number of decimals is not checked",
+	extEntryFormat:       "the format hint is not shown; the page shows its own (dates as dd.mm.åååå)",
+	extValidationText:    "a custom error text; the page gives its own, in the patient's language",
+	extBiodesignValidity: "a custom error text; the page gives its own, in the patient's language",
+	extMaxOccurs:         "a repeating answer is not supported; one answer is taken",
+	extRepeatsText:       "a repeating answer is not supported; one answer is taken",
+}
+
+// control returns the item's questionnaire-itemControl code, or "".
+func control(exts []extension) string {
+	if e := extensionOf(exts, extItemControl); e != nil && e.ValueCodeableConcept != nil {
+		for _, c := range e.ValueCodeableConcept.Coding {
+			if c.Code != "" {
+				return c.Code
+			}
+		}
+	}
+	return ""
+}
+
+// formatting reports a text's rendering-xhtml or rendering-markdown: the
+// page shows text, never markup from a form, so the plain text is shown.
+func (im *importer) formatting(path string, ext *element) {
+	if ext == nil {
+		return
+	}
+	for _, e := range ext.Extension {
+		if e.URL == extRenderingXHTML || e.URL == extRenderingMarkdown {
+			im.note(path, e.URL[strings.LastIndex(e.URL, "/")+1:], "the formatting is not kept: the page shows the plain text (text), never markup from a form")
+		}
+	}
+}
+
 // item maps one item, or returns nil when it becomes something else (a
 // score) or cannot be shown.
 func (im *importer) item(path string, it *item, ancestors []string) map[string]any {
+	if e := extensionOf(it.Extension, extScore); e != nil {
+		im.ownScore(path, it, e)
+		return nil
+	}
+	if e := extensionOf(it.Extension, extCalculated); e != nil {
+		im.calculated(path, it, e)
+		return nil
+	}
 	if e := extensionOf(it.Extension, extHidden); e != nil && e.ValueBoolean != nil && *e.ValueBoolean {
 		im.note(path, "hidden item "+strconv.Quote(it.LinkID), "questionnaire-hidden: not shown to the patient, not imported")
 		return nil
@@ -489,8 +622,10 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 		}
 	}
 	for _, e := range it.Extension {
-		switch e.URL {
-		case extMinValue, extMaxValue, extUnit, extUnitOption, extItemControl, extHidden:
+		switch {
+		case itemExtensions[e.URL]:
+		case unchecked[e.URL] != "":
+			im.note(path+".extension", e.URL[strings.LastIndex(e.URL, "/")+1:], unchecked[e.URL])
 		default:
 			im.note(path+".extension", "extension "+e.URL, "not understood; ignored")
 		}
@@ -499,8 +634,9 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 		im.note(path+".readOnly", "readOnly", "a read-only question is shown as a question the patient may answer")
 	}
 	if len(it.Initial) > 0 {
-		im.note(path+".initial", "initial", "initial answers are not prefilled yet")
+		im.note(path+".initial", "initial", "initial answers are not prefilled: the patient starts from no answer")
 	}
+	im.formatting(path+"._text", it.TextExt)
 	m := map[string]any{"linkId": it.LinkID}
 	text := strings.TrimSpace(it.Text)
 	if it.Prefix != "" && it.Type != "group" {
@@ -509,13 +645,25 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 	if it.Required {
 		m["required"] = true
 	}
+	if e := extensionOf(it.Extension, extSensitive); e != nil && e.ValueBoolean != nil && *e.ValueBoolean {
+		m["sensitive"] = true
+	}
+	ctl := control(it.Extension)
 	switch it.Type {
 	case "group":
 		m["type"] = "group"
 		if it.Repeats {
 			im.refuse(path+".repeats", "repeating group", "a page cannot repeat a group of questions")
 		}
-		children := im.items(path+".item", it.Item, append(slices.Clone(ancestors), it.LinkID))
+		var shown []*item
+		for i, c := range it.Item {
+			if c.Type == "display" && control(c.Extension) == controlHelp {
+				im.help(fmt.Sprintf("%s.item[%d]", path, i), c, m)
+				continue
+			}
+			shown = append(shown, c)
+		}
+		children := im.items(path+".item", shown, append(slices.Clone(ancestors), it.LinkID))
 		if len(children) == 0 {
 			im.note(path, "group "+strconv.Quote(it.LinkID), "nothing left in it to show; not imported")
 			return nil
@@ -532,6 +680,7 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 		}
 		m["type"] = "display"
 		delete(m, "required")
+		delete(m, "sensitive")
 	case "boolean":
 		m["type"] = "boolean"
 	case "integer", "decimal", "quantity":
@@ -540,6 +689,9 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 			m["type"] = "decimal"
 		}
 		im.numberBounds(path, it, m)
+		if ctl == controlSlider {
+			im.slider(path, it, m)
+		}
 	case "string", "text":
 		m["type"] = "text"
 		if it.Type == "text" {
@@ -551,9 +703,11 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 		}
 	case "date":
 		m["type"] = "date"
+		im.dateBounds(path, it, m)
 	case "dateTime":
 		m["type"] = "date"
 		im.note(path+".type", "dateTime", "asked as a date; the time of day is not asked")
+		im.dateBounds(path, it, m)
 	case "time":
 		m["type"] = "text"
 		m["maxLength"] = 5
@@ -571,6 +725,13 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 		if it.Repeats {
 			m["type"] = "multichoice"
 		}
+		switch ctl {
+		case "", controlRadioButton, controlCheckBox:
+		case controlDropDown, controlAutocomplete:
+			im.note(path+".extension", "itemControl "+ctl, fmt.Sprintf("the %d options are offered as a list to tick, which works without a script and with a screen reader", len(opts)))
+		default:
+			im.note(path+".extension", "itemControl "+ctl, "not known for a choice; offered as a list to tick")
+		}
 		m["options"] = opts
 		if hasScores(opts) {
 			im.scored = append(im.scored, scoredItem{linkID: it.LinkID, ancestors: ancestors})
@@ -582,6 +743,9 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 		im.refuse(path+".type", strconv.Quote(it.Type), "not an item type of FHIR R4 the importer knows")
 		return nil
 	}
+	if it.Type != "group" {
+		im.children(path, it, m)
+	}
 	if text == "" {
 		text = it.LinkID
 		im.note(path+".text", "no text", "the linkId is shown as the question")
@@ -589,6 +753,77 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 	m["text"] = im.text(text, it.TextExt)
 	return im.conditions(path, it, m)
 }
+
+// help makes a display item with itemControl help the help text of m.
+func (im *importer) help(path string, c *item, m map[string]any) {
+	if _, twice := m["help"]; twice {
+		im.note(path, "help", "a second help text; not imported")
+		return
+	}
+	if t := strings.TrimSpace(c.Text); t != "" {
+		im.formatting(path+"._text", c.TextExt)
+		m["help"] = im.text(t, c.TextExt)
+	}
+}
+
+// children maps the items under a question: help texts, and a slider's
+// end labels; a question under a question has no place on the page.
+func (im *importer) children(path string, it *item, m map[string]any) {
+	for i, c := range it.Item {
+		p := fmt.Sprintf("%s.item[%d]", path, i)
+		ctl := control(c.Extension)
+		switch {
+		case c.Type == "display" && ctl == controlHelp:
+			im.help(p, c, m)
+		case c.Type == "display" && (ctl == controlLower || ctl == controlUpper) && m["type"] == "scale":
+			key := "minLabel"
+			if ctl == controlUpper {
+				key = "maxLabel"
+			}
+			im.formatting(p+"._text", c.TextExt)
+			m[key] = im.text(strings.TrimSpace(c.Text), c.TextExt)
+		case c.Type == "display":
+			im.note(p, "display "+strconv.Quote(c.LinkID), "a text under a question: not imported")
+		default:
+			im.refuse(p, "item "+strconv.Quote(c.LinkID), "a question nested under a question has no place on a page")
+		}
+	}
+}
+
+// slider makes an integer with itemControl slider a scale when its ends
+// are whole numbers a patient can choose among on one line.
+func (im *importer) slider(path string, it *item, m map[string]any) {
+	lo, okLo := m["min"].(int64)
+	hi, okHi := m["max"].(int64)
+	if it.Type != "integer" || !okLo || !okHi || hi-lo < 1 || hi-lo > 20 {
+		im.note(path+".extension", "itemControl slider", "asked as a number: a scale needs whole-number ends at most 20 apart")
+		return
+	}
+	if e := extensionOf(it.Extension, extSliderStep); e != nil && (e.ValueInteger == nil || *e.ValueInteger != 1) {
+		im.note(path+".extension", "sliderStepValue", "a scale steps by 1")
+	}
+	m["type"] = "scale"
+	_ = lo
+}
+
+// dateBounds maps minValue/maxValue dates, and this service's "today".
+func (im *importer) dateBounds(path string, it *item, m map[string]any) {
+	for _, b := range []struct{ url, own, key string }{{extMinValue, extMinDate, "minDate"}, {extMaxValue, extMaxDate, "maxDate"}} {
+		if e := extensionOf(it.Extension, b.url); e != nil {
+			switch {
+			case e.ValueDate != nil && dateOnly.MatchString(*e.ValueDate):
+				m[b.key] = *e.ValueDate
+			default:
+				im.note(path+".extension", b.key, "not a date (YYYY-MM-DD); not checked")
+			}
+		}
+		if e := extensionOf(it.Extension, b.own); e != nil && e.ValueString != nil && *e.ValueString == "today" {
+			m[b.key] = "today"
+		}
+	}
+}
+
+var dateOnly = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
 func hasScores(opts []map[string]any) bool {
 	for _, o := range opts {
@@ -646,8 +881,11 @@ var notValue = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 func (im *importer) options(path string, it *item) []map[string]any {
 	type opt struct {
 		value, text string
+		system      string
 		ext         *element // the text's translations
 		score       *float64
+		exclusive   bool
+		own         string // the value an export gave the option
 	}
 	var list []opt
 	switch {
@@ -657,7 +895,18 @@ func (im *importer) options(path string, it *item) []map[string]any {
 			switch {
 			case o.ValueCoding != nil:
 				c := o.ValueCoding
-				list = append(list, opt{value: c.Code, text: firstNonEmpty(c.Display, c.Code), ext: c.DisplayExt, score: ordinal(append(c.Extension, o.Extension...))})
+				x := opt{value: c.Code, system: c.System, text: firstNonEmpty(c.Display, c.Code), ext: c.DisplayExt, score: ordinal(append(c.Extension, o.Extension...))}
+				if e := extensionOf(o.Extension, extOptionExclusive); e != nil && e.ValueBoolean != nil {
+					x.exclusive = *e.ValueBoolean
+				}
+				if e := extensionOf(o.Extension, extOptionValue); e != nil && e.ValueString != nil {
+					x.own = *e.ValueString
+				}
+				list = append(list, x)
+				continue
+			}
+			im.note(p, "answerOption", "not a valueCoding: a QuestionnaireResponse answers it as a valueCoding with the value as its code")
+			switch {
 			case o.ValueString != nil:
 				list = append(list, opt{value: *o.ValueString, text: *o.ValueString, ext: o.ValueStringExt, score: ordinal(o.Extension)})
 			case o.ValueInteger != nil:
@@ -676,29 +925,40 @@ func (im *importer) options(path string, it *item) []map[string]any {
 			return nil
 		}
 		for _, c := range concepts {
-			list = append(list, opt{value: c.Code, text: firstNonEmpty(c.Display, c.Code), ext: c.DisplayExt, score: ordinal(c.Extension)})
+			list = append(list, opt{value: c.Code, system: c.system, text: firstNonEmpty(c.Display, c.Code), ext: c.DisplayExt, score: ordinal(c.Extension)})
 		}
 	}
+	// A value is the code with what a value may not hold made '-'; the
+	// code itself is kept beside it, so a response answers with it.
 	seen := map[string]bool{}
+	codes := map[string]string{}
 	var out []map[string]any
 	for i, o := range list {
-		v := strings.Trim(notValue.ReplaceAllString(o.value, "-"), "-")
-		if v == "" {
-			v = strconv.Itoa(i + 1)
-		}
-		if v != o.value {
-			im.note(fmt.Sprintf("%s.answerOption[%d]", path, i), "code "+strconv.Quote(o.value), "stored as "+strconv.Quote(v))
+		v := optionValue(o.value, i)
+		if o.own != "" && !notValue.MatchString(o.own) {
+			v = o.own
 		}
 		for seen[v] {
 			v += "-" + strconv.Itoa(i+1)
 		}
 		seen[v] = true
+		codes[o.value] = v
 		m := map[string]any{"value": v, "text": im.text(o.text, o.ext)}
+		if o.value != v && o.value != "" {
+			m["code"] = o.value
+		}
+		if u, err := url.Parse(o.system); o.system != "" && err == nil && u.IsAbs() && !strings.ContainsAny(o.system, " \t\r\n") {
+			m["system"] = o.system
+		}
 		if o.score != nil {
 			m["score"] = *o.score
 		}
+		if o.exclusive && it.Repeats {
+			m["exclusive"] = true
+		}
 		out = append(out, m)
 	}
+	im.codes[it.LinkID] = codes
 	return out
 }
 
@@ -733,7 +993,11 @@ func (im *importer) conditions(path string, it *item, m map[string]any) map[stri
 		case w.AnswerBoolean != nil:
 			c["answer"] = *w.AnswerBoolean
 		case w.AnswerCoding != nil:
-			c["answer"] = strings.Trim(notValue.ReplaceAllString(w.AnswerCoding.Code, "-"), "-")
+			v, ok := im.codes[w.Question][w.AnswerCoding.Code]
+			if !ok {
+				v = optionValue(w.AnswerCoding.Code, 0)
+			}
+			c["answer"] = v
 		case w.AnswerString != nil:
 			c["answer"] = *w.AnswerString
 		case w.AnswerInteger != nil:
@@ -784,7 +1048,29 @@ func (im *importer) scoreItem(path string, it *item, code string, ancestors []st
 // scored question, a section score those in its group (at any depth).
 func (im *importer) scoreList() []map[string]any {
 	var out []map[string]any
+	scored := map[string]bool{}
+	for _, si := range im.scored {
+		scored[si.linkID] = true
+	}
 	for _, s := range im.scores {
+		if s.full != nil {
+			out = append(out, s.full)
+			continue
+		}
+		if s.items != nil {
+			var missing []string
+			for _, id := range s.items {
+				if !scored[id] {
+					missing = append(missing, id)
+				}
+			}
+			if len(missing) > 0 {
+				im.note("score "+s.linkID, "calculatedExpression", "sums "+strings.Join(missing, ", ")+", which is not a question with ordinal values; not imported")
+				continue
+			}
+			out = append(out, map[string]any{"id": scoreID(s.linkID), "title": s.title, "method": questionnaire.MethodSum, "items": s.items})
+			continue
+		}
 		var items []string
 		for _, si := range im.scored {
 			if s.group == "" || slices.Contains(si.ancestors, s.group) {
@@ -806,4 +1092,102 @@ func scoreID(linkID string) string {
 		id = "score-" + id
 	}
 	return id
+}
+
+// ownScore reads this service's score extension (an export's score item):
+// the whole score, as the definition had it.
+func (im *importer) ownScore(path string, it *item, e *extension) {
+	sc := map[string]any{}
+	var items, reverse []string
+	var bands []map[string]any
+	for _, part := range e.Extension {
+		switch {
+		case part.URL == "id" && part.ValueString != nil:
+			sc["id"] = *part.ValueString
+		case part.URL == "method" && part.ValueCode != nil:
+			sc["method"] = *part.ValueCode
+		case part.URL == "item" && part.ValueString != nil:
+			items = append(items, *part.ValueString)
+		case part.URL == "reverse" && part.ValueString != nil:
+			reverse = append(reverse, *part.ValueString)
+		case part.URL == "minAnswered" && part.ValueInteger != nil:
+			sc["minAnswered"] = *part.ValueInteger
+		case part.URL == "prorate" && part.ValueBoolean != nil && *part.ValueBoolean:
+			sc["prorate"] = true
+		case part.URL == "hiddenScore" && part.ValueDecimal != nil:
+			sc["hiddenScore"] = *part.ValueDecimal
+		case part.URL == "band":
+			b := map[string]any{}
+			for _, f := range part.Extension {
+				switch {
+				case f.URL == "code" && f.ValueString != nil:
+					b["code"] = *f.ValueString
+				case (f.URL == "min" || f.URL == "max") && f.ValueDecimal != nil:
+					b[f.URL] = *f.ValueDecimal
+				case f.URL == "label" && f.ValueString != nil:
+					b["label"] = im.text(*f.ValueString, f.ValueStringExt)
+				}
+			}
+			bands = append(bands, b)
+		default:
+			im.note(path+".extension", "score "+strconv.Quote(part.URL), "not understood; ignored")
+		}
+	}
+	sc["items"] = items
+	if len(reverse) > 0 {
+		sc["reverse"] = reverse
+	}
+	if len(bands) > 0 {
+		sc["bands"] = bands
+	}
+	if t := strings.TrimSpace(it.Text); t != "" {
+		sc["title"] = im.text(t, it.TextExt)
+	}
+	im.scores = append(im.scores, scoreSpec{linkID: it.LinkID, full: sc})
+}
+
+// The plain sums of ordinal values that the importer reads from an SDC
+// calculatedExpression: a where over linkIds, or a + of single items.
+var (
+	sumOfList = regexp.MustCompile(`^%resource\.(?:repeat\(item\)|descendants\(\))\.where\(linkIdin\(((?:'[^']+'\|)*'[^']+')\)\)\.answer\.value\.(?:ordinal|weight)\(\)\.sum\(\)$`)
+	sumTerm   = regexp.MustCompile(`^\(?%resource\.(?:repeat\(item\)|descendants\(\)|item(?:\.item)*)\.where\(linkId='([^']+)'\)\.answer\.value\.(?:ordinal|weight)\(\)\)?$`)
+)
+
+// sumItems returns the linkIds an expression sums the ordinal values of,
+// or nil when it is not such a plain sum.
+func sumItems(expr string) []string {
+	expr = strings.Join(strings.Fields(expr), "")
+	if m := sumOfList.FindStringSubmatch(expr); m != nil {
+		var ids []string
+		for _, q := range strings.Split(m[1], "|") {
+			ids = append(ids, strings.Trim(q, "'"))
+		}
+		return ids
+	}
+	var ids []string
+	for _, term := range strings.Split(expr, "+") {
+		m := sumTerm.FindStringSubmatch(term)
+		if m == nil {
+			return nil
+		}
+		ids = append(ids, m[1])
+	}
+	return ids
+}
+
+// calculated reads an SDC calculatedExpression: a plain sum of ordinal
+// values becomes a score; any other expression is reported unsupported.
+func (im *importer) calculated(path string, it *item, e *extension) {
+	if e.ValueExpression == nil || e.ValueExpression.Language != fhirPathMediaType {
+		im.note(path+".extension", "calculatedExpression", "not a FHIRPath expression: unsupported, not computed")
+		return
+	}
+	ids := sumItems(e.ValueExpression.Expression)
+	if ids == nil {
+		im.note(path+".extension", "calculatedExpression "+strconv.Quote(e.ValueExpression.Expression), "unsupported: only a plain sum of ordinal values is computed; this item is not imported")
+		return
+	}
+	sc := scoreSpec{linkID: it.LinkID, items: ids, title: im.text(firstNonEmpty(it.Text, it.LinkID), it.TextExt)}
+	im.scores = append(im.scores, sc)
+	im.note(path, "calculatedExpression", "a sum of the ordinal values of "+strings.Join(ids, ", ")+": becomes the score "+strconv.Quote(scoreID(it.LinkID))+", computed, not asked")
 }

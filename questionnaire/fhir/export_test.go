@@ -1,0 +1,176 @@
+package fhir_test
+
+import (
+	"encoding/json"
+	"io/fs"
+	"strings"
+	"testing"
+
+	"eprom/questionnaire"
+	"eprom/questionnaire/fhir"
+	"eprom/schemas"
+)
+
+// shipped returns every shipped definition, parsed.
+func shipped(t *testing.T) []*questionnaire.Definition {
+	t.Helper()
+	names, err := fs.Glob(schemas.Shipped(), "*-*.json")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no shipped definitions: %v", err)
+	}
+	var defs []*questionnaire.Definition
+	for _, n := range names {
+		data, err := fs.ReadFile(schemas.Shipped(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := questionnaire.Parse(data)
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		defs = append(defs, d)
+	}
+	return defs
+}
+
+// Export, then import: the same definition, to the digest, with an empty
+// report, for every shipped definition.
+func TestExportRoundTrip(t *testing.T) {
+	for _, d := range shipped(t) {
+		t.Run(d.ID+"@"+d.Version, func(t *testing.T) {
+			out, err := fhir.Export(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := fhir.Import(out, false)
+			if err != nil {
+				t.Fatalf("import of the export: %v\n%s", err, out)
+			}
+			for _, f := range res.Report {
+				t.Errorf("report: %s", f)
+			}
+			if got := res.Definition.Digest(); got != d.Digest() {
+				orig, _ := json.MarshalIndent(d, "", " ")
+				t.Errorf("digest %s, want %s\nimported:\n%s\noriginal:\n%s", got, d.Digest(), res.JSON, orig)
+			}
+		})
+	}
+}
+
+// The export is a Questionnaire an SDC renderer reads: FHIR's own elements
+// for what FHIR has, the core extensions for ordinal values, units and
+// bounds, and a plain sum as a calculatedExpression.
+func TestExportUsesFHIRElements(t *testing.T) {
+	var audit *questionnaire.Definition
+	for _, d := range shipped(t) {
+		if d.ID == "audit" && (audit == nil || d.Version > audit.Version) {
+			audit = d
+		}
+	}
+	out, err := fhir.Export(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q struct {
+		ResourceType, URL, Version, Status, Language string
+		Item                                         []struct {
+			LinkID, Type string
+			Item         []struct {
+				LinkID, Type, Text string
+				Required           bool
+				AnswerOption       []struct {
+					ValueCoding struct {
+						Code, Display string
+						Extension     []struct {
+							URL          string
+							ValueDecimal *float64
+						}
+					}
+				}
+				EnableWhen []map[string]any
+			}
+			Extension []struct {
+				URL             string
+				ValueExpression *struct{ Language, Expression string }
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &q); err != nil {
+		t.Fatal(err)
+	}
+	if q.ResourceType != "Questionnaire" || q.URL != "urn:eprom:questionnaire:audit" || q.Version != audit.Version || q.Status != "active" || q.Language != "nb" {
+		t.Errorf("header: %+v", q)
+	}
+	q1 := q.Item[0].Item[0]
+	for _, it := range q.Item {
+		for _, c := range it.Item {
+			if c.LinkID == "q1" {
+				q1 = c
+			}
+		}
+	}
+	if q1.Type != "choice" || !q1.Required || len(q1.AnswerOption) == 0 {
+		t.Fatalf("q1: %+v", q1)
+	}
+	o := q1.AnswerOption[len(q1.AnswerOption)-1].ValueCoding
+	if len(o.Extension) != 1 || !strings.HasSuffix(o.Extension[0].URL, "/ordinalValue") || o.Extension[0].ValueDecimal == nil || *o.Extension[0].ValueDecimal != 4 {
+		t.Errorf("q1's last option carries no ordinalValue 4: %+v", o)
+	}
+	sawCalc := false
+	for _, it := range q.Item {
+		for _, e := range it.Extension {
+			if strings.HasSuffix(e.URL, "sdc-questionnaire-calculatedExpression") && e.ValueExpression != nil {
+				sawCalc = e.ValueExpression.Language == "text/fhirpath" && strings.Contains(e.ValueExpression.Expression, "'q1'")
+			}
+		}
+	}
+	if !sawCalc {
+		t.Errorf("no FHIRPath sum for the AUDIT total:\n%s", out)
+	}
+}
+
+// A calculatedExpression that is a plain sum of ordinal values becomes a
+// score; any other is a report line, and the item is not asked.
+func TestImportCalculatedExpression(t *testing.T) {
+	form := func(expr string) []byte {
+		return []byte(`{"resourceType": "Questionnaire", "id": "calc", "language": "en", "status": "active", "item": [
+		 {"linkId": "a", "type": "choice", "text": "A", "answerOption": [
+		   {"valueCoding": {"code": "x", "display": "X", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": 1}]}},
+		   {"valueCoding": {"code": "y", "display": "Y", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": 3}]}}]},
+		 {"linkId": "b", "type": "choice", "text": "B", "answerOption": [
+		   {"valueCoding": {"code": "x", "display": "X", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": 2}]}}]},
+		 {"linkId": "sum", "type": "decimal", "text": "Sum", "readOnly": true, "extension": [
+		   {"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression",
+		    "valueExpression": {"language": "text/fhirpath", "expression": ` + jsonString(expr) + `}}]}]}`)
+	}
+	for _, expr := range []string{
+		"%resource.repeat(item).where(linkId in ('a' | 'b')).answer.value.ordinal().sum()",
+		"%resource.item.where(linkId='a').answer.value.ordinal() + %resource.item.where(linkId = 'b').answer.value.weight()",
+	} {
+		res, err := fhir.Import(form(expr), false)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		d := res.Definition
+		if len(d.Scores) != 1 || strings.Join(d.Scores[0].Items, ",") != "a,b" || d.Item("sum") != nil {
+			t.Errorf("%s: scores %+v, item sum %v", expr, d.Scores, d.Item("sum"))
+			continue
+		}
+		a := questionnaire.Answers{"a": {Type: questionnaire.Choice, String: "y"}, "b": {Type: questionnaire.Choice, String: "x"}}
+		if got := d.ComputeScores(a); len(got) != 1 || got[0].Value == nil || *got[0].Value != 5 {
+			t.Errorf("%s: score of y + x = %+v, want 3 + 2 = 5", expr, got)
+		}
+	}
+	res, err := fhir.Import(form("iif(%resource.item.where(linkId='a').answer.exists(), 1, 0)"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Definition.Scores) != 0 || res.Definition.Item("sum") != nil || len(res.Report) != 1 || !strings.Contains(res.Report[0].Why, "unsupported") {
+		t.Errorf("an expression that is not a sum: scores %+v, report %v", res.Definition.Scores, res.Report)
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
