@@ -428,4 +428,3 @@ func optionValue(code string, i int) string {
 	}
 	return v
 }
-
