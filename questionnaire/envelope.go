@@ -1,6 +1,9 @@
 package questionnaire
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Envelope types.
 const (
@@ -28,6 +31,10 @@ type Envelope struct {
 	Answers         []AnswerJSON     `json:"answers"`
 	Scores          []ScoreResult    `json:"scores"`
 	Events          []Event          `json:"events"`
+	// QuestionnaireResponse is, in a response envelope and only there, the
+	// answers as an R4 QuestionnaireResponse (DESIGN.md §12), the
+	// Response's.
+	QuestionnaireResponse json.RawMessage `json:"questionnaireResponse,omitempty"`
 }
 
 // NewEnvelope builds the envelope of an order closed by a response, a
@@ -51,6 +58,7 @@ func NewEnvelope(id string, o *Order, r *Response, events []Event) *Envelope {
 	default:
 		e.Type, e.SubmittedAt, e.Events = EnvelopeResponse, &r.SubmittedAt, r.Events
 		e.Answers, e.Scores = r.Answers, r.Scores
+		e.QuestionnaireResponse = r.QuestionnaireResponse
 		e.Language = r.Language
 	}
 	if e.Answers == nil {

@@ -93,3 +93,29 @@ func TestEnvelopeReason(t *testing.T) {
 		}
 	})
 }
+
+func TestEnvelopeQuestionnaireResponse(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	o := &questionnaire.Order{ID: "o-1", PatientRef: "p", Language: "nb", CreatedAt: at, ClosedAt: &at,
+		Questionnaire: questionnaire.QuestionnaireRef{ID: "audit", Version: "1.1.0", Digest: "sha256:00"}}
+	qr := json.RawMessage(`{"resourceType": "QuestionnaireResponse", "status": "completed"}`)
+
+	t.Run("a response carries it as it was made", func(t *testing.T) {
+		m := payload(t, o, &questionnaire.Response{OrderID: o.ID, Type: questionnaire.ResponseAnswered, SubmittedAt: at, QuestionnaireResponse: qr})
+		got, ok := m["questionnaireResponse"].(map[string]any)
+		if !ok || got["resourceType"] != "QuestionnaireResponse" || got["status"] != "completed" || len(got) != 2 {
+			t.Errorf("questionnaireResponse %v", m["questionnaireResponse"])
+		}
+	})
+
+	t.Run("a decline and an expiry have none", func(t *testing.T) {
+		for _, r := range []*questionnaire.Response{
+			{OrderID: o.ID, Type: questionnaire.ResponseDeclined, SubmittedAt: at, QuestionnaireResponse: qr},
+			nil,
+		} {
+			if m := payload(t, o, r); m["questionnaireResponse"] != nil {
+				t.Errorf("a %v envelope with a questionnaireResponse", m["type"])
+			}
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package questionnaire
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -61,6 +62,11 @@ type Response struct {
 	Events      []Event       `json:"events"`
 	SubmittedAt time.Time     `json:"submittedAt"`
 	Device      string        `json:"-"` // which session sent it (kept on the order as ClosedBy, never sent)
+	// QuestionnaireResponse is an answered response as an R4
+	// QuestionnaireResponse, for the envelope; package questionnaire/fhir
+	// builds it (fhir.QuestionnaireResponse), since this package knows no
+	// FHIR. A decline has none.
+	QuestionnaireResponse json.RawMessage `json:"questionnaireResponse,omitempty"`
 }
 
 // Response types.
