@@ -16,8 +16,9 @@ import (
 // Value is a typed answer to one item. Which field holds the answer depends
 // on Type:
 //
-//	choice       String, the option value
-//	multichoice  Strings, the option values in the order of the definition
+//	choice       String, the option value; or Other, the patient's own answer
+//	multichoice  Strings, the option values in the order of the definition,
+//	             and Other, the patient's own answer, when the item takes one
 //	boolean      Bool
 //	integer      Number (a whole number)
 //	scale        Number (a whole number)
@@ -30,6 +31,7 @@ type Value struct {
 	Strings []string
 	Number  float64
 	Bool    bool
+	Other   string // the patient's own answer beside a choice's options (Item.Other)
 }
 
 // Answers is a set of answers keyed by linkId. An item without an answer has
@@ -38,6 +40,19 @@ type Answers map[string]Value
 
 // maxExactInt bounds whole-number answers so that they stay exact in a float64.
 const maxExactInt = 1 << 53
+
+// FormFields returns the value as the HTML form fields of its item: the
+// linkId's values (Form), and the own answer's field when there is one.
+func (v Value) FormFields(linkID string) map[string][]string {
+	f := map[string][]string{}
+	if v.Type != Choice || v.String != "" {
+		f[linkID] = v.Form()
+	}
+	if v.Other != "" {
+		f[linkID+OtherSuffix] = []string{v.Other}
+	}
+	return f
+}
 
 // Form returns the value as HTML form values: one string, or one a ticked option.
 func (v Value) Form() []string {
@@ -59,8 +74,10 @@ func (v Value) Form() []string {
 func (v Value) Empty() bool {
 	switch v.Type {
 	case MultiChoice:
-		return len(v.Strings) == 0
-	case Choice, Date, TextType:
+		return len(v.Strings) == 0 && v.Other == ""
+	case Choice:
+		return v.String == "" && v.Other == ""
+	case Date, TextType:
 		return v.String == ""
 	}
 	return false
@@ -69,13 +86,19 @@ func (v Value) Empty() bool {
 // Equal reports whether two values are the same answer.
 func (v Value) Equal(o Value) bool {
 	return v.Type == o.Type && v.String == o.String && slices.Equal(v.Strings, o.Strings) &&
-		v.Number == o.Number && v.Bool == o.Bool
+		v.Number == o.Number && v.Bool == o.Bool && v.Other == o.Other
 }
 
 // JSON returns the value as the JSON value of the answer format: a string, an
-// array of strings, a number or a boolean.
+// array of strings, a number or a boolean; null for a choice answered only
+// with the patient's own answer (AnswerJSON.Other).
 func (v Value) JSON() any {
 	switch v.Type {
+	case Choice:
+		if v.String == "" {
+			return nil
+		}
+		return v.String
 	case MultiChoice:
 		if v.Strings == nil {
 			return []string{}
@@ -94,6 +117,7 @@ func (v Value) JSON() any {
 type AnswerJSON struct {
 	LinkID string `json:"linkId"`
 	Value  any    `json:"value"`
+	Other  string `json:"other,omitempty"` // the patient's own answer beside a choice's options
 }
 
 // List returns the answers in document order, in the JSON answer format
@@ -103,7 +127,7 @@ func (d *Definition) List(a Answers) []AnswerJSON {
 	out := make([]AnswerJSON, 0, len(a))
 	for _, it := range d.order {
 		if v, ok := a[it.LinkID]; ok {
-			out = append(out, AnswerJSON{LinkID: it.LinkID, Value: v.JSON()})
+			out = append(out, AnswerJSON{LinkID: it.LinkID, Value: v.JSON(), Other: v.Other})
 		}
 	}
 	return out
@@ -143,18 +167,32 @@ func (d *Definition) DecodeForm(form map[string][]string, items []*Item) (Answer
 				vals = append(vals, s)
 			}
 		}
-		if len(vals) == 0 {
+		other := ""
+		if it.Other {
+			if o := form[it.OtherField()]; len(o) > 0 {
+				other = strings.TrimSpace(strings.ReplaceAll(strings.Join(o, "\n"), "\r\n", "\n"))
+			}
+		}
+		if len(vals) == 0 && other == "" {
 			continue
 		}
 		if it.Type == MultiChoice {
 			for i := range vals {
 				vals[i] = strings.TrimSpace(vals[i])
 			}
-			a[it.LinkID] = Value{Type: MultiChoice, Strings: it.sortOptions(vals)}
+			a[it.LinkID] = Value{Type: MultiChoice, Strings: it.sortOptions(vals), Other: other}
 			continue
 		}
 		if len(vals) > 1 {
 			errs.add(it.LinkID, AnswerSingle)
+			continue
+		}
+		if it.Type == Choice {
+			v := Value{Type: Choice, Other: other}
+			if len(vals) == 1 {
+				v.String = strings.TrimSpace(vals[0])
+			}
+			a[it.LinkID] = v
 			continue
 		}
 		v, code := parseFormValue(it.Type, vals[0])
@@ -296,6 +334,14 @@ func (d *Definition) DecodeJSON(data []byte) (Answers, AnswerErrors) {
 		}
 		seen[el.LinkID] = true
 		v, code, ok := parseJSONValue(it, el.Value)
+		if code == "" && el.Other != nil && strings.TrimSpace(*el.Other) != "" {
+			switch {
+			case !it.Other:
+				code = AnswerType // only a choice that takes an own answer has one
+			default:
+				v.Type, v.Other, ok = it.Type, strings.TrimSpace(strings.ReplaceAll(*el.Other, "\r\n", "\n")), true
+			}
+		}
 		if code != "" {
 			errs.add(it.LinkID, code)
 		} else if ok {
@@ -309,6 +355,7 @@ func (d *Definition) DecodeJSON(data []byte) (Answers, AnswerErrors) {
 type answerElem struct {
 	LinkID string
 	Value  json.RawMessage
+	Other  *string
 }
 
 // answerList reads the JSON answer format strictly: an array of objects
@@ -343,6 +390,12 @@ func answerList(data []byte) ([]answerElem, bool) {
 					return nil, false
 				}
 				e.Value = raw
+			case "other":
+				s, ok := v.(string)
+				if !ok {
+					return nil, false
+				}
+				e.Other = &s
 			default:
 				return nil, false
 			}

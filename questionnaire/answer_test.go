@@ -377,3 +377,83 @@ func TestValidateDropsWhatIsNoAnswer(t *testing.T) {
 		t.Errorf("a display item's answer would be sent: %s", out)
 	}
 }
+
+// A choice that takes the patient's own answer (FHIR's open-choice): the
+// own answer is its own form field, one answer for a choice, beside ticked
+// options for a multichoice; it has no score.
+func TestOtherAnswer(t *testing.T) {
+	d := mustParse(t, `{"id": "other", "version": "1.0.0", "languages": ["en"], "title": {"en": "T"}, "items": [
+		{"linkId": "drug", "type": "choice", "other": true, "text": {"en": "Which?"}, "required": true,
+		 "options": [{"value": "a", "score": 1, "text": {"en": "Alcohol"}}, {"value": "c", "score": 2, "text": {"en": "Cannabis"}}]},
+		{"linkId": "how", "type": "multichoice", "other": true, "text": {"en": "How?"},
+		 "options": [{"value": "smoke", "score": 1, "text": {"en": "Smoke"}}, {"value": "none", "score": 0, "exclusive": true, "text": {"en": "None"}}]},
+		{"linkId": "plain", "type": "choice", "text": {"en": "Plain"}, "options": [{"value": "x", "text": {"en": "X"}}]}],
+		"scores": [{"id": "s", "method": "sum", "items": ["drug", "how"], "minAnswered": 1}]}`)
+	today := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	decode := func(form url.Values) (questionnaire.Answers, questionnaire.AnswerErrors) {
+		a, errs := d.DecodeForm(form, nil)
+		if len(errs) > 0 {
+			return a, errs
+		}
+		return d.Validate(a, nil, today)
+	}
+
+	a, errs := decode(url.Values{"drug:other": {"  ketamin \r\n "}, "how": {"smoke"}, "how:other": {"snus"}})
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if v := a["drug"]; v.String != "" || v.Other != "ketamin" || v.Empty() {
+		t.Errorf("drug = %#v, want only the own answer, trimmed", v)
+	}
+	if v := a["how"]; len(v.Strings) != 1 || v.Other != "snus" {
+		t.Errorf("how = %#v", v)
+	}
+	// The own answer is no option: the choice has no score; a ticked option beside it does.
+	if s := d.ComputeScores(a); s[0].Value == nil || *s[0].Value != 1 || s[0].Answered != 1 {
+		t.Errorf("score = %+v, want 1 from how alone", s[0])
+	}
+	// Through the form fields and the JSON answer format and back.
+	for id, v := range a {
+		back, _ := d.DecodeForm(v.FormFields(id), nil)
+		if !back[id].Equal(v) {
+			t.Errorf("%s through the form: %#v, want %#v", id, back[id], v)
+		}
+	}
+	js, _ := d.MarshalAnswers(a)
+	if want := `[{"linkId":"drug","value":null,"other":"ketamin"},{"linkId":"how","value":["smoke"],"other":"snus"}]`; string(js) != want {
+		t.Errorf("JSON = %s, want %s", js, want)
+	}
+	back, jerrs := d.DecodeJSON(js)
+	if len(jerrs) > 0 || !back["drug"].Equal(a["drug"]) || !back["how"].Equal(a["how"]) {
+		t.Errorf("JSON back: %#v %v", back, jerrs)
+	}
+
+	for _, tt := range []struct {
+		name string
+		form url.Values
+		code string
+	}{
+		{"an option and an own answer to a choice", url.Values{"drug": {"a"}, "drug:other": {"ketamin"}}, questionnaire.AnswerOtherBoth},
+		{"none of these with an own answer", url.Values{"drug": {"a"}, "how": {"none"}, "how:other": {"snus"}}, "how:" + questionnaire.AnswerExclusive},
+		{"an own answer that is too long", url.Values{"drug:other": {strings.Repeat("å", questionnaire.OtherMaxLength+1)}}, questionnaire.AnswerMaxLength},
+		{"an own answer with a control character", url.Values{"drug:other": {"a\x00b"}}, questionnaire.AnswerText},
+		{"only blanks is no answer", url.Values{"drug:other": {"   "}}, questionnaire.AnswerRequired},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := decode(tt.form)
+			id, code, ok := strings.Cut(tt.code, ":")
+			if !ok {
+				id, code = "drug", tt.code
+			}
+			assertOneError(t, errs, id, code)
+		})
+	}
+	// On an item that takes no own answer, the field is ignored in a form
+	// and refused in JSON.
+	if a, _ := d.DecodeForm(url.Values{"drug": {"a"}, "plain:other": {"y"}}, nil); a["plain"].Other != "" {
+		t.Errorf("plain:other was kept: %#v", a["plain"])
+	}
+	if _, errs := d.DecodeJSON([]byte(`[{"linkId": "plain", "value": "x", "other": "y"}]`)); len(errs) != 1 || errs[0].Code != questionnaire.AnswerType {
+		t.Errorf("JSON other on plain: %v", errs)
+	}
+}

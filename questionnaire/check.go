@@ -233,6 +233,7 @@ func (c *checker) fields(path string, it *Item) {
 		{"maxDate", it.MaxDate != "", t == Date},
 		{"maxLength", it.MaxLength != nil, t == TextType},
 		{"multiline", it.Multiline, t == TextType},
+		{"other", it.Other, t == Choice || t == MultiChoice},
 		{"sensitive", it.Sensitive, t.Answerable() || t == Group},
 	}
 	for _, r := range rules {

@@ -25,7 +25,7 @@ const baseDefinition = `{
       {"linkId": "days", "type": "integer", "min": 1, "max": 30, "required": true,
        "unit": {"nb": "dager", "en": "days"}, "text": {"nb": "Dager?", "en": "Days?"},
        "enableWhen": [{"question": "used", "operator": "=", "answer": "yes"}]},
-      {"linkId": "how", "type": "multichoice", "text": {"nb": "Hvordan?", "en": "How?"},
+      {"linkId": "how", "type": "multichoice", "other": true, "text": {"nb": "Hvordan?", "en": "How?"},
        "enableWhen": [{"question": "days", "operator": ">=", "answer": 2}],
        "options": [{"value": "smoke", "score": 1, "text": {"nb": "Røyk", "en": "Smoke"}},
                    {"value": "inject", "score": 2, "text": {"nb": "Sprøyte", "en": "Inject"}},

@@ -125,24 +125,25 @@ func (ps problems) err() error {
 // Answer error codes. Each is also the key of a localized message in
 // locales/; Params holds the values the message shows.
 const (
-	AnswerRequired  = "answer.required"  // a required question is not answered
-	AnswerOption    = "answer.option"    // not one of the item's options
-	AnswerExclusive = "answer.exclusive" // an exclusive option ticked with another
-	AnswerSingle    = "answer.single"    // more than one value for a single-valued item
-	AnswerBoolean   = "answer.boolean"   // not yes or no
-	AnswerInteger   = "answer.integer"   // not a whole number
-	AnswerDecimal   = "answer.decimal"   // not a number
-	AnswerDate      = "answer.date"      // not a valid date
-	AnswerMin       = "answer.min"       // below the minimum; Params["min"]
-	AnswerMax       = "answer.max"       // above the maximum; Params["max"]
-	AnswerDateMin   = "answer.date_min"  // before the earliest date; Params["min"]
-	AnswerDateMax   = "answer.date_max"  // after the latest date; Params["max"]
-	AnswerMaxLength = "answer.maxlength" // too long; Params["max"]
-	AnswerText      = "answer.text"      // not valid text (bad encoding or control characters)
-	AnswerType      = "answer.type"      // a JSON value of the wrong type for the item
-	AnswerUnknown   = "answer.unknown"   // no question has this linkId
-	AnswerDuplicate = "answer.duplicate" // the linkId is answered twice in one JSON document
-	AnswerMalformed = "answer.json"      // the JSON document is malformed
+	AnswerRequired  = "answer.required"   // a required question is not answered
+	AnswerOption    = "answer.option"     // not one of the item's options
+	AnswerExclusive = "answer.exclusive"  // an exclusive option ticked with another
+	AnswerOtherBoth = "answer.other_both" // an option chosen and an own answer written, where one answer is taken
+	AnswerSingle    = "answer.single"     // more than one value for a single-valued item
+	AnswerBoolean   = "answer.boolean"    // not yes or no
+	AnswerInteger   = "answer.integer"    // not a whole number
+	AnswerDecimal   = "answer.decimal"    // not a number
+	AnswerDate      = "answer.date"       // not a valid date
+	AnswerMin       = "answer.min"        // below the minimum; Params["min"]
+	AnswerMax       = "answer.max"        // above the maximum; Params["max"]
+	AnswerDateMin   = "answer.date_min"   // before the earliest date; Params["min"]
+	AnswerDateMax   = "answer.date_max"   // after the latest date; Params["max"]
+	AnswerMaxLength = "answer.maxlength"  // too long; Params["max"]
+	AnswerText      = "answer.text"       // not valid text (bad encoding or control characters)
+	AnswerType      = "answer.type"       // a JSON value of the wrong type for the item
+	AnswerUnknown   = "answer.unknown"    // no question has this linkId
+	AnswerDuplicate = "answer.duplicate"  // the linkId is answered twice in one JSON document
+	AnswerMalformed = "answer.json"       // the JSON document is malformed
 )
 
 // AnswerError is one problem with the answers: the item's linkId (empty when

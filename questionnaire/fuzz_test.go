@@ -64,6 +64,7 @@ var answerCodes = map[string]bool{
 	questionnaire.AnswerMax: true, questionnaire.AnswerDateMin: true, questionnaire.AnswerDateMax: true,
 	questionnaire.AnswerMaxLength: true, questionnaire.AnswerText: true, questionnaire.AnswerType: true,
 	questionnaire.AnswerUnknown: true, questionnaire.AnswerDuplicate: true, questionnaire.AnswerMalformed: true,
+	questionnaire.AnswerOtherBoth: true,
 }
 
 // checkAnswers asserts what holds for any decoded answers: known error
@@ -83,7 +84,7 @@ func checkAnswers(t *testing.T, d *questionnaire.Definition, a questionnaire.Ans
 		if it == nil || it.Type != v.Type {
 			t.Fatalf("answer %q of type %s for item %v", id, v.Type, it)
 		}
-		back, berrs := d.DecodeForm(url.Values{id: v.Form()}, []*questionnaire.Item{it})
+		back, berrs := d.DecodeForm(v.FormFields(id), []*questionnaire.Item{it})
 		if len(berrs) > 0 || !back[id].Equal(v) {
 			t.Fatalf("%s: %#v does not round-trip through the form: %#v %v", id, v, back[id], berrs)
 		}
@@ -111,6 +112,7 @@ func FuzzDecodeForm(f *testing.F) {
 	f.Add("used=yes&days=3&how=smoke&how=inject&how=none&kids=true&units=1%2C5&qol=10&start=2026-11-25&note=hei")
 	f.Add("used=no&days=-1&units=1e9&qol=x&start=2026-02-30&note=%00%ff")
 	f.Add("days=%EF%BC%91%EF%BC%92&units=+.5&qol=007")
+	f.Add("used=yes&days=3&how:other=p%C3%A5+fest&how=none&how:other=%00")
 	f.Fuzz(func(t *testing.T, body string) {
 		form, err := url.ParseQuery(body)
 		if err != nil {
@@ -131,6 +133,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Add([]byte(`[{"linkId":"days","value":1e400},{"linkId":"units","value":-0},{"linkId":"how","value":[null]}]`))
 	f.Add([]byte(`[{"linkId":"note","value":"\u0000"},{"linkId":"kids","value":null},{"linkId":"x"}]`))
 	f.Add([]byte(strings.Repeat("[", 100)))
+	f.Add([]byte(`[{"linkId":"how","value":null,"other":"selv"},{"linkId":"used","value":"yes","other":"x"},{"linkId":"kids","other":"1"}]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		a, errs := d.DecodeJSON(body)
 		checkAnswers(t, d, a, errs)

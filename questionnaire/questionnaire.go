@@ -110,6 +110,9 @@ type Item struct {
 	MaxDate        string      `json:"maxDate,omitempty"`
 	MaxLength      *int        `json:"maxLength,omitempty"`
 	Multiline      bool        `json:"multiline,omitempty"`
+	// Other offers, beside a choice's options, a field for the patient's
+	// own answer (FHIR's open-choice): the form field OtherField().
+	Other bool `json:"other,omitempty"`
 	// Sensitive marks a question (or a group of them) about something hard,
 	// such as hopelessness, injecting or a message to the clinician: the
 	// patient page shows a calm notice of where to get help now beside it.
@@ -275,6 +278,17 @@ func (it *Item) Option(value string) *Option {
 	}
 	return nil
 }
+
+// OtherSuffix ends the name of the form field of an item's own answer
+// (Item.Other): linkIds cannot hold ':', so it never names an item.
+const OtherSuffix = ":other"
+
+// OtherMaxLength is the maximum length, in characters, of an own answer
+// beside a choice's options.
+const OtherMaxLength = 500
+
+// OtherField returns the name of the form field of the item's own answer.
+func (it *Item) OtherField() string { return it.LinkID + OtherSuffix }
 
 // maxLength returns the item's maximum text length in characters.
 func (it *Item) maxLength() int {

@@ -131,6 +131,9 @@ func itemScore(it *Item, v Value) (float64, bool) {
 			return *o.Score, true
 		}
 	case it.Type == MultiChoice && v.Type == MultiChoice:
+		if len(v.Strings) == 0 {
+			return 0, false // only the patient's own answer, which has no score
+		}
 		sum := 0.0
 		for _, s := range v.Strings {
 			o := it.Option(s)

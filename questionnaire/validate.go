@@ -42,6 +42,7 @@ func (d *Definition) Validate(a Answers, scope []*Item, today time.Time) (Answer
 			continue
 		}
 		it.checkValue(&errs, v, today)
+		it.checkOther(&errs, v)
 	}
 	return kept, errs
 }
@@ -50,8 +51,10 @@ func (d *Definition) Validate(a Answers, scope []*Item, today time.Time) (Answer
 func (it *Item) checkValue(errs *AnswerErrors, v Value, today time.Time) {
 	switch it.Type {
 	case Choice:
-		if it.Option(v.String) == nil {
+		if v.String != "" && it.Option(v.String) == nil {
 			errs.add(it.LinkID, AnswerOption)
+		} else if v.String != "" && v.Other != "" {
+			errs.add(it.LinkID, AnswerOtherBoth)
 		}
 	case MultiChoice:
 		exclusive := false
@@ -63,7 +66,7 @@ func (it *Item) checkValue(errs *AnswerErrors, v Value, today time.Time) {
 			}
 			exclusive = exclusive || o.Exclusive
 		}
-		if exclusive && len(v.Strings) > 1 {
+		if exclusive && (len(v.Strings) > 1 || v.Other != "") {
 			errs.add(it.LinkID, AnswerExclusive)
 		}
 	case Integer, Decimal, Scale:
@@ -84,6 +87,20 @@ func (it *Item) checkValue(errs *AnswerErrors, v Value, today time.Time) {
 		} else if n := utf8.RuneCountInString(v.String); n > it.maxLength() {
 			errs.add(it.LinkID, AnswerMaxLength, "max", strconv.Itoa(it.maxLength()))
 		}
+	}
+}
+
+// checkOther reports what is wrong with the patient's own answer beside
+// a choice's options.
+func (it *Item) checkOther(errs *AnswerErrors, v Value) {
+	switch {
+	case v.Other == "":
+	case !it.Other:
+		errs.add(it.LinkID, AnswerOption)
+	case !validText(v.Other):
+		errs.add(it.LinkID, AnswerText)
+	case utf8.RuneCountInString(v.Other) > OtherMaxLength:
+		errs.add(it.LinkID, AnswerMaxLength, "max", strconv.Itoa(OtherMaxLength))
 	}
 }
 
