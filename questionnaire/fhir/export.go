@@ -232,6 +232,9 @@ func (ex *exporter) item(it *questionnaire.Item) *xItem {
 		x.MaxLength = it.MaxLength
 	case questionnaire.Choice, questionnaire.MultiChoice:
 		x.Type = "choice"
+		if it.Other {
+			x.Type = "open-choice"
+		}
 		control := controlRadioButton
 		if it.Type == questionnaire.MultiChoice {
 			x.Repeats, control = true, controlCheckBox

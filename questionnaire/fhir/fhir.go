@@ -714,7 +714,7 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 		im.note(path+".type", "time", "asked as text (hh:mm), not checked as a time")
 	case "choice", "open-choice":
 		if it.Type == "open-choice" {
-			im.refuse(path+".type", "open-choice", "free text beside the options is not supported yet")
+			m["other"] = true // a field for the patient's own answer under the options
 		}
 		opts := im.options(path, it)
 		if len(opts) == 0 {

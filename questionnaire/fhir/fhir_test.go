@@ -176,7 +176,7 @@ func TestContainedValueSet(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	for name, src := range map[string]string{
 		"attachment":  `{"resourceType": "Questionnaire", "id": "a", "item": [{"linkId": "1", "text": "Photo", "type": "attachment"}, {"linkId": "2", "text": "OK?", "type": "boolean"}]}`,
-		"open-choice": `{"resourceType": "Questionnaire", "id": "b", "item": [{"linkId": "1", "text": "Colour", "type": "open-choice", "answerOption": [{"valueString": "red"}]}]}`,
+		"a question under a question": `{"resourceType": "Questionnaire", "id": "b", "item": [{"linkId": "1", "text": "Smoke?", "type": "boolean", "item": [{"linkId": "1.1", "text": "How much?", "type": "integer"}]}]}`,
 		"units":       `{"resourceType": "Questionnaire", "id": "c", "item": [{"linkId": "1", "text": "Weight", "type": "quantity", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption", "valueCoding": {"code": "kg"}}, {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption", "valueCoding": {"code": "lb"}}]}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -264,5 +264,23 @@ func TestTranslations(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprint(res.Report), "translation en (4 of 5 texts)") {
 		t.Errorf("the dropped English is not reported: %v", res.Report)
+	}
+}
+
+// An open-choice is a choice that also takes the patient's own answer;
+// with repeats, a multichoice that does.
+func TestOpenChoice(t *testing.T) {
+	res, err := fhir.Import([]byte(`{"resourceType": "Questionnaire", "id": "oc", "language": "en", "item": [
+		{"linkId": "1", "text": "Colour", "type": "open-choice", "answerOption": [{"valueCoding": {"system": "urn:uuid:1", "code": "red", "display": "Red"}}]},
+		{"linkId": "2", "text": "Pets", "type": "open-choice", "repeats": true, "answerOption": [{"valueCoding": {"code": "cat", "display": "Cat"}}]}]}`), false)
+	if err != nil || res.Refused {
+		t.Fatalf("%v %v", err, res.Report)
+	}
+	one, many := res.Definition.Item("1"), res.Definition.Item("2")
+	if one.Type != questionnaire.Choice || !one.Other || many.Type != questionnaire.MultiChoice || !many.Other {
+		t.Errorf("items: %+v %+v", one, many)
+	}
+	if o := one.Option("red"); o == nil || o.System != "urn:uuid:1" {
+		t.Errorf("option red: %+v", o)
 	}
 }
