@@ -175,9 +175,9 @@ func TestContainedValueSet(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	for name, src := range map[string]string{
-		"attachment":  `{"resourceType": "Questionnaire", "id": "a", "item": [{"linkId": "1", "text": "Photo", "type": "attachment"}, {"linkId": "2", "text": "OK?", "type": "boolean"}]}`,
+		"attachment":                  `{"resourceType": "Questionnaire", "id": "a", "item": [{"linkId": "1", "text": "Photo", "type": "attachment"}, {"linkId": "2", "text": "OK?", "type": "boolean"}]}`,
 		"a question under a question": `{"resourceType": "Questionnaire", "id": "b", "item": [{"linkId": "1", "text": "Smoke?", "type": "boolean", "item": [{"linkId": "1.1", "text": "How much?", "type": "integer"}]}]}`,
-		"units":       `{"resourceType": "Questionnaire", "id": "c", "item": [{"linkId": "1", "text": "Weight", "type": "quantity", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption", "valueCoding": {"code": "kg"}}, {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption", "valueCoding": {"code": "lb"}}]}]}`,
+		"units":                       `{"resourceType": "Questionnaire", "id": "c", "item": [{"linkId": "1", "text": "Weight", "type": "quantity", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption", "valueCoding": {"code": "kg"}}, {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption", "valueCoding": {"code": "lb"}}]}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			res, err := fhir.Import([]byte(src), false)
