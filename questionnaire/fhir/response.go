@@ -20,8 +20,10 @@ import (
 // where something in it is answered, no display items, each question with
 // its text in the response's language and its answers typed:
 //
-//	choice       valueCoding: the option's system and code (FHIRCode), its text as display
-//	multichoice  one valueCoding a ticked option, in the definition's order
+//	choice       valueCoding: the option's system and code (FHIRCode), its text as display;
+//	             or valueString, the patient's own answer (open-choice)
+//	multichoice  one valueCoding a ticked option, in the definition's order,
+//	             then valueString, the patient's own answer, if any
 //	boolean      valueBoolean
 //	integer      valueInteger
 //	scale        valueInteger
@@ -141,24 +143,26 @@ func (b *qrBuilder) items(list []*questionnaire.Item) ([]*qrItem, error) {
 // answer types one answer as FHIR's answer list.
 func (b *qrBuilder) answer(it *questionnaire.Item, v questionnaire.Value) ([]qrAnswer, error) {
 	switch it.Type {
-	case questionnaire.Choice:
-		o := it.Option(v.String)
-		if o == nil {
-			return nil, fmt.Errorf("fhir: questionnaire response: the answer to %s is not one of its options", it.LinkID)
+	case questionnaire.Choice, questionnaire.MultiChoice:
+		ticked := v.Strings
+		if it.Type == questionnaire.Choice && v.String != "" {
+			ticked = []string{v.String}
 		}
-		return []qrAnswer{{ValueCoding: b.coding(o)}}, nil
-	case questionnaire.MultiChoice:
 		var out []qrAnswer
 		for i := range it.Options {
-			for _, s := range v.Strings {
+			for _, s := range ticked {
 				if s == it.Options[i].Value {
 					out = append(out, qrAnswer{ValueCoding: b.coding(&it.Options[i])})
 					break
 				}
 			}
 		}
-		if len(out) != len(v.Strings) {
+		if len(out) != len(ticked) {
 			return nil, fmt.Errorf("fhir: questionnaire response: an answer to %s is not one of its options", it.LinkID)
+		}
+		if v.Other != "" {
+			// The patient's own answer, as open-choice has it.
+			out = append(out, qrAnswer{ValueString: v.Other})
 		}
 		return out, nil
 	case questionnaire.Boolean:

@@ -144,6 +144,9 @@ func qrCandidates(it *questionnaire.Item, today time.Time) []questionnaire.Value
 		for _, o := range it.Options {
 			out = append(out, questionnaire.Value{Type: it.Type, String: o.Value})
 		}
+		if it.Other {
+			out = append(out, questionnaire.Value{Type: it.Type, Other: "Mitt eget svar"})
+		}
 	case questionnaire.MultiChoice:
 		var several []string
 		for _, o := range it.Options {
@@ -156,6 +159,9 @@ func qrCandidates(it *questionnaire.Item, today time.Time) []questionnaire.Value
 		}
 		if len(several) > 0 {
 			out = append(out, questionnaire.Value{Type: it.Type, Strings: several})
+			if it.Other {
+				out = append(out, questionnaire.Value{Type: it.Type, Strings: several, Other: "Og dette"})
+			}
 		}
 		for _, o := range it.Options {
 			out = append(out, questionnaire.Value{Type: it.Type, Strings: []string{o.Value}})
@@ -263,6 +269,7 @@ func qrValue(t *testing.T, it *questionnaire.Item, lang string, answers []map[st
 	t.Helper()
 	v := questionnaire.Value{Type: it.Type}
 	if len(answers) == 0 || (len(answers) > 1 && it.Type != questionnaire.MultiChoice) {
+		// A choice has one answer: an option, or the patient's own.
 		t.Errorf("%s (%s): %d answers", it.LinkID, it.Type, len(answers))
 		return v
 	}
@@ -274,7 +281,14 @@ func qrValue(t *testing.T, it *questionnaire.Item, lang string, answers []map[st
 	if it.Type == questionnaire.Decimal && len(it.Unit) > 0 {
 		want = "valueQuantity"
 	}
-	for _, ans := range answers {
+	for i, ans := range answers {
+		if raw, ok := ans["valueString"]; ok && it.Other && len(ans) == 1 && i == len(answers)-1 {
+			// The patient's own answer beside the options, last.
+			if err := json.Unmarshal(raw, &v.Other); err != nil || v.Other == "" {
+				t.Errorf("%s: own answer %s: %v", it.LinkID, raw, err)
+			}
+			continue
+		}
 		raw, ok := ans[want]
 		if !ok || len(ans) != 1 {
 			t.Errorf("%s (%s): answer %v, want one %s", it.LinkID, it.Type, qrKeys(ans), want)
@@ -466,7 +480,8 @@ func TestQuestionnaireResponseOfEveryImportedForm(t *testing.T) {
 }
 
 // qrSmallForm has a loose page, a group page with a nested group and a
-// display text, a group hidden by skip logic, and options with FHIR codes.
+// display text, a group hidden by skip logic, options with FHIR codes and
+// choices that take the patient's own answer.
 const qrSmallForm = `{
   "id": "small", "version": "2.0.0", "url": "http://example.org/Questionnaire/small", "languages": ["nb", "en"],
   "title": {"nb": "Lite skjema", "en": "Small form"},
@@ -482,18 +497,21 @@ const qrSmallForm = `{
         {"linkId": "when", "type": "date", "text": {"nb": "Når", "en": "When"}}]},
       {"linkId": "empty", "type": "group", "text": {"nb": "Tom", "en": "Empty"}, "items": [
         {"linkId": "note", "type": "text", "text": {"nb": "Merknad", "en": "Note"}}]},
-      {"linkId": "what", "type": "multichoice", "text": {"nb": "Hva", "en": "What"}, "options": [
+      {"linkId": "what", "type": "multichoice", "other": true, "text": {"nb": "Hva", "en": "What"}, "options": [
         {"value": "a", "text": {"nb": "A", "en": "A"}},
         {"value": "b", "text": {"nb": "B", "en": "B"}},
         {"value": "c", "text": {"nb": "C", "en": "C"}}]}]},
     {"linkId": "bad-page", "type": "group", "enableWhen": [{"question": "mood", "operator": "=", "answer": "bad"}], "items": [
       {"linkId": "why", "type": "text", "text": {"nb": "Hvorfor", "en": "Why"}}]},
     {"linkId": "sure", "type": "boolean", "text": {"nb": "Sikker", "en": "Sure"}},
+    {"linkId": "where", "type": "choice", "other": true, "text": {"nb": "Hvor", "en": "Where"}, "options": [
+      {"value": "home", "text": {"nb": "Hjemme", "en": "At home"}}]},
     {"linkId": "ratio", "type": "decimal", "text": {"nb": "Forhold", "en": "Ratio"}}
   ]}`
 
 // The response of a small form, exactly: groups only around answers, no
-// display text, every answer type, the option's own system and code.
+// display text, every answer type, the option's own system and code, the
+// patient's own answer as a valueString.
 func TestQuestionnaireResponseOfASmallForm(t *testing.T) {
 	def, err := questionnaire.Parse([]byte(qrSmallForm))
 	if err != nil {
@@ -504,7 +522,8 @@ func TestQuestionnaireResponseOfASmallForm(t *testing.T) {
 		"weight": {Type: questionnaire.Decimal, Number: 72.5},
 		"days":   {Type: questionnaire.Integer, Number: 3},
 		"when":   {Type: questionnaire.Date, String: "2026-11-30"},
-		"what":   {Type: questionnaire.MultiChoice, Strings: []string{"a", "c"}},
+		"what":   {Type: questionnaire.MultiChoice, Strings: []string{"a", "c"}, Other: "D"},
+		"where":  {Type: questionnaire.Choice, Other: "På hytta"},
 		"why":    {Type: questionnaire.TextType, String: "hidden, so never sent"},
 		"sure":   {Type: questionnaire.Boolean, Bool: false},
 		"ratio":  {Type: questionnaire.Decimal, Number: 0.25},
@@ -527,8 +546,9 @@ func TestQuestionnaireResponseOfASmallForm(t *testing.T) {
 	      {"linkId": "inner", "item": [
 	        {"linkId": "days", "text": "Days", "answer": [{"valueInteger": 3}]},
 	        {"linkId": "when", "text": "When", "answer": [{"valueDate": "2026-11-30"}]}]},
-	      {"linkId": "what", "text": "What", "answer": [{"valueCoding": {"code": "a", "display": "A"}}, {"valueCoding": {"code": "c", "display": "C"}}]}]},
+	      {"linkId": "what", "text": "What", "answer": [{"valueCoding": {"code": "a", "display": "A"}}, {"valueCoding": {"code": "c", "display": "C"}}, {"valueString": "D"}]}]},
 	    {"linkId": "sure", "text": "Sure", "answer": [{"valueBoolean": false}]},
+	    {"linkId": "where", "text": "Where", "answer": [{"valueString": "På hytta"}]},
 	    {"linkId": "ratio", "text": "Ratio", "answer": [{"valueDecimal": 0.25}]}]}`
 	var got, exp any
 	if err := json.Unmarshal(qr, &got); err != nil {
