@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -286,6 +287,22 @@ func TestQuestionnairePages(t *testing.T) {
 		if r.Type != "response" || len(r.Answers) != 10 || len(r.Scores) != 1 || *r.Scores[0].Value != 8 || r.Scores[0].Band != "hazardous" {
 			t.Fatalf("envelope %+v", r)
 		}
+		// The answers as FHIR too: q1's value is its option's code.
+		var qr struct {
+			ResourceType, Questionnaire, Language string
+			Item                                  []struct {
+				LinkID string
+				Item   []struct {
+					LinkID string
+					Answer []struct{ ValueCoding struct{ Code string } }
+				}
+			}
+		}
+		if err := json.Unmarshal(r.QuestionnaireResponse, &qr); err != nil || qr.ResourceType != "QuestionnaireResponse" ||
+			!strings.HasPrefix(qr.Questionnaire, "urn:eprom:questionnaire:audit|") || qr.Language != "nb" ||
+			len(qr.Item) != 2 || len(qr.Item[0].Item) != 5 || qr.Item[0].Item[0].LinkID != "q1" || qr.Item[0].Item[0].Answer[0].ValueCoding.Code != fmt.Sprint(r.Answers[0].Value) {
+			t.Errorf("questionnaireResponse %s: %v", r.QuestionnaireResponse, err)
+		}
 		var types []string
 		for _, e := range r.Events {
 			types = append(types, e.Type)
@@ -460,7 +477,7 @@ func TestDecline(t *testing.T) {
 	if o["status"] != "declined" {
 		t.Errorf("order %v", o)
 	}
-	if r := h.envelope(id); r.Type != questionnaire.EnvelopeDeclined || len(r.Answers) != 0 {
+	if r := h.envelope(id); r.Type != questionnaire.EnvelopeDeclined || len(r.Answers) != 0 || r.QuestionnaireResponse != nil {
 		t.Errorf("envelope %+v", r)
 	}
 	_ = p

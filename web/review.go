@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"eprom/questionnaire"
+	"eprom/questionnaire/fhir"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -183,6 +184,10 @@ func (s *Server) handleSubmit(c *fiber.Ctx) error {
 		Scores:      v.def.ComputeScores(kept),
 		Events:      v.draft.Events,
 		SubmittedAt: now,
+	}
+	// The answers as FHIR, for the envelope; the error names linkIds only.
+	if r.QuestionnaireResponse, err = fhir.QuestionnaireResponse(v.def, r); err != nil {
+		return err
 	}
 	return s.finish(c, v, r, questionnaire.EnvelopeResponse, "/done?lang="+v.lang)
 }
