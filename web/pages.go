@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -137,16 +138,18 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 			d.Stamps[n] = max(d.Stamps[n], at)
 		}
 		for _, it := range questions {
-			delete(d.Answers, it.LinkID)
-			delete(d.Typed, it.LinkID)
-			if val, ok := in.keep[it.LinkID]; ok {
-				d.Answers[it.LinkID] = val
-			}
-			if val, ok := in.typed[it.LinkID]; ok {
-				if d.Typed == nil {
-					d.Typed = map[string][]string{}
+			for _, k := range fieldsOf(it) {
+				delete(d.Answers, k)
+				delete(d.Typed, k)
+				if val, ok := in.keep[k]; ok {
+					d.Answers[k] = val
 				}
-				d.Typed[it.LinkID] = val
+				if val, ok := in.typed[k]; ok {
+					if d.Typed == nil {
+						d.Typed = map[string][]string{}
+					}
+					d.Typed[k] = val
+				}
 			}
 		}
 		if len(d.Typed) == 0 {
@@ -272,6 +275,13 @@ func (s *Server) readPage(v *visit, form map[string][]string, questions []*quest
 				// Real options that cannot go together ("none of these" and
 				// another): the ticks are kept, to be put right.
 				in.typed[e.LinkID] = posted[e.LinkID].Strings
+			case it.Type == questionnaire.Choice && e.Code == questionnaire.AnswerOtherBoth:
+				in.typed[e.LinkID] = []string{posted[e.LinkID].String} // an option, and the own answer below
+			}
+			if it := def.Item(e.LinkID); it.Other {
+				if t := strings.Join(form[it.OtherField()], "\n"); strings.TrimSpace(t) != "" {
+					in.typed[it.OtherField()] = []string{keepTyped(t, it)}
+				}
 			}
 		}
 		all = append(all, e)
@@ -279,7 +289,7 @@ func (s *Server) readPage(v *visit, form map[string][]string, questions []*quest
 	enabled := def.Enabled(merged)
 	for k, val := range posted {
 		if !wrong[k] {
-			in.keep[k] = val.Form()
+			maps.Copy(in.keep, val.FormFields(k))
 		}
 	}
 	in.errs = onePerItem(def, all, func(e questionnaire.AnswerError) bool {
@@ -371,8 +381,11 @@ func (s *Server) typedErrors(v *visit, items []*questionnaire.Item) questionnair
 	}
 	var with []*questionnaire.Item
 	for _, it := range items {
-		if _, ok := v.draft.Typed[it.LinkID]; ok {
-			with = append(with, it)
+		for _, k := range fieldsOf(it) {
+			if _, ok := v.draft.Typed[k]; ok {
+				with = append(with, it)
+				break
+			}
 		}
 	}
 	if len(with) == 0 {
@@ -396,6 +409,15 @@ func formValues(c *fiber.Ctx) map[string][]string {
 		out[key] = append(out[key], string(v))
 	})
 	return out
+}
+
+// fieldsOf returns the names of an item's form fields: its linkId, and
+// the field of its own answer when it takes one.
+func fieldsOf(it *questionnaire.Item) []string {
+	if it.Other {
+		return []string{it.LinkID, it.OtherField()}
+	}
+	return []string{it.LinkID}
 }
 
 // rawValues is what the page shows: the draft's answers, and what was typed.
@@ -448,7 +470,8 @@ type itemView struct {
 	MaxLabel      string
 	Multiline     bool
 	Options       []optionView
-	Clear         string // the label of the choice that withdraws an optional answer
+	Other         *otherView // the field of the patient's own answer beside the options
+	Clear         string     // the label of the choice that withdraws an optional answer
 	Errors        []string
 	New           bool // brought into view by an answer on this page
 	Sensitive     bool
@@ -456,6 +479,12 @@ type itemView struct {
 	Children      []*itemView
 	When          string // the conditions for the script, as JSON
 	Hidden        bool
+}
+
+// otherView is the field of a patient's own answer under a choice's options.
+type otherView struct {
+	ID, Name, Label, Value string
+	MaxLength              int
 }
 
 type optionView struct {
@@ -534,6 +563,14 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 				continue // hidden by answers on other pages: not shown at all
 			}
 			iv := s.itemView(it, lang, v.order.Language, raw[it.LinkID], byLink[it.LinkID])
+			if it.Other {
+				label := "item.other_choice"
+				if it.Type == questionnaire.MultiChoice {
+					label = "item.other_multi"
+				}
+				iv.Other = &otherView{ID: iv.ID + "-other", Name: it.OtherField(), Label: s.T(lang, label),
+					Value: firstValue(raw[it.OtherField()]), MaxLength: questionnaire.OtherMaxLength}
+			}
 			iv.When, iv.Hidden, iv.New = when, !enabled[it.LinkID], isNew[it.LinkID]
 			if it.Type == questionnaire.Group {
 				iv.Children = build(it.Items)

@@ -78,7 +78,7 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 			hrefOf[it.LinkID] = ra.Href
 			if val, ok := a[it.LinkID]; ok {
 				ra.Answer = s.answerText(lang, v.order.Language, it, val)
-			} else if t := firstValue(v.draft.Typed[it.LinkID]); t != "" {
+			} else if t := typedText(it, v.draft.Typed, lang, v.order.Language); t != "" {
 				ra.Answer, ra.State = s.T(lang, "review.fix", map[string]any{"Value": t}), "fix"
 			} else if it.Required {
 				ra.Answer, ra.State = s.T(lang, "review.missing"), "missing"
@@ -108,6 +108,26 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 	return s.render(c, status, "review.html", rv)
 }
 
+// typedText is what the draft holds as typed for an item, as the patient
+// would say it: the text typed, or the options ticked and the own answer.
+func typedText(it *questionnaire.Item, typed map[string][]string, lang, orderLang string) string {
+	var parts []string
+	for _, s := range typed[it.LinkID] {
+		if o := it.Option(s); o != nil {
+			s = o.Text.Get(lang, orderLang)
+		}
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if it.Other {
+		if s := firstValue(typed[it.OtherField()]); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
 // reviewTarget is the id of an item's field on its page, as itemView names it.
 func reviewTarget(it *questionnaire.Item) string {
 	switch it.Type {
@@ -125,12 +145,16 @@ func (s *Server) answerText(lang, orderLang string, it *questionnaire.Item, v qu
 		if o := it.Option(v.String); o != nil {
 			return get(o.Text)
 		}
+		return v.Other
 	case questionnaire.MultiChoice:
 		var parts []string
 		for _, val := range v.Strings {
 			if o := it.Option(val); o != nil {
 				parts = append(parts, get(o.Text))
 			}
+		}
+		if v.Other != "" {
+			parts = append(parts, v.Other)
 		}
 		return strings.Join(parts, "; ")
 	case questionnaire.Boolean:

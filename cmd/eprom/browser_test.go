@@ -51,7 +51,7 @@ func screenshots(t *testing.T, name string) string {
 
 // startService runs the real service (what `eprom serve` runs) on a
 // loopback port and a temporary data folder.
-func startService(t *testing.T, data string) (base string, stop func()) {
+func startService(t *testing.T, data string, opts ...func(*Config)) (base string, stop func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,6 +60,9 @@ func startService(t *testing.T, data string) (base string, stop func()) {
 	base = "http://" + ln.Addr().String()
 	cfg := DefaultConfig()
 	cfg.Data, cfg.PublicURL, cfg.APITokens, cfg.Addr = data, base, testToken, ln.Addr().String()
+	for _, o := range opts {
+		o(&cfg)
+	}
 	svc, err := openService(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

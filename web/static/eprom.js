@@ -116,7 +116,17 @@
     update();
     schedule();
   });
-  form.addEventListener("input", schedule);
+  // Writing one's own answer to a single choice takes back the option
+  // ticked: one answer is taken, and the server would ask which.
+  form.addEventListener("input", function (e) {
+    var t = e.target;
+    if (t.classList && t.classList.contains("other") && t.value.trim() !== "") {
+      var radios = form.querySelectorAll('input[type=radio][name="' + t.name.replace(/:other$/, "") + '"]');
+      for (var i = 0; i < radios.length; i++) radios[i].checked = false;
+      update();
+    }
+    schedule();
+  });
   update();
 
   // An error answered: its red marks and its line in the summary go, so
