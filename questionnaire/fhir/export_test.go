@@ -1,14 +1,20 @@
 package fhir_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"eprom/questionnaire"
 	"eprom/questionnaire/fhir"
 	"eprom/schemas"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // shipped returns every shipped definition, parsed.
@@ -173,4 +179,45 @@ func TestImportCalculatedExpression(t *testing.T) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// qSchema is the R4 JSON Schema's Questionnaire, compiled once.
+var qSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	f, err := os.Open(filepath.Join(qrTestdataDir(), "fhir", "fhir.schema.json"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("fhir.schema.json", doc); err != nil {
+		return nil, err
+	}
+	return c.Compile("fhir.schema.json#/definitions/Questionnaire")
+})
+
+// Every shipped definition exports as a Questionnaire the R4 JSON Schema
+// accepts.
+func TestExportValidatesAgainstR4Schema(t *testing.T) {
+	qrTestdata(t, "the export against the R4 JSON Schema")
+	sch, err := qSchema()
+	if err != nil {
+		t.Fatalf("the R4 JSON Schema: %v", err)
+	}
+	for _, d := range shipped(t) {
+		out, err := fhir.Export(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(inst); err != nil {
+			t.Errorf("%s@%s: not a valid R4 Questionnaire: %v", d.ID, d.Version, err)
+		}
+	}
 }
