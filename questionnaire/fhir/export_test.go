@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"eprom/questionnaire"
@@ -181,29 +178,12 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// qSchema is the R4 JSON Schema's Questionnaire, compiled once.
-var qSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	f, err := os.Open(filepath.Join(qrTestdataDir(), "fhir", "fhir.schema.json"))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		return nil, err
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("fhir.schema.json", doc); err != nil {
-		return nil, err
-	}
-	return c.Compile("fhir.schema.json#/definitions/Questionnaire")
-})
-
 // Every shipped definition exports as a Questionnaire the R4 JSON Schema
 // accepts.
 func TestExportValidatesAgainstR4Schema(t *testing.T) {
 	qrTestdata(t, "the export against the R4 JSON Schema")
-	sch, err := qSchema()
+	schemas, err := r4Schemas()
+	sch := schemas["Questionnaire"]
 	if err != nil {
 		t.Fatalf("the R4 JSON Schema: %v", err)
 	}

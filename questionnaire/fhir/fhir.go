@@ -5,13 +5,9 @@
 // (attachments, references, free text beside a choice…) refuses the form
 // unless the import is lenient.
 //
-// This is the first part of the importer: item types, answer options
-// (inline and from a contained ValueSet), ordinal values as option scores,
-// required, repeats, maxLength, prefix, min/max values, units, enableWhen
-// with enableBehavior, and helsenorge's scoring formulas (TS, SS). Not yet:
-// the translation extension, rendering-xhtml/markdown, initial values,
-// SDC calculated expressions, the CLI and the export; each is reported
-// where it occurs, never dropped unseen.
+// Export writes a definition back as an R4 Questionnaire (the import of
+// the export has the same digest), and QuestionnaireResponse writes a
+// response's answers as an R4 QuestionnaireResponse for its envelope.
 package fhir
 
 import (

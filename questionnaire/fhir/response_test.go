@@ -42,9 +42,10 @@ func qrTestdata(t testing.TB, what string) string {
 	return dir
 }
 
-// qrSchema is the R4 JSON Schema's QuestionnaireResponse, compiled once
-// for the test binary: the file is large.
-var qrSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+// r4Schemas holds the R4 JSON Schema's Questionnaire and
+// QuestionnaireResponse, compiled once for the test binary from one read
+// of the file: it is large.
+var r4Schemas = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
 	f, err := os.Open(filepath.Join(qrTestdataDir(), "fhir", "fhir.schema.json"))
 	if err != nil {
 		return nil, err
@@ -58,8 +59,20 @@ var qrSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 	if err := c.AddResource("fhir.schema.json", doc); err != nil {
 		return nil, err
 	}
-	return c.Compile("fhir.schema.json#/definitions/QuestionnaireResponse")
+	out := map[string]*jsonschema.Schema{}
+	for _, name := range []string{"Questionnaire", "QuestionnaireResponse"} {
+		if out[name], err = c.Compile("fhir.schema.json#/definitions/" + name); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 })
+
+// qrSchema is the R4 JSON Schema's QuestionnaireResponse.
+func qrSchema() (*jsonschema.Schema, error) {
+	s, err := r4Schemas()
+	return s["QuestionnaireResponse"], err
+}
 
 // qrValidate checks a QuestionnaireResponse against the R4 JSON Schema.
 func qrValidate(t *testing.T, qr []byte) {
