@@ -2,7 +2,7 @@
 // service's format (issue 12, DESIGN.md §2). Nothing that changes meaning is
 // dropped silently: what cannot be mapped faithfully is a Finding of the
 // import report, with its JSON path, and what a patient page cannot honour
-// (attachments, references, free text beside a choice…) refuses the form
+// (attachments, references, a question under a question…) refuses the form
 // unless the import is lenient.
 //
 // Export writes a definition back as an R4 Questionnaire (the import of
