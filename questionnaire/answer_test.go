@@ -457,3 +457,60 @@ func TestOtherAnswer(t *testing.T) {
 		t.Errorf("JSON other on plain: %v", errs)
 	}
 }
+
+func TestInitialAndTextChecks(t *testing.T) {
+	d := mustParse(t, `{"id": "init", "version": "1.0.0", "languages": ["en"], "title": {"en": "T"}, "items": [
+		{"linkId": "drug", "type": "choice", "initial": "c", "text": {"en": "Which?"},
+		 "options": [{"value": "a", "text": {"en": "Alcohol"}}, {"value": "c", "text": {"en": "Cannabis"}}]},
+		{"linkId": "how", "type": "multichoice", "initial": ["smoke", "eat"], "text": {"en": "How?"},
+		 "options": [{"value": "eat", "text": {"en": "Eat"}}, {"value": "smoke", "text": {"en": "Smoke"}}]},
+		{"linkId": "unit", "type": "text", "readOnly": true, "initial": "Avd. Rus", "text": {"en": "Unit"}},
+		{"linkId": "kids", "type": "boolean", "initial": false, "text": {"en": "Children?"}},
+		{"linkId": "days", "type": "integer", "initial": 3, "max": 30, "text": {"en": "Days?"}},
+		{"linkId": "since", "type": "date", "initial": "2026-01-01", "maxDate": "today", "text": {"en": "Since?"}},
+		{"linkId": "phone", "type": "text", "pattern": "[0-9]{8}", "patternHint": {"en": "8 digits"}, "text": {"en": "Phone"}},
+		{"linkId": "why", "type": "text", "minLength": 3, "text": {"en": "Why?"}},
+		{"linkId": "plain", "type": "text", "text": {"en": "Plain"}}]}`)
+
+	want := map[string][]string{"drug": {"c"}, "how": {"eat", "smoke"}, "unit": {"Avd. Rus"}, "kids": {"false"}, "days": {"3"}, "since": {"2026-01-01"}}
+	if got := d.InitialForm(); !reflect.DeepEqual(got, want) {
+		t.Errorf("InitialForm = %v, want %v", got, want)
+	}
+	if _, ok := d.Item("plain").InitialValue(); ok {
+		t.Error("an item without initial has an initial value")
+	}
+	if !d.Item("unit").ReadOnly {
+		t.Error("readOnly was not read")
+	}
+	today := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	// The initial answers are answers like any other.
+	a, errs := d.DecodeForm(d.InitialForm(), nil)
+	if _, verrs := d.Validate(a, nil, today); len(errs)+len(verrs) > 0 {
+		t.Fatalf("the initial answers do not validate: %v %v", errs, verrs)
+	}
+	for _, tt := range []struct {
+		id, value, code string
+	}{
+		{"phone", "1234567", questionnaire.AnswerPattern},
+		{"phone", "123456789", questionnaire.AnswerPattern}, // anchored: a match inside is not enough
+		{"phone", "1234 5678", questionnaire.AnswerPattern},
+		{"phone", "12345678", ""},
+		{"why", "no", questionnaire.AnswerMinLength},
+		{"why", "nåå", ""}, // characters, not bytes
+		{"why", "  no  ", questionnaire.AnswerMinLength},
+	} {
+		a, errs := d.DecodeForm(url.Values{tt.id: {tt.value}}, nil)
+		_, verrs := d.Validate(a, nil, today)
+		errs = append(errs, verrs...)
+		if tt.code == "" {
+			if len(errs) > 0 {
+				t.Errorf("%s = %q: %v, want no error", tt.id, tt.value, errs)
+			}
+			continue
+		}
+		assertOneError(t, errs, tt.id, tt.code)
+		if tt.code == questionnaire.AnswerMinLength && errs[0].Params["min"] != "3" {
+			t.Errorf("minLength error params = %v", errs[0].Params)
+		}
+	}
+}

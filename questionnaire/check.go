@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
@@ -183,6 +184,7 @@ func (c *checker) item(path string, it *Item) {
 	}
 	c.options(path, it)
 	c.bounds(path, it)
+	c.initial(join(path, "initial"), it)
 
 	switch it.EnableBehavior {
 	case "", "all", "any":
@@ -232,6 +234,11 @@ func (c *checker) fields(path string, it *Item) {
 		{"minDate", it.MinDate != "", t == Date},
 		{"maxDate", it.MaxDate != "", t == Date},
 		{"maxLength", it.MaxLength != nil, t == TextType},
+		{"minLength", it.MinLength != nil, t == TextType},
+		{"pattern", it.Pattern != "", t == TextType},
+		{"patternHint", it.PatternHint != nil, t == TextType && it.Pattern != ""},
+		{"initial", it.Initial != nil, t.Answerable()},
+		{"readOnly", it.ReadOnly, t.Answerable()},
 		{"multiline", it.Multiline, t == TextType},
 		{"other", it.Other, t == Choice || t == MultiChoice},
 		{"sensitive", it.Sensitive, t.Answerable() || t == Group},
@@ -240,6 +247,12 @@ func (c *checker) fields(path string, it *Item) {
 		if r.set && !r.allowed {
 			c.ps.add(join(path, r.name), ProblemNotAllowed, "not allowed on a %s item", t)
 		}
+	}
+	if it.ReadOnly && it.Required {
+		c.ps.add(join(path, "required"), ProblemNotAllowed, "a read-only question cannot be required: the patient cannot answer it")
+	}
+	if t == TextType && it.Pattern != "" {
+		c.text(join(path, "patternHint"), it.PatternHint, false)
 	}
 	if t == Integer || t == Decimal {
 		c.text(join(path, "unit"), it.Unit, false)
@@ -317,10 +330,58 @@ func (c *checker) bounds(path string, it *Item) {
 		if n := it.MaxLength; n != nil && (*n < 1 || *n > maxTextMaxLength) {
 			c.ps.add(join(path, "maxLength"), ProblemRange, "%d is not from 1 to %d", *n, maxTextMaxLength)
 		}
+		if n := it.MinLength; n != nil && (*n < 1 || *n > it.maxLength()) {
+			c.ps.add(join(path, "minLength"), ProblemRange, "%d is not from 1 to the item's maxLength (%d)", *n, it.maxLength())
+		}
+		if it.Pattern != "" {
+			re, err := regexp.Compile(`^(?:` + it.Pattern + `)$`)
+			if err != nil {
+				c.ps.add(join(path, "pattern"), ProblemPattern, "not a regular expression of Go's RE2 syntax: %v", err)
+			}
+			it.pattern = re
+		}
 	}
 	if it.Min != nil && it.Max != nil && *it.Min > *it.Max {
 		c.ps.add(join(path, "min"), ProblemRange, "min %s is greater than max %s", formatNumber(*it.Min), formatNumber(*it.Max))
 	}
+}
+
+// initial checks and types an item's initial answer: a value of the JSON
+// answer format that passes the item's own checks (a date bound of "today"
+// moves, so it is checked when the patient sends).
+func (c *checker) initial(path string, it *Item) {
+	it.initial = Value{}
+	if it.Initial == nil || !it.Type.Answerable() {
+		return
+	}
+	raw, err := canonicalJSON(it.Initial)
+	if err != nil {
+		c.ps.add(path, ProblemType, "not a JSON answer value: %v", err)
+		return
+	}
+	v, code, ok := parseJSONValue(it, raw)
+	if code == "" && !ok {
+		c.ps.add(path, ProblemRequired, "empty: leave initial out for no initial answer")
+		return
+	}
+	var errs AnswerErrors
+	if code != "" {
+		errs.add(it.LinkID, code)
+	} else {
+		fixed := *it
+		if fixed.MinDate == "today" {
+			fixed.MinDate = ""
+		}
+		if fixed.MaxDate == "today" {
+			fixed.MaxDate = ""
+		}
+		fixed.checkValue(&errs, v, time.Time{})
+	}
+	if len(errs) > 0 {
+		c.ps.add(path, ProblemType, "not a valid answer to this %s item (%s)", it.Type, errs[0].Code)
+		return
+	}
+	it.initial = v
 }
 
 var operators = []string{OpExists, OpEq, OpNe, OpGt, OpLt, OpGe, OpLe}

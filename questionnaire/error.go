@@ -139,6 +139,8 @@ const (
 	AnswerDateMin   = "answer.date_min"   // before the earliest date; Params["min"]
 	AnswerDateMax   = "answer.date_max"   // after the latest date; Params["max"]
 	AnswerMaxLength = "answer.maxlength"  // too long; Params["max"]
+	AnswerMinLength = "answer.minlength"  // too short; Params["min"]
+	AnswerPattern   = "answer.pattern"    // not of the form the item's pattern asks for (Item.PatternHint)
 	AnswerText      = "answer.text"       // not valid text (bad encoding or control characters)
 	AnswerType      = "answer.type"       // a JSON value of the wrong type for the item
 	AnswerUnknown   = "answer.unknown"    // no question has this linkId

@@ -66,6 +66,10 @@ type Order struct {
 	// declined the order (Response.Device), so that a second Send from it is
 	// thanked and another device is told it was sent elsewhere.
 	ClosedBy string `json:"closedBy,omitempty"`
+	// Prefill is what the order's draft starts from when the patient first
+	// opens it, as form values by field name (Draft.Answers): the
+	// definition's initial answers. Sealed with the order.
+	Prefill map[string][]string `json:"prefill,omitempty"`
 
 	CreatedAt   time.Time  `json:"createdAt"`
 	ExpiresAt   time.Time  `json:"expiresAt"`
@@ -268,6 +272,7 @@ func NewOrder(req *OrderRequest, cat *Catalogue, by Orderer, languages []string,
 		Unit:            req.Unit,
 		Client:          by.Client.ID,
 		OrderedBy:       by.Token,
+		Prefill:         def.InitialForm(),
 		CreatedAt:       now,
 		UpdatedAt:       now,
 		ExpiresAt:       expires,

@@ -7,6 +7,8 @@
 // It is the domain of the service and imports only the standard library.
 package questionnaire
 
+import "regexp"
+
 // ItemType is the kind of an item; the names follow FHIR R4 where FHIR has one.
 type ItemType string
 
@@ -109,7 +111,21 @@ type Item struct {
 	MinDate        string      `json:"minDate,omitempty"`
 	MaxDate        string      `json:"maxDate,omitempty"`
 	MaxLength      *int        `json:"maxLength,omitempty"`
-	Multiline      bool        `json:"multiline,omitempty"`
+	MinLength      *int        `json:"minLength,omitempty"`
+	// Pattern is a regular expression (Go's RE2 syntax) that a text answer
+	// must match as a whole; PatternHint says in words what it asks for,
+	// beside the field and in the error.
+	Pattern     string `json:"pattern,omitempty"`
+	PatternHint Text   `json:"patternHint,omitempty"`
+	Multiline   bool   `json:"multiline,omitempty"`
+	// Initial is the answer a new order's draft starts from, in the JSON
+	// answer format's value; the patient sees it ticked or filled in and
+	// may change it, unless ReadOnly.
+	Initial any `json:"initial,omitempty"`
+	// ReadOnly shows the question with its answer (Initial, or what the
+	// order filled in) as text the patient cannot change; a value posted
+	// for it is ignored.
+	ReadOnly bool `json:"readOnly,omitempty"`
 	// Other offers, beside a choice's options, a field for the patient's
 	// own answer (FHIR's open-choice): the form field OtherField().
 	Other bool `json:"other,omitempty"`
@@ -117,6 +133,9 @@ type Item struct {
 	// such as hopelessness, injecting or a message to the clinician: the
 	// patient page shows a calm notice of where to get help now beside it.
 	Sensitive bool `json:"sensitive,omitempty"`
+
+	initial Value          // Initial, typed by the semantic check
+	pattern *regexp.Regexp // Pattern, anchored at both ends
 }
 
 // Option is one of the answers a choice or multichoice item offers.
@@ -289,6 +308,28 @@ const OtherMaxLength = 500
 
 // OtherField returns the name of the form field of the item's own answer.
 func (it *Item) OtherField() string { return it.LinkID + OtherSuffix }
+
+// InitialValue returns the item's initial answer; ok is false when it has none.
+func (it *Item) InitialValue() (v Value, ok bool) {
+	return it.initial, it.Initial != nil && it.initial.Type != ""
+}
+
+// InitialForm returns the initial answers of the definition as form values
+// by field name (Value.FormFields): what a new order's draft starts from.
+func (d *Definition) InitialForm() map[string][]string {
+	var out map[string][]string
+	for _, it := range d.order {
+		if v, ok := it.InitialValue(); ok {
+			if out == nil {
+				out = map[string][]string{}
+			}
+			for k, vals := range v.FormFields(it.LinkID) {
+				out[k] = vals
+			}
+		}
+	}
+	return out
+}
 
 // maxLength returns the item's maximum text length in characters.
 func (it *Item) maxLength() int {

@@ -43,6 +43,21 @@ type Draft struct {
 	UpdatedAt time.Time     `json:"updatedAt"`
 }
 
+// Start fills a new draft (never opened: no events) from the order's
+// Prefill; a draft opened before is left alone, so an answer the patient
+// withdrew never comes back.
+func (d *Draft) Start(o *Order) {
+	if len(d.Events) > 0 || len(d.Answers) > 0 {
+		return
+	}
+	if d.Answers == nil {
+		d.Answers = map[string][]string{}
+	}
+	for k, v := range o.Prefill {
+		d.Answers[k] = slices.Clone(v)
+	}
+}
+
 // AddEvent appends an event, up to MaxEvents.
 func (d *Draft) AddEvent(e Event) {
 	if len(d.Events) < MaxEvents {

@@ -86,6 +86,10 @@ func (it *Item) checkValue(errs *AnswerErrors, v Value, today time.Time) {
 			errs.add(it.LinkID, AnswerText)
 		} else if n := utf8.RuneCountInString(v.String); n > it.maxLength() {
 			errs.add(it.LinkID, AnswerMaxLength, "max", strconv.Itoa(it.maxLength()))
+		} else if it.MinLength != nil && n < *it.MinLength {
+			errs.add(it.LinkID, AnswerMinLength, "min", strconv.Itoa(*it.MinLength))
+		} else if it.pattern != nil && !it.pattern.MatchString(v.String) {
+			errs.add(it.LinkID, AnswerPattern)
 		}
 	}
 }

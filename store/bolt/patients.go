@@ -47,6 +47,7 @@ func (s *Store) StartSession(ctx context.Context, sess *store.Session, now time.
 		if err != nil {
 			return err
 		}
+		d.Start(o)
 		d.AddEvent(questionnaire.Event{Type: questionnaire.EventOpened, At: now})
 		if err := s.putDraft(tx, o.ID, d); err != nil {
 			return err

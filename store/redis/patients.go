@@ -32,6 +32,7 @@ func (s *Store) StartSession(ctx context.Context, sess *store.Session, now time.
 		if err != nil {
 			return err
 		}
+		d.Start(o)
 		d.AddEvent(questionnaire.Event{Type: questionnaire.EventOpened, At: now})
 		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, s.orderKey(o.ID), s.sealedOrder(o), ttl(o, now))

@@ -49,6 +49,35 @@ func runPatients(t *testing.T, open Opener, create func(*testing.T, *Store, *que
 		}
 	})
 
+	t.Run("the first session starts the draft from the order's prefill, once", func(t *testing.T) {
+		s, _ := open(t)
+		o := NewOrder(day)
+		o.Prefill = map[string][]string{"q1": {"2"}, "unit": {"Avd. Rus"}}
+		create(t, s, o)
+		if _, err := s.StartSession(ctx, newSession(o.ID, t0), t0); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := s.Draft(ctx, o.ID)
+		if got := d.Answers; len(got) != 2 || got["q1"][0] != "2" || got["unit"][0] != "Avd. Rus" {
+			t.Fatalf("draft answers %v, want the prefill", got)
+		}
+		// The patient withdraws an answer; a second session must not bring it back.
+		_, _, err := s.UpdateDraft(ctx, o.ID, t0.Add(time.Minute), func(d *questionnaire.Draft) error {
+			delete(d.Answers, "q1")
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.StartSession(ctx, newSession(o.ID, t0.Add(2*time.Minute)), t0.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		d, _ = s.Draft(ctx, o.ID)
+		if _, back := d.Answers["q1"]; back || len(d.Answers) != 1 {
+			t.Fatalf("draft answers %v after a second session, want only unit", d.Answers)
+		}
+	})
+
 	t.Run("ErrNotFound: an unknown or ended session", func(t *testing.T) {
 		s, _ := open(t)
 		o := NewOrder(day)
