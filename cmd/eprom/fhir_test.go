@@ -285,7 +285,7 @@ func validAnswer(def *questionnaire.Definition, it *questionnaire.Item, a questi
 			}
 		}
 	case questionnaire.TextType:
-		for _, s := range []string{"Svar med æ, ø og å", "12:30", "x"} {
+		for _, s := range []string{"Svar med æ, ø og å", "12:30", "x", "pasient@example.no"} {
 			add(questionnaire.Value{String: s})
 		}
 	}

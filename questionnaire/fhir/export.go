@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -152,11 +153,13 @@ type (
 		ReadOnly       bool            `json:"readOnly,omitempty"`
 		MaxLength      *int            `json:"maxLength,omitempty"`
 		AnswerOption   []xAnswerOption `json:"answerOption,omitempty"`
+		Initial        []qrAnswer      `json:"initial,omitempty"`
 		Item           []*xItem        `json:"item,omitempty"`
 	}
 	xAnswerOption struct {
-		Extension   []xExtension `json:"extension,omitempty"`
-		ValueCoding *xCoding     `json:"valueCoding"`
+		Extension       []xExtension `json:"extension,omitempty"`
+		ValueCoding     *xCoding     `json:"valueCoding"`
+		InitialSelected bool         `json:"initialSelected,omitempty"`
 	}
 	xEnableWhen struct {
 		Question      string   `json:"question"`
@@ -206,7 +209,7 @@ func (ex *exporter) display(linkID, control string, t questionnaire.Text) *xItem
 }
 
 func (ex *exporter) item(it *questionnaire.Item) *xItem {
-	x := &xItem{LinkID: it.LinkID, Prefix: it.Prefix, Required: it.Required, EnableBehavior: it.EnableBehavior}
+	x := &xItem{LinkID: it.LinkID, Prefix: it.Prefix, Required: it.Required, ReadOnly: it.ReadOnly, EnableBehavior: it.EnableBehavior}
 	if len(it.Text) > 0 {
 		x.Text, x.TextExt = ex.text(it.Text)
 	}
@@ -230,6 +233,16 @@ func (ex *exporter) item(it *questionnaire.Item) *xItem {
 			x.Type = "text"
 		}
 		x.MaxLength = it.MaxLength
+		if it.MinLength != nil {
+			x.Extension = append(x.Extension, xExtension{URL: extMinLength, ValueInteger: ptr(int64(*it.MinLength))})
+		}
+		if it.Pattern != "" {
+			x.Extension = append(x.Extension, xExtension{URL: extRegex, ValueString: ptr(it.Pattern)})
+		}
+		if len(it.PatternHint) > 0 {
+			s, ext := ex.text(it.PatternHint)
+			x.Extension = append(x.Extension, xExtension{URL: extEntryFormat, ValueString: &s, ValueStringExt: ext})
+		}
 	case questionnaire.Choice, questionnaire.MultiChoice:
 		x.Type = "choice"
 		if it.Other {
@@ -240,8 +253,18 @@ func (ex *exporter) item(it *questionnaire.Item) *xItem {
 			x.Repeats, control = true, controlCheckBox
 		}
 		x.Extension = append(x.Extension, itemControl(control))
+		initial, _ := it.InitialValue()
 		for _, o := range it.Options {
-			x.AnswerOption = append(x.AnswerOption, ex.option(o))
+			xo := ex.option(o)
+			// FHIR gives a choice's initial answer on its options (que-11).
+			xo.InitialSelected = initial.String == o.Value || slices.Contains(initial.Strings, o.Value)
+			x.AnswerOption = append(x.AnswerOption, xo)
+		}
+	}
+	if v, ok := it.InitialValue(); ok && it.Type != questionnaire.Choice && it.Type != questionnaire.MultiChoice {
+		answers, err := (&qrBuilder{lang: ex.lang}).answer(it, v)
+		if err == nil {
+			x.Initial = answers
 		}
 	}
 	for _, b := range []struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io/fs"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -36,10 +37,39 @@ func shipped(t *testing.T) []*questionnaire.Definition {
 	return defs
 }
 
+// prefilledForm has an initial answer of every type, a read-only question
+// and text checks: what the shipped definitions do not use.
+const prefilledForm = `{
+  "id": "prefilled", "version": "1.0.0", "languages": ["nb", "en"], "title": {"nb": "Forhåndsutfylt", "en": "Prefilled"},
+  "items": [
+    {"linkId": "unit", "type": "text", "readOnly": true, "initial": "Avd. Rus", "text": {"nb": "Enhet", "en": "Unit"}},
+    {"linkId": "drug", "type": "choice", "initial": "c", "other": true, "text": {"nb": "Hva?", "en": "What?"},
+     "options": [{"value": "a", "text": {"nb": "Alkohol", "en": "Alcohol"}}, {"value": "c", "text": {"nb": "Cannabis", "en": "Cannabis"}}]},
+    {"linkId": "how", "type": "multichoice", "initial": ["eat", "smoke"], "text": {"nb": "Hvordan?", "en": "How?"},
+     "options": [{"value": "eat", "text": {"nb": "Spise", "en": "Eat"}}, {"value": "smoke", "text": {"nb": "Røyke", "en": "Smoke"}},
+                 {"value": "none", "exclusive": true, "text": {"nb": "Ingen", "en": "None"}}]},
+    {"linkId": "kids", "type": "boolean", "initial": false, "text": {"nb": "Barn?", "en": "Children?"}},
+    {"linkId": "days", "type": "integer", "initial": 3, "min": 0, "max": 30, "text": {"nb": "Dager?", "en": "Days?"}},
+    {"linkId": "units", "type": "decimal", "initial": 2.5, "unit": {"nb": "enheter", "en": "units"}, "text": {"nb": "Enheter?", "en": "Units?"}},
+    {"linkId": "since", "type": "date", "initial": "2026-01-01", "maxDate": "today", "text": {"nb": "Siden?", "en": "Since?"}},
+    {"linkId": "qol", "type": "scale", "initial": 5, "min": 0, "max": 10, "text": {"nb": "Livskvalitet", "en": "Quality of life"}},
+    {"linkId": "phone", "type": "text", "pattern": "[0-9]{8}", "patternHint": {"nb": "8 siffer", "en": "8 digits"}, "text": {"nb": "Telefon", "en": "Phone"}},
+    {"linkId": "why", "type": "text", "minLength": 3, "maxLength": 200, "multiline": true, "initial": "Fordi", "text": {"nb": "Hvorfor?", "en": "Why?"}}
+  ]}`
+
+// exported returns the shipped definitions and prefilledForm.
+func exported(t *testing.T) []*questionnaire.Definition {
+	d, err := questionnaire.Parse([]byte(prefilledForm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(shipped(t), d)
+}
+
 // Export, then import: the same definition, to the digest, with an empty
-// report, for every shipped definition.
+// report, for every shipped definition and one that uses what they do not.
 func TestExportRoundTrip(t *testing.T) {
-	for _, d := range shipped(t) {
+	for _, d := range exported(t) {
 		t.Run(d.ID+"@"+d.Version, func(t *testing.T) {
 			out, err := fhir.Export(d)
 			if err != nil {
@@ -134,6 +164,67 @@ func TestExportUsesFHIRElements(t *testing.T) {
 
 // A calculatedExpression that is a plain sum of ordinal values becomes a
 // score; any other is a report line, and the item is not asked.
+// FHIR's initial answers, read-only questions, minLength and regex become
+// the format's initial, readOnly, minLength and pattern; what does not fit
+// is reported and left out.
+func TestImportInitialReadOnlyAndTextChecks(t *testing.T) {
+	q := `{"resourceType": "Questionnaire", "status": "active", "language": "nb", "title": "T", "item": [
+	  {"linkId": "unit", "type": "string", "text": "Enhet", "readOnly": true, "required": true, "initial": [{"valueString": "Avd. Rus"}]},
+	  {"linkId": "drug", "type": "choice", "text": "Hva?", "answerOption": [
+	    {"valueCoding": {"system": "urn:x", "code": "A 1", "display": "Alkohol"}},
+	    {"valueCoding": {"system": "urn:x", "code": "C", "display": "Cannabis"}, "initialSelected": true}]},
+	  {"linkId": "how", "type": "choice", "repeats": true, "text": "Hvordan?",
+	   "answerOption": [{"valueString": "spise"}, {"valueString": "røyke"}],
+	   "initial": [{"valueString": "spise"}, {"valueString": "røyke"}]},
+	  {"linkId": "when", "type": "dateTime", "text": "Når?", "initial": [{"valueDateTime": "2026-03-01T10:00:00+01:00"}]},
+	  {"linkId": "qty", "type": "quantity", "text": "Mengde", "initial": [{"valueQuantity": {"value": 1.5, "unit": "l"}}]},
+	  {"linkId": "days", "type": "integer", "text": "Dager", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/maxValue", "valueInteger": 7}],
+	   "initial": [{"valueInteger": 9}]},
+	  {"linkId": "flag", "type": "boolean", "text": "Flagg", "readOnly": true},
+	  {"linkId": "mail", "type": "string", "text": "E-post", "extension": [
+	    {"url": "http://hl7.org/fhir/StructureDefinition/regex", "valueString": "[^@ ]+@[^@ ]+"},
+	    {"url": "http://ehelse.no/fhir/StructureDefinition/validationtext", "valueString": "en e-postadresse"},
+	    {"url": "http://hl7.org/fhir/StructureDefinition/minLength", "valueInteger": 5}]},
+	  {"linkId": "look", "type": "string", "text": "Ord", "extension": [
+	    {"url": "http://hl7.org/fhir/StructureDefinition/regex", "valueString": "(?=a)a"}]}
+	]}`
+	res, err := fhir.Import([]byte(q), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Definition
+	want := map[string][]string{"unit": {"Avd. Rus"}, "drug": {"C"}, "how": {"spise", "r-yke"}, "when": {"2026-03-01"}, "qty": {"1.5"}}
+	if got := d.InitialForm(); !reflect.DeepEqual(got, want) {
+		t.Errorf("initial answers %v, want %v", got, want)
+	}
+	if u := d.Item("unit"); !u.ReadOnly || u.Required {
+		t.Errorf("unit: readOnly %v required %v, want read-only and not required", u.ReadOnly, u.Required)
+	}
+	if m := d.Item("mail"); m.Pattern != "[^@ ]+@[^@ ]+" || m.PatternHint["nb"] != "en e-postadresse" || m.MinLength == nil || *m.MinLength != 5 {
+		t.Errorf("mail: pattern %q hint %v minLength %v", m.Pattern, m.PatternHint, m.MinLength)
+	}
+	if d.Item("look").Pattern != "" {
+		t.Error("a pattern Go cannot read was kept")
+	}
+	report := ""
+	for _, f := range res.Report {
+		report += f.String() + "\n"
+	}
+	for _, want := range []string{
+		"item[0].required: required",  // dropped from the read-only question, said so
+		"item[5].initial[0]: initial", // 9 is over the maximum of 7
+		"item[6].readOnly: readOnly",  // read-only without an answer
+		"item[8].extension: regex: not a pattern Go's RE2 syntax reads",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "validationtext") || strings.Contains(report, "minLength") {
+		t.Errorf("the report names what was mapped:\n%s", report)
+	}
+}
+
 func TestImportCalculatedExpression(t *testing.T) {
 	form := func(expr string) []byte {
 		return []byte(`{"resourceType": "Questionnaire", "id": "calc", "language": "en", "status": "active", "item": [
@@ -187,7 +278,7 @@ func TestExportValidatesAgainstR4Schema(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the R4 JSON Schema: %v", err)
 	}
-	for _, d := range shipped(t) {
+	for _, d := range exported(t) {
 		out, err := fhir.Export(d)
 		if err != nil {
 			t.Fatal(err)

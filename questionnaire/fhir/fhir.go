@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"eprom/questionnaire"
 )
@@ -117,7 +118,7 @@ type (
 		EnableBehavior string         `json:"enableBehavior"`
 		AnswerOption   []answerOption `json:"answerOption"`
 		AnswerValueSet string         `json:"answerValueSet"`
-		Initial        []any          `json:"initial"`
+		Initial        []initialValue `json:"initial"`
 		Item           []*item        `json:"item"`
 		Extension      []extension    `json:"extension"`
 		Code           []coding       `json:"code"`
@@ -152,13 +153,27 @@ type (
 		DisplayExt *element    `json:"_display"`
 		Extension  []extension `json:"extension"`
 	}
+	initialValue struct {
+		ValueBoolean  *bool    `json:"valueBoolean"`
+		ValueDecimal  *float64 `json:"valueDecimal"`
+		ValueInteger  *int64   `json:"valueInteger"`
+		ValueDate     *string  `json:"valueDate"`
+		ValueDateTime *string  `json:"valueDateTime"`
+		ValueTime     *string  `json:"valueTime"`
+		ValueString   *string  `json:"valueString"`
+		ValueCoding   *coding  `json:"valueCoding"`
+		ValueQuantity *struct {
+			Value *float64 `json:"value"`
+		} `json:"valueQuantity"`
+	}
 	answerOption struct {
-		ValueCoding    *coding     `json:"valueCoding"`
-		ValueString    *string     `json:"valueString"`
-		ValueStringExt *element    `json:"_valueString"`
-		ValueInteger   *int64      `json:"valueInteger"`
-		ValueDate      *string     `json:"valueDate"`
-		Extension      []extension `json:"extension"`
+		InitialSelected bool        `json:"initialSelected"`
+		ValueCoding     *coding     `json:"valueCoding"`
+		ValueString     *string     `json:"valueString"`
+		ValueStringExt  *element    `json:"_valueString"`
+		ValueInteger    *int64      `json:"valueInteger"`
+		ValueDate       *string     `json:"valueDate"`
+		Extension       []extension `json:"extension"`
 	}
 	enableWhen struct {
 		Question      string   `json:"question"`
@@ -560,8 +575,8 @@ var itemExtensions = map[string]bool{
 // Extensions that constrain or decorate an answer beyond what a page of
 // this service checks; each is a line of the report saying what happens.
 var unchecked = map[string]string{
-	extMinLength:         "a minimum length is not checked; a shorter answer is accepted",
-	extRegex:             "the pattern is not checked; any text within maxLength is accepted",
+	extMinLength:         "a minimum length on an answer that is not text; not checked",
+	extRegex:             "a pattern on an answer that is not text; not checked",
 	extMaxDecimalPlaces:  "the number of decimals is not checked",
 	extEntryFormat:       "the format hint is not shown; the page shows its own (dates as dd.mm.åååå)",
 	extValidationText:    "a custom error text; the page gives its own, in the patient's language",
@@ -617,20 +632,19 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 			}
 		}
 	}
+	isText := it.Type == "string" || it.Type == "text"
 	for _, e := range it.Extension {
 		switch {
 		case itemExtensions[e.URL]:
+		case isText && (e.URL == extMinLength || e.URL == extRegex):
+			// checked: textChecks
+		case isText && extensionOf(it.Extension, extRegex) != nil && (e.URL == extValidationText || e.URL == extBiodesignValidity || e.URL == extEntryFormat):
+			// the pattern's hint: textChecks
 		case unchecked[e.URL] != "":
 			im.note(path+".extension", e.URL[strings.LastIndex(e.URL, "/")+1:], unchecked[e.URL])
 		default:
 			im.note(path+".extension", "extension "+e.URL, "not understood; ignored")
 		}
-	}
-	if it.ReadOnly && it.Type != "display" && it.Type != "group" {
-		im.note(path+".readOnly", "readOnly", "a read-only question is shown as a question the patient may answer")
-	}
-	if len(it.Initial) > 0 {
-		im.note(path+".initial", "initial", "initial answers are not prefilled: the patient starts from no answer")
 	}
 	im.formatting(path+"._text", it.TextExt)
 	m := map[string]any{"linkId": it.LinkID}
@@ -697,6 +711,7 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 			n := min(max(*it.MaxLength, 1), maxImportedLength)
 			m["maxLength"] = n
 		}
+		im.textChecks(path, it, m)
 	case "date":
 		m["type"] = "date"
 		im.dateBounds(path, it, m)
@@ -741,6 +756,10 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 	}
 	if it.Type != "group" {
 		im.children(path, it, m)
+	}
+	if it.Type != "display" {
+		im.initial(path, it, m)
+		im.readOnly(path, it, m)
 	}
 	if text == "" {
 		text = it.LinkID
@@ -867,6 +886,197 @@ func (im *importer) numberBounds(path string, it *item, m map[string]any) {
 	}
 	if unit != "" {
 		m["unit"] = im.text(unit, unitExt)
+	}
+}
+
+// textChecks maps minLength and regex on a text answer; the pattern's
+// words are the form's validation text, or else its entryFormat.
+func (im *importer) textChecks(path string, it *item, m map[string]any) {
+	limit := maxImportedLength
+	if n, ok := m["maxLength"].(int); ok {
+		limit = n
+	}
+	if e := extensionOf(it.Extension, extMinLength); e != nil && e.ValueInteger != nil && *e.ValueInteger > 0 {
+		n := int(min(*e.ValueInteger, int64(limit)))
+		if int64(n) != *e.ValueInteger {
+			im.note(path+".extension", "minLength", fmt.Sprintf("%d is more than the answer may hold; %d is asked", *e.ValueInteger, n))
+		}
+		m["minLength"] = n
+	}
+	e := extensionOf(it.Extension, extRegex)
+	if e == nil || e.ValueString == nil || *e.ValueString == "" {
+		return
+	}
+	if _, err := regexp.Compile(`^(?:` + *e.ValueString + `)$`); err != nil {
+		im.note(path+".extension", "regex", "not a pattern Go's RE2 syntax reads (lookaround, back-references); not checked: "+err.Error())
+		return
+	}
+	m["pattern"] = *e.ValueString
+	for _, url := range []string{extValidationText, extBiodesignValidity, extEntryFormat} {
+		if h := extensionOf(it.Extension, url); h != nil && h.ValueString != nil && strings.TrimSpace(*h.ValueString) != "" {
+			m["patternHint"] = im.text(strings.TrimSpace(*h.ValueString), h.ValueStringExt)
+			return
+		}
+	}
+}
+
+// initial maps initial answers (initial, and answerOption.initialSelected
+// on a choice) onto the item's type; one that does not fit is reported and
+// left out, so the patient starts from no answer.
+func (im *importer) initial(path string, it *item, m map[string]any) {
+	t, _ := m["type"].(string)
+	codes := im.codes[it.LinkID]
+	var picked []string // option values
+	for _, o := range it.AnswerOption {
+		if o.InitialSelected {
+			switch {
+			case o.ValueCoding != nil:
+				picked = append(picked, codes[o.ValueCoding.Code])
+			case o.ValueString != nil:
+				picked = append(picked, codes[*o.ValueString])
+			case o.ValueInteger != nil:
+				picked = append(picked, codes[strconv.FormatInt(*o.ValueInteger, 10)])
+			case o.ValueDate != nil:
+				picked = append(picked, codes[*o.ValueDate])
+			}
+		}
+	}
+	var vals []any
+	for i, v := range it.Initial {
+		p := fmt.Sprintf("%s.initial[%d]", path, i)
+		var got any
+		switch t {
+		case "choice", "multichoice":
+			key := ""
+			switch {
+			case v.ValueCoding != nil:
+				key = v.ValueCoding.Code
+			case v.ValueString != nil:
+				key = *v.ValueString
+			case v.ValueInteger != nil:
+				key = strconv.FormatInt(*v.ValueInteger, 10)
+			case v.ValueDate != nil:
+				key = *v.ValueDate
+			}
+			if val, ok := codes[key]; ok {
+				picked = append(picked, val)
+				continue
+			}
+			if v.ValueString != nil && m["other"] == true {
+				im.note(p, "initial", "an initial own answer is not prefilled")
+				continue
+			}
+		case "boolean":
+			if v.ValueBoolean != nil {
+				got = *v.ValueBoolean
+			}
+		case "integer", "scale":
+			if v.ValueInteger != nil {
+				got = *v.ValueInteger
+			}
+		case "decimal":
+			switch {
+			case v.ValueDecimal != nil:
+				got = *v.ValueDecimal
+			case v.ValueInteger != nil:
+				got = *v.ValueInteger
+			case v.ValueQuantity != nil && v.ValueQuantity.Value != nil:
+				got = *v.ValueQuantity.Value
+			}
+		case "date":
+			switch {
+			case v.ValueDate != nil && len(*v.ValueDate) == len("2006-01-02"):
+				got = *v.ValueDate
+			case v.ValueDateTime != nil && len(*v.ValueDateTime) >= len("2006-01-02"):
+				got = (*v.ValueDateTime)[:len("2006-01-02")]
+			}
+		case "text":
+			switch {
+			case v.ValueString != nil:
+				got = *v.ValueString
+			case v.ValueTime != nil && len(*v.ValueTime) >= 5:
+				got = (*v.ValueTime)[:5]
+			}
+		}
+		if got == nil || !inBounds(got, m) {
+			im.note(p, "initial", "not an answer this question takes; the patient starts from no answer")
+			continue
+		}
+		vals = append(vals, got)
+	}
+	switch {
+	case len(picked) > 0 && t == "multichoice":
+		m["initial"] = picked
+	case len(picked) > 0:
+		if len(picked) > 1 {
+			im.note(path+".initial", "initial", "more than one initial option on a single choice; the first is taken")
+		}
+		m["initial"] = picked[0]
+	case len(vals) > 0:
+		if len(vals) > 1 {
+			im.note(path+".initial", "initial", "more than one initial answer; the first is taken")
+		}
+		m["initial"] = vals[0]
+	}
+}
+
+// inBounds reports whether an initial number, date or text fits the
+// item's bounds, as the definition's check will ask.
+func inBounds(v any, m map[string]any) bool {
+	num := func(x any) (float64, bool) {
+		switch n := x.(type) {
+		case int64:
+			return float64(n), true
+		case float64:
+			return n, true
+		}
+		return 0, false
+	}
+	if f, ok := num(v); ok {
+		if lo, ok := num(m["min"]); ok && f < lo {
+			return false
+		}
+		if hi, ok := num(m["max"]); ok && f > hi {
+			return false
+		}
+		return true
+	}
+	if s, ok := v.(string); ok {
+		if strings.TrimSpace(s) == "" {
+			return false
+		}
+		if m["type"] == "date" {
+			lo, _ := m["minDate"].(string)
+			hi, _ := m["maxDate"].(string)
+			return (lo == "" || lo == "today" || s >= lo) && (hi == "" || hi == "today" || s <= hi)
+		}
+		n := utf8.RuneCountInString(s)
+		if max, ok := m["maxLength"].(int); ok && n > max {
+			return false
+		}
+		if min, ok := m["minLength"].(int); ok && n < min {
+			return false
+		}
+		if p, ok := m["pattern"].(string); ok && !regexp.MustCompile(`^(?:`+p+`)$`).MatchString(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// readOnly keeps readOnly on a question; the patient cannot answer it, so
+// it is not required of them.
+func (im *importer) readOnly(path string, it *item, m map[string]any) {
+	if !it.ReadOnly || it.Type == "group" {
+		return
+	}
+	m["readOnly"] = true
+	if m["required"] == true {
+		delete(m, "required")
+		im.note(path+".required", "required", "a read-only question is not required of the patient, who cannot answer it")
+	}
+	if _, ok := m["initial"]; !ok {
+		im.note(path+".readOnly", "readOnly", "read-only without an initial answer: shown as not filled in")
 	}
 }
 

@@ -210,7 +210,7 @@ func qrCandidates(it *questionnaire.Item, today time.Time) []questionnaire.Value
 			}
 		}
 	case questionnaire.TextType:
-		for _, s := range []string{"Svar med æ, ø og å", "12:30", "x"} {
+		for _, s := range []string{"Svar med æ, ø og å", "12:30", "x", "pasient@example.no"} {
 			out = append(out, questionnaire.Value{Type: it.Type, String: s})
 		}
 	}
