@@ -56,6 +56,12 @@ func nextVisible(def *questionnaire.Definition, enabled map[string]bool, i, step
 	return -1
 }
 
+// editable leaves out the read-only questions: the patient cannot
+// answer them, so nothing posted for them is read.
+func editable(questions []*questionnaire.Item) []*questionnaire.Item {
+	return slices.DeleteFunc(slices.Clone(questions), func(it *questionnaire.Item) bool { return it.ReadOnly })
+}
+
 // firstUnanswered is where a returning patient resumes: the first visible
 // page with a shown question not yet answered; -1 when all are answered.
 func firstUnanswered(def *questionnaire.Definition, a questionnaire.Answers) int {
@@ -64,7 +70,7 @@ func firstUnanswered(def *questionnaire.Definition, a questionnaire.Answers) int
 		if !pageVisible(p, enabled) {
 			continue
 		}
-		for _, it := range p.Questions() {
+		for _, it := range editable(p.Questions()) {
 			if _, ok := a[it.LinkID]; enabled[it.LinkID] && !ok {
 				return i
 			}
@@ -117,7 +123,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 
 	before := v.def.Enabled(v.answers())
 	form := formValues(c)
-	questions := pages[i].Questions()
+	questions := editable(pages[i].Questions()) // a read-only answer stays what the order made it
 	in := s.readPage(v, form, questions)
 
 	// The page's answers replace what the draft had for its questions (an
@@ -469,6 +475,9 @@ type itemView struct {
 	MinLabel      string
 	MaxLabel      string
 	Multiline     bool
+	Format        string // what a text answer's pattern asks for (PatternHint)
+	ReadOnly      bool   // shown as text: Shown, the answer the order filled in
+	Shown         string
 	Options       []optionView
 	Other         *otherView // the field of the patient's own answer beside the options
 	Clear         string     // the label of the choice that withdraws an optional answer
@@ -512,8 +521,8 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 	typed, _ := def.DecodeForm(raw, nil)
 	enabled := def.Enabled(typed)
 
-	onPage := map[string]bool{}
-	for _, it := range page.Questions() {
+	onPage := map[string]bool{} // the questions the script reads: a read-only one has no field
+	for _, it := range editable(page.Questions()) {
 		onPage[it.LinkID] = true
 	}
 	isNew := map[string]bool{}
@@ -563,6 +572,12 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 				continue // hidden by answers on other pages: not shown at all
 			}
 			iv := s.itemView(it, lang, v.order.Language, raw[it.LinkID], byLink[it.LinkID])
+			if it.ReadOnly {
+				iv.Shown = s.T(lang, "item.readonly_empty")
+				if val, ok := typed[it.LinkID]; ok {
+					iv.Shown = s.answerText(lang, v.order.Language, it, val)
+				}
+			}
 			if it.Other {
 				label := "item.other_choice"
 				if it.Type == questionnaire.MultiChoice {
@@ -611,6 +626,11 @@ func (s *Server) answerMessage(lang string, def *questionnaire.Definition, e que
 	if d, err := time.Parse(time.DateOnly, e.Params["max"]); err == nil {
 		data["max"] = s.date(lang, d)
 	}
+	if e.Code == questionnaire.AnswerPattern {
+		if it := def.Item(e.LinkID); it != nil && it.PatternHint.Get(lang) != "" {
+			return s.T(lang, "answer.pattern_hint", map[string]any{"hint": it.PatternHint.Get(lang)})
+		}
+	}
 	if e.Code == questionnaire.AnswerExclusive {
 		data["option"] = ""
 		if it := def.Item(e.LinkID); it != nil {
@@ -646,6 +666,7 @@ func (s *Server) itemView(it *questionnaire.Item, lang, orderLang string, raw []
 		LinkID: it.LinkID, Type: it.Type, ID: "f-" + it.LinkID, Anchor: "q-" + it.LinkID,
 		Text: get(it.Text), Prefix: it.Prefix, Help: get(it.Help), Required: it.Required,
 		OptionalLabel: s.T(lang, "item.optional"), Errors: errs, Sensitive: it.Sensitive,
+		Format: get(it.PatternHint), ReadOnly: it.ReadOnly,
 	}
 	first := ""
 	if len(raw) > 0 {
@@ -654,6 +675,9 @@ func (s *Server) itemView(it *questionnaire.Item, lang, orderLang string, raw []
 	var described []string
 	if iv.Help != "" {
 		described = append(described, iv.ID+"-help")
+	}
+	if iv.Format != "" {
+		described = append(described, iv.ID+"-format")
 	}
 	if len(errs) > 0 {
 		described = append(described, iv.ID+"-error")

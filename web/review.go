@@ -76,6 +76,9 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 				Multiline: it.Multiline,
 			}
 			hrefOf[it.LinkID] = ra.Href
+			if it.ReadOnly {
+				ra.Href = "" // filled in by the order: nothing to change
+			}
 			if val, ok := a[it.LinkID]; ok {
 				ra.Answer = s.answerText(lang, v.order.Language, it, val)
 			} else if t := typedText(it, v.draft.Typed, lang, v.order.Language); t != "" {
