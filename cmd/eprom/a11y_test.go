@@ -65,6 +65,7 @@ func startServiceWith(t *testing.T, data string, demo bool) (string, *service) {
 	cfg := DefaultConfig()
 	cfg.Data, cfg.PublicURL, cfg.APITokens, cfg.Addr = data, base, testToken, ln.Addr().String()
 	cfg.demo = demo
+	cfg.Schemas = extraForms(t) // what the shipped forms do not show: own answers, prefilled and read-only answers, patterns
 	svc, err := openService(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -404,6 +405,20 @@ func TestBrowserAccessibilityEveryPage(t *testing.T) {
 		w.visit("nn-page-2", "page-2", "", press("next"))
 		w.visit("nn-page-2-errors", "page-2", hasErrors, press("next"))
 		w.visit("nn-review", "review", "", press("review"))
+
+		// The forms that show what the shipped ones do not: a choice
+		// with the patient's own answer; prefilled and read-only answers
+		// and a text pattern.
+		own := w.order("eget-svar", "nb", "")
+		w.visit("own-answer", "page-1", "", w.arrive(own["code"].(string)))
+		w.visit("own-answer-errors", "page-1", hasErrors, press("finish"))
+		w.visit("own-answer-review", "review", "", chromedp.SendKeys("#f-rus-other", "ketamin", chromedp.ByQuery),
+			pick("hvordan", "royk"), press("finish"))
+		pre := w.order("forhand", "nb", "")
+		w.visit("prefilled", "page-1", "", w.arrive(pre["code"].(string)))
+		w.visit("prefilled-errors", "page-1", hasErrors, typeIn("telefon", "400 12 345"), typeIn("hvorfor", "Kort"), press("finish"))
+		w.visit("prefilled-review", "review", "", chromedp.SetValue("#f-telefon", "40012345", chromedp.ByQuery),
+			chromedp.SetValue("#f-hvorfor", "Komme i jobb igjen", chromedp.ByQuery), press("finish"))
 
 		// Last, as it locks this client out of code entry: wrong codes until
 		// 429, then the page a patient gets.
