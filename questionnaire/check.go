@@ -173,6 +173,7 @@ func (c *checker) item(path string, it *Item) {
 	}
 
 	c.text(join(path, "text"), it.Text, t != Group)
+	c.markup(join(path, "markup"), it)
 	c.text(join(path, "help"), it.Help, false)
 	c.fields(path, it)
 
@@ -343,6 +344,50 @@ func (c *checker) bounds(path string, it *Item) {
 	}
 	if it.Min != nil && it.Max != nil && *it.Min > *it.Max {
 		c.ps.add(join(path, "min"), ProblemRange, "min %s is greater than max %s", formatNumber(*it.Min), formatNumber(*it.Max))
+	}
+}
+
+// markup checks an item's formatted text: only in declared languages that
+// the plain text has too, well-formed, and nothing in it that the page
+// would leave out; it keeps the sanitized form for the page.
+func (c *checker) markup(path string, it *Item) {
+	it.markup = nil
+	if it.Markup == nil {
+		return
+	}
+	if it.Type == Group {
+		c.ps.add(path, ProblemNotAllowed, "not allowed on a group item: its text is a heading")
+		return
+	}
+	for _, l := range sortedKeys(it.Markup) {
+		p := join(path, l)
+		switch {
+		case !slices.Contains(c.d.Languages, l):
+			c.ps.add(p, ProblemLanguage, "%q is not a declared language", l)
+			continue
+		case it.Text[l] == "":
+			c.ps.add(p, ProblemLanguage, "text has no %q: the plain text is what the review and the envelope show", l)
+			continue
+		}
+		res, err := SanitizeMarkup(it.Markup[l], it.Type != Display)
+		switch {
+		case err != nil:
+			c.ps.add(p, ProblemPattern, "%v", err)
+		case len(res.Dropped) > 0:
+			allowed := strings.Join(append(slices.Clone(blockElements), inlineElements...), ", ")
+			if it.Type != Display {
+				allowed = strings.Join(inlineElements, ", ") + " (a question's text is in a label)"
+			}
+			c.ps.add(p, ProblemPattern, "the page would leave out %s; allowed are %s, and href (https, mailto, tel) on a",
+				strings.Join(res.Dropped, ", "), allowed)
+		case res.HTML == "":
+			c.ps.add(p, ProblemRequired, "empty")
+		default:
+			if it.markup == nil {
+				it.markup = map[string]string{}
+			}
+			it.markup[l] = res.HTML
+		}
 	}
 }
 

@@ -93,9 +93,15 @@ type Definition struct {
 
 // Item is a group, a display text or a question.
 type Item struct {
-	LinkID         string      `json:"linkId"`
-	Type           ItemType    `json:"type"`
-	Text           Text        `json:"text,omitempty"`
+	LinkID string   `json:"linkId"`
+	Type   ItemType `json:"type"`
+	Text   Text     `json:"text,omitempty"`
+	// Markup is Text with formatting, in the languages that have it: an
+	// XHTML fragment of p, br, strong, em, b, i, ul, ol, li and a href
+	// (https, mailto, tel); a question's takes only the inline ones. The
+	// page shows it, written anew (SanitizeMarkup); Text is what the
+	// review, the envelope and every other language show.
+	Markup         Text        `json:"markup,omitempty"`
 	Prefix         string      `json:"prefix,omitempty"`
 	Help           Text        `json:"help,omitempty"`
 	Required       bool        `json:"required,omitempty"`
@@ -134,8 +140,9 @@ type Item struct {
 	// patient page shows a calm notice of where to get help now beside it.
 	Sensitive bool `json:"sensitive,omitempty"`
 
-	initial Value          // Initial, typed by the semantic check
-	pattern *regexp.Regexp // Pattern, anchored at both ends
+	initial Value             // Initial, typed by the semantic check
+	pattern *regexp.Regexp    // Pattern, anchored at both ends
+	markup  map[string]string // Markup by language, sanitized
 }
 
 // Option is one of the answers a choice or multichoice item offers.
