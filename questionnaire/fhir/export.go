@@ -213,6 +213,14 @@ func (ex *exporter) item(it *questionnaire.Item) *xItem {
 	if len(it.Text) > 0 {
 		x.Text, x.TextExt = ex.text(it.Text)
 	}
+	if len(it.Markup) > 0 {
+		// rendering-xhtml on _text, its translations on its _valueString.
+		s, ext := ex.text(it.Markup)
+		if x.TextExt == nil {
+			x.TextExt = &xElement{}
+		}
+		x.TextExt.Extension = append(x.TextExt.Extension, xExtension{URL: extRenderingXHTML, ValueString: &s, ValueStringExt: ext})
+	}
 	if it.Sensitive {
 		x.Extension = append(x.Extension, xExtension{URL: extSensitive, ValueBoolean: ptr(true)})
 	}

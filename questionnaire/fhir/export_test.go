@@ -42,13 +42,15 @@ func shipped(t *testing.T) []*questionnaire.Definition {
 const prefilledForm = `{
   "id": "prefilled", "version": "1.0.0", "languages": ["nb", "en"], "title": {"nb": "Forhåndsutfylt", "en": "Prefilled"},
   "items": [
+    {"linkId": "intro", "type": "display", "text": {"nb": "Les dette først. Ring 113 ved fare.", "en": "Read this first. Call 113 in danger."},
+     "markup": {"nb": "<p>Les <strong>dette</strong> først.</p><ul><li>Ring <a href=\"tel:113\">113</a> ved fare.</li></ul>", "en": "<p>Read <em>this</em> first.</p>"}},
     {"linkId": "unit", "type": "text", "readOnly": true, "initial": "Avd. Rus", "text": {"nb": "Enhet", "en": "Unit"}},
     {"linkId": "drug", "type": "choice", "initial": "c", "other": true, "text": {"nb": "Hva?", "en": "What?"},
      "options": [{"value": "a", "text": {"nb": "Alkohol", "en": "Alcohol"}}, {"value": "c", "text": {"nb": "Cannabis", "en": "Cannabis"}}]},
     {"linkId": "how", "type": "multichoice", "initial": ["eat", "smoke"], "text": {"nb": "Hvordan?", "en": "How?"},
      "options": [{"value": "eat", "text": {"nb": "Spise", "en": "Eat"}}, {"value": "smoke", "text": {"nb": "Røyke", "en": "Smoke"}},
                  {"value": "none", "exclusive": true, "text": {"nb": "Ingen", "en": "None"}}]},
-    {"linkId": "kids", "type": "boolean", "initial": false, "text": {"nb": "Barn?", "en": "Children?"}},
+    {"linkId": "kids", "type": "boolean", "initial": false, "text": {"nb": "Barn?", "en": "Children?"}, "markup": {"nb": "Har du <b>barn</b>?"}},
     {"linkId": "days", "type": "integer", "initial": 3, "min": 0, "max": 30, "text": {"nb": "Dager?", "en": "Days?"}},
     {"linkId": "units", "type": "decimal", "initial": 2.5, "unit": {"nb": "enheter", "en": "units"}, "text": {"nb": "Enheter?", "en": "Units?"}},
     {"linkId": "since", "type": "date", "initial": "2026-01-01", "maxDate": "today", "text": {"nb": "Siden?", "en": "Since?"}},
@@ -289,6 +291,47 @@ func TestExportValidatesAgainstR4Schema(t *testing.T) {
 		}
 		if err := sch.Validate(inst); err != nil {
 			t.Errorf("%s@%s: not a valid R4 Questionnaire: %v", d.ID, d.Version, err)
+		}
+	}
+}
+
+// rendering-xhtml and rendering-markdown become markup, written anew with
+// the page's elements; a script, an attribute or a javascript: link never
+// gets through, and what is left out is reported.
+func TestImportMarkup(t *testing.T) {
+	q := `{"resourceType": "Questionnaire", "status": "active", "language": "nb", "title": "T", "item": [
+	  {"linkId": "intro", "type": "display", "text": "Les dette",
+	   "_text": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/rendering-xhtml",
+	     "valueString": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p style=\"color:red\">Les <strong>dette</strong></p><script>alert(1)</script><a href=\"javascript:alert(2)\">her</a></div>"}]}},
+	  {"linkId": "md", "type": "display", "text": "Punkt",
+	   "_text": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/rendering-markdown",
+	     "valueString": "# Viktig\n\n- **ett** punkt\n- [helsenorge](https://helsenorge.no)\n\n<img src=x onerror=alert(3)>"}]}},
+	  {"linkId": "q", "type": "boolean", "text": "Har du barn?",
+	   "_text": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/rendering-xhtml",
+	     "valueString": "<p>Har du <b>barn</b>?</p><p>Under 18 år.</p>"}]}}
+	]}`
+	res, err := fhir.Import([]byte(q), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Definition
+	for id, want := range map[string]string{
+		"intro": `<p>Les <strong>dette</strong></p><a>her</a>`,
+		"md":    "Viktig\n<ul>\n<li><strong>ett</strong> punkt</li>\n<li><a href=\"https://helsenorge.no\">helsenorge</a></li>\n</ul>",
+		"q":     `Har du <b>barn</b>?<br/>Under 18 år.`,
+	} {
+		if got := d.Item(id).MarkupHTML("nb"); got != want {
+			t.Errorf("%s: markup %q, want %q", id, got, want)
+		}
+	}
+	report := ""
+	for _, f := range res.Report {
+		report += f.String() + "\n"
+	}
+	for _, want := range []string{"attribute style on p", "element script and its content", "a link that is not https, mailto or tel",
+		"element h1", "HTML written in the Markdown"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q:\n%s", want, report)
 		}
 	}
 }

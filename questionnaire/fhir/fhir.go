@@ -11,6 +11,7 @@
 package fhir
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,9 @@ import (
 	"unicode/utf8"
 
 	"eprom/questionnaire"
+
+	"github.com/yuin/goldmark"
+	gmhtml "github.com/yuin/goldmark/renderer/html"
 )
 
 // Finding is one line of the import report.
@@ -300,6 +304,7 @@ type importer struct {
 	texts     []map[string]string          // every text made, to keep the languages all of them have
 	seen      []string                     // the translations' languages, in the order they first appear
 	codes     map[string]map[string]string // by linkId, each option's value by its FHIR code
+	optional  []map[string]string          // texts that need not have every language (markup), pruned like texts
 }
 
 // scoreSpec is a TS or SS item: a sum over the scored questions of the
@@ -514,7 +519,7 @@ func (im *importer) languages() []string {
 	for _, l := range langs {
 		keep[l] = true
 	}
-	for _, t := range im.texts {
+	for _, t := range append(slices.Clone(im.texts), im.optional...) {
 		for l := range t {
 			if !keep[l] {
 				delete(t, l)
@@ -597,15 +602,16 @@ func control(exts []extension) string {
 	return ""
 }
 
-// formatting reports a text's rendering-xhtml or rendering-markdown: the
-// page shows text, never markup from a form, so the plain text is shown.
+// formatting reports the rendering-xhtml or rendering-markdown of a text
+// that takes no markup (a heading, a help text, a scale's end): the plain
+// text is shown.
 func (im *importer) formatting(path string, ext *element) {
 	if ext == nil {
 		return
 	}
 	for _, e := range ext.Extension {
 		if e.URL == extRenderingXHTML || e.URL == extRenderingMarkdown {
-			im.note(path, e.URL[strings.LastIndex(e.URL, "/")+1:], "the formatting is not kept: the page shows the plain text (text), never markup from a form")
+			im.note(path, e.URL[strings.LastIndex(e.URL, "/")+1:], "the formatting is not kept here: the plain text is shown")
 		}
 	}
 }
@@ -646,7 +652,9 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 			im.note(path+".extension", "extension "+e.URL, "not understood; ignored")
 		}
 	}
-	im.formatting(path+"._text", it.TextExt)
+	if it.Type == "group" {
+		im.formatting(path+"._text", it.TextExt)
+	}
 	m := map[string]any{"linkId": it.LinkID}
 	text := strings.TrimSpace(it.Text)
 	if it.Prefix != "" && it.Type != "group" {
@@ -765,9 +773,84 @@ func (im *importer) item(path string, it *item, ancestors []string) map[string]a
 		text = it.LinkID
 		im.note(path+".text", "no text", "the linkId is shown as the question")
 	}
-	m["text"] = im.text(text, it.TextExt)
+	texts := im.text(text, it.TextExt)
+	m["text"] = texts
+	if mk := im.markup(path+"._text", it.TextExt, it.Type != "display", texts); len(mk) > 0 {
+		m["markup"] = mk
+	}
 	return im.conditions(path, it, m)
 }
+
+// markup reads a text's rendering-xhtml, or else its rendering-markdown
+// (as CommonMark, raw HTML left out), in each language the plain text has,
+// and writes it anew with the elements the page allows (SanitizeMarkup);
+// what is left out is reported. inline is for a question's text, which
+// takes only the inline elements.
+func (im *importer) markup(path string, ext *element, inline bool, texts map[string]string) map[string]string {
+	if ext == nil {
+		return nil
+	}
+	src := extensionOf(ext.Extension, extRenderingXHTML)
+	kind := "rendering-xhtml"
+	if src == nil {
+		src, kind = extensionOf(ext.Extension, extRenderingMarkdown), "rendering-markdown"
+	}
+	if src == nil || src.ValueString == nil {
+		return nil
+	}
+	p := path + ".extension"
+	out := map[string]string{}
+	var dropped []string
+	all := im.text(*src.ValueString, src.ValueStringExt)
+	im.texts = im.texts[:len(im.texts)-1] // markup may lack a language; it is pruned with the texts
+	im.optional = append(im.optional, out)
+	for l, raw := range all {
+		if texts[l] == "" {
+			continue
+		}
+		if kind == "rendering-markdown" {
+			var buf bytes.Buffer
+			if err := markdown.Convert([]byte(raw), &buf); err != nil {
+				im.note(p, kind, "could not be read; the plain text is shown: "+err.Error())
+				return nil
+			}
+			if strings.Contains(buf.String(), "raw HTML omitted") {
+				dropped = appendOnce(dropped, "HTML written in the Markdown")
+			}
+			raw = buf.String()
+		}
+		res, err := questionnaire.SanitizeMarkup(raw, inline)
+		if err != nil {
+			im.note(p, kind, "the plain text is shown: the formatting is "+err.Error())
+			return nil
+		}
+		for _, d := range res.Dropped {
+			dropped = appendOnce(dropped, d)
+		}
+		if res.HTML != "" {
+			out[l] = res.HTML
+		}
+	}
+	if len(dropped) > 0 {
+		where := "the page's elements"
+		if inline {
+			where = "a question's text, which is in a label, takes only strong, em, b, i, br and a"
+		}
+		im.note(p, kind, fmt.Sprintf("the formatting is shown with %s; left out: %s", where, strings.Join(dropped, ", ")))
+	}
+	return out
+}
+
+func appendOnce(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// markdown reads rendering-markdown: CommonMark, raw HTML left out (as
+// goldmark does unless told otherwise), written as XHTML.
+var markdown = goldmark.New(goldmark.WithRendererOptions(gmhtml.WithXHTML()))
 
 // help makes a display item with itemControl help the help text of m.
 func (im *importer) help(path string, c *item, m map[string]any) {
