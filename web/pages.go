@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"maps"
 	"regexp"
 	"slices"
@@ -461,6 +462,7 @@ type itemView struct {
 	ID            string
 	Anchor        string
 	Text, Prefix  string
+	Markup        template.HTML // Text with formatting, when the item has it in the language shown (sanitized at load)
 	Help          string
 	Required      bool
 	OptionalLabel string
@@ -667,6 +669,12 @@ func (s *Server) itemView(it *questionnaire.Item, lang, orderLang string, raw []
 		Text: get(it.Text), Prefix: it.Prefix, Help: get(it.Help), Required: it.Required,
 		OptionalLabel: s.T(lang, "item.optional"), Errors: errs, Sensitive: it.Sensitive,
 		Format: get(it.PatternHint), ReadOnly: it.ReadOnly,
+	}
+	for _, l := range []string{lang, orderLang} {
+		if it.Text[l] != "" {
+			iv.Markup = template.HTML(it.MarkupHTML(l)) // written anew by questionnaire.SanitizeMarkup: an allow-list, escaped text
+			break
+		}
 	}
 	first := ""
 	if len(raw) > 0 {

@@ -13,10 +13,12 @@ import (
 // the definition) and text answers checked by length and pattern.
 const prefilledForm = `{"id": "forhand", "version": "1.0.0", "languages": ["nb", "en"], "title": {"nb": "Forhåndsutfylt", "en": "Prefilled"},
   "items": [{"linkId": "s1", "type": "group", "text": {"nb": "Om deg", "en": "About you"}, "items": [
+    {"linkId": "intro", "type": "display", "text": {"nb": "Noe er fylt ut. Ring 113 ved fare.", "en": "Some is filled in."},
+     "markup": {"nb": "<p>Noe er <strong>fylt ut</strong>.</p><ul><li>Ring <a href=\"tel:113\">113</a> ved fare.</li></ul>"}},
     {"linkId": "enhet", "type": "text", "readOnly": true, "initial": "Avd. Rus", "text": {"nb": "Behandlingssted", "en": "Place of treatment"}},
     {"linkId": "rus", "type": "choice", "initial": "alkohol", "text": {"nb": "Hva bruker du mest?", "en": "What do you use most?"},
      "options": [{"value": "alkohol", "text": {"nb": "Alkohol", "en": "Alcohol"}}, {"value": "cannabis", "text": {"nb": "Cannabis", "en": "Cannabis"}}]},
-    {"linkId": "dager", "type": "integer", "initial": 3, "max": 30, "text": {"nb": "Hvor mange dager?", "en": "How many days?"}},
+    {"linkId": "dager", "type": "integer", "initial": 3, "max": 30, "markup": {"nb": "Hvor mange <strong>dager</strong>?"}, "text": {"nb": "Hvor mange dager?", "en": "How many days?"}},
     {"linkId": "telefon", "type": "text", "required": true, "pattern": "[0-9]{8}",
      "patternHint": {"nb": "8 siffer, uten mellomrom", "en": "8 digits, no spaces"}, "text": {"nb": "Telefonnummer", "en": "Phone number"}},
     {"linkId": "hvorfor", "type": "text", "minLength": 10, "multiline": true, "text": {"nb": "Hvorfor?", "en": "Why?"}}]}]}`
@@ -44,7 +46,9 @@ func TestPrefillReadOnlyAndTextChecks(t *testing.T) {
 		p := b.enter(code)
 		wantPage(t, p, 200, `name="rus" value="alkohol" checked`, `name="dager" type="text" value="3"`,
 			`<p class="readonly-value">Avd. Rus</p>`, "Dette er fylt ut for deg og kan ikke endres her.",
-			`<p class="hint" id="f-telefon-format">8 siffer, uten mellomrom</p>`, `aria-describedby="f-telefon-format"`)
+			`<p class="hint" id="f-telefon-format">8 siffer, uten mellomrom</p>`, `aria-describedby="f-telefon-format"`,
+			`<div class="display markup"><p>Noe er <strong>fylt ut</strong>.</p><ul><li>Ring <a href="tel:113">113</a> ved fare.</li></ul></div>`,
+			`Hvor mange <strong>dager</strong>?`)
 		if strings.Contains(p.body, `name="enhet"`) {
 			t.Error("the read-only question has a field")
 		}
@@ -96,5 +100,8 @@ func TestTextChecksInEnglish(t *testing.T) {
 	p := b.enter(code)
 	bad := b.answer(p, 1, "next", url.Values{"telefon": {"x"}, "hvorfor": {"no"}})
 	wantPage(t, bad, 422, "The answer is not in the right form. Please write it like this: 8 digits, no spaces.",
-		"The text is too short. Please write at least 10 characters.")
+		"The text is too short. Please write at least 10 characters.", "How many days?")
+	if strings.Contains(bad.body, "<strong>dager") || strings.Contains(bad.body, "fylt ut") {
+		t.Error("the English page shows the Norwegian markup")
+	}
 }

@@ -13,11 +13,13 @@ import (
 // read-only, and text answers checked by pattern and length.
 const prefilledForm = `{"id": "forhand", "version": "1.0.0", "languages": ["nb"], "title": {"nb": "Forhåndsutfylt"},
   "items": [{"linkId": "s1", "type": "group", "text": {"nb": "Om deg"}, "items": [
+    {"linkId": "intro", "type": "display", "text": {"nb": "Noe er fylt ut for deg. Se over at det stemmer. Er det fare for liv, ring 113."},
+     "markup": {"nb": "<p>Noe er <strong>fylt ut for deg</strong>. Se over at det stemmer.</p><ul><li>Er det fare for liv, ring <a href=\"tel:113\">113</a>.</li></ul>"}},
     {"linkId": "enhet", "type": "text", "readOnly": true, "initial": "Avdeling for rusbehandling, Sørlandet sykehus Kristiansand",
      "text": {"nb": "Behandlingssted"}},
     {"linkId": "rus", "type": "choice", "initial": "alkohol", "text": {"nb": "Hva bruker du mest?"},
      "options": [{"value": "alkohol", "text": {"nb": "Alkohol"}}, {"value": "cannabis", "text": {"nb": "Cannabis"}}]},
-    {"linkId": "dager", "type": "integer", "initial": 3, "max": 30, "text": {"nb": "Hvor mange dager de siste 30?"}},
+    {"linkId": "dager", "type": "integer", "initial": 3, "max": 30, "markup": {"nb": "Hvor mange <strong>dager</strong> de siste 30?"}, "text": {"nb": "Hvor mange dager de siste 30?"}},
     {"linkId": "telefon", "type": "text", "required": true, "pattern": "[0-9]{8}",
      "patternHint": {"nb": "8 siffer, uten mellomrom"}, "text": {"nb": "Telefonnummeret ditt"}},
     {"linkId": "hvorfor", "type": "text", "minLength": 10, "multiline": true, "text": {"nb": "Hva vil du oppnå?"}}]}]}`
@@ -63,6 +65,12 @@ func TestBrowserPrefilledAndReadOnly(t *testing.T) {
 				chromedp.Evaluate(`document.querySelectorAll('[name="enhet"]').length`, &fields))
 			if days != "3" {
 				t.Errorf("the initial number is %q, want 3", days)
+			}
+			var bold, link string
+			mustRun(t, ctx, "markup", chromedp.Text(".markup strong", &bold, chromedp.ByQuery),
+				chromedp.AttributeValue(".markup a", "href", &link, nil, chromedp.ByQuery))
+			if bold != "fylt ut for deg" || link != "tel:113" {
+				t.Errorf("the formatted text shows bold %q and a link to %q", bold, link)
 			}
 			if fields != 0 {
 				t.Errorf("the read-only question has %d fields", fields)
