@@ -249,6 +249,9 @@ func (c *checker) fields(path string, it *Item) {
 			c.ps.add(join(path, r.name), ProblemNotAllowed, "not allowed on a %s item", t)
 		}
 	}
+	if it.ReadOnly && (it.MinDate == "today" || it.MaxDate == "today") {
+		c.ps.add(join(path, "readOnly"), ProblemNotAllowed, "a read-only date cannot be bounded by \"today\": once the day moves past its answer, nobody could put it right")
+	}
 	if it.ReadOnly && it.Required {
 		c.ps.add(join(path, "required"), ProblemNotAllowed, "a read-only question cannot be required: the patient cannot answer it")
 	}
@@ -335,11 +338,15 @@ func (c *checker) bounds(path string, it *Item) {
 			c.ps.add(join(path, "minLength"), ProblemRange, "%d is not from 1 to the item's maxLength (%d)", *n, it.maxLength())
 		}
 		if it.Pattern != "" {
-			re, err := regexp.Compile(`^(?:` + it.Pattern + `)$`)
-			if err != nil {
+			it.pattern = nil
+			if _, err := regexp.Compile(it.Pattern); err != nil {
+				// Alone first: "a)|(b" would escape the anchors once wrapped.
 				c.ps.add(join(path, "pattern"), ProblemPattern, "not a regular expression of Go's RE2 syntax: %v", err)
+			} else if len(it.Pattern) > MaxPatternLength {
+				c.ps.add(join(path, "pattern"), ProblemRange, "longer than %d bytes: each answer is matched against it on every post", MaxPatternLength)
+			} else {
+				it.pattern = regexp.MustCompile(`^(?:` + it.Pattern + `)$`)
 			}
-			it.pattern = re
 		}
 	}
 	if it.Min != nil && it.Max != nil && *it.Min > *it.Max {

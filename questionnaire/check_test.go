@@ -187,6 +187,14 @@ func TestParseProblems(t *testing.T) {
 			"items[1].items[4].minLength", questionnaire.ProblemRange},
 		{"ErrNotAllowed on minLength on a number", func(d map[string]any) { item(d, 1, 1)["minLength"] = 2 },
 			"items[1].items[1].minLength", questionnaire.ProblemNotAllowed},
+		{"ErrPattern on a pattern that would escape its anchors", func(d map[string]any) { item(d, 1, 4)["pattern"] = "a)|(b" },
+			"items[1].items[4].pattern", questionnaire.ProblemPattern},
+		{"ErrRange on a pattern too long", func(d map[string]any) {
+			item(d, 1, 4)["pattern"] = strings.Repeat("a", questionnaire.MaxPatternLength+1)
+		},
+			"items[1].items[4].pattern", questionnaire.ProblemRange},
+		{"ErrNotAllowed on a read-only date bounded by today", func(d map[string]any) { item(d, 1, 3)["readOnly"] = true },
+			"items[1].items[3].readOnly", questionnaire.ProblemNotAllowed},
 		{"ErrPattern on a pattern Go cannot compile", func(d map[string]any) { item(d, 1, 4)["pattern"] = "(?<=a)b" },
 			"items[1].items[4].pattern", questionnaire.ProblemPattern},
 		{"ErrNotAllowed on patternHint without pattern", func(d map[string]any) {

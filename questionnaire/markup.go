@@ -27,6 +27,9 @@ var (
 	linkSchemes = []string{"https", "mailto", "tel"}
 )
 
+// maxDropped bounds the names of what was left out that a result lists.
+const maxDropped = 20
+
 // MarkupResult is what Sanitize made of a fragment.
 type MarkupResult struct {
 	HTML    string   // the fragment written anew: safe to show as HTML
@@ -52,8 +55,10 @@ func SanitizeMarkup(s string, inline bool) (MarkupResult, error) {
 		skip    int      // depth inside an element dropped with its content
 		pending bool     // a line break owed before more text (inline: after a block)
 	)
+	seen := map[string]bool{}
 	drop := func(what string) {
-		if !slices.Contains(res.Dropped, what) {
+		if !seen[what] && len(res.Dropped) < maxDropped {
+			seen[what] = true
 			res.Dropped = append(res.Dropped, what)
 		}
 	}
@@ -131,7 +136,8 @@ func SanitizeMarkup(s string, inline bool) (MarkupResult, error) {
 			if skip > 0 {
 				continue
 			}
-			text := string(t)
+			// XML reads a line break as \n; written as \r it would not read back as itself.
+			text := strings.ReplaceAll(strings.ReplaceAll(string(t), "\r\n", "\n"), "\r", "\n")
 			if pending && strings.TrimSpace(text) != "" {
 				out.WriteString("<br/>")
 				pending = false

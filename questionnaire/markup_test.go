@@ -65,7 +65,7 @@ var (
 // back as itself.
 func FuzzSanitizeMarkup(f *testing.F) {
 	for _, s := range []string{`<p>Hei <strong>du</strong></p>`, `<a href="https://x.no" onclick="y">z</a>`, `<script>x</script>`,
-		`<div><ul><li>a<br/>b</li></ul></div>`, `&nbsp;&lt;`, `<p><![CDATA[</p>]]></p>`} {
+		`<div><ul><li>a<br/>b</li></ul></div>`, `&nbsp;&lt;`, `<p><![CDATA[</p>]]></p>`, `<p>a&#13;b</p>`, "a&#13;&#10;b"} {
 		f.Add(s, false)
 		f.Add(s, true)
 	}

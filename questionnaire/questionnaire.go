@@ -305,6 +305,10 @@ func (it *Item) Option(value string) *Option {
 	return nil
 }
 
+// MaxPatternLength bounds an item's pattern, in bytes: every text answer
+// is matched against it on every post.
+const MaxPatternLength = 1000
+
 // OtherSuffix ends the name of the form field of an item's own answer
 // (Item.Other): linkIds cannot hold ':', so it never names an item.
 const OtherSuffix = ":other"

@@ -75,10 +75,10 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 				Href:      "/q?page=" + strconv.Itoa(i+1) + "#" + reviewTarget(it),
 				Multiline: it.Multiline,
 			}
-			hrefOf[it.LinkID] = ra.Href
 			if it.ReadOnly {
-				ra.Href = "" // filled in by the order: nothing to change
+				ra.Href = "" // filled in by the order: nothing to change, nor a link to it from an error
 			}
+			hrefOf[it.LinkID] = ra.Href
 			if val, ok := a[it.LinkID]; ok {
 				ra.Answer = s.answerText(lang, v.order.Language, it, val)
 			} else if t := typedText(it, v.draft.Typed, lang, v.order.Language); t != "" {

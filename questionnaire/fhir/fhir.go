@@ -990,8 +990,12 @@ func (im *importer) textChecks(path string, it *item, m map[string]any) {
 	if e == nil || e.ValueString == nil || *e.ValueString == "" {
 		return
 	}
-	if _, err := regexp.Compile(`^(?:` + *e.ValueString + `)$`); err != nil {
+	if _, err := regexp.Compile(*e.ValueString); err != nil {
 		im.note(path+".extension", "regex", "not a pattern Go's RE2 syntax reads (lookaround, back-references); not checked: "+err.Error())
+		return
+	}
+	if len(*e.ValueString) > questionnaire.MaxPatternLength {
+		im.note(path+".extension", "regex", fmt.Sprintf("longer than %d bytes; not checked", questionnaire.MaxPatternLength))
 		return
 	}
 	m["pattern"] = *e.ValueString
