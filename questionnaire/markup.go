@@ -65,6 +65,10 @@ func SanitizeMarkup(s string, inline bool) (MarkupResult, error) {
 	allowed := func(name string) bool {
 		return slices.Contains(inlineElements, name) || (!inline && slices.Contains(blockElements, name))
 	}
+	if _, err := dec.Token(); err != nil { // the wrapper's <x>
+		return MarkupResult{}, fmt.Errorf("not well-formed XHTML: %v", err)
+	}
+	open = append(open, "x")
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -76,10 +80,6 @@ func SanitizeMarkup(s string, inline bool) (MarkupResult, error) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			name := strings.ToLower(t.Name.Local)
-			if len(open) == 0 && name == "x" && out.Len() == 0 && skip == 0 {
-				open = append(open, "x")
-				continue
-			}
 			if skip > 0 || slices.Contains(droppedWithContent, name) {
 				if skip == 0 {
 					drop("element " + name + " and its content")

@@ -322,7 +322,7 @@ func (it *Item) OtherField() string { return it.LinkID + OtherSuffix }
 
 // InitialValue returns the item's initial answer; ok is false when it has none.
 func (it *Item) InitialValue() (v Value, ok bool) {
-	return it.initial, it.Initial != nil && it.initial.Type != ""
+	return it.initial, it.initial.Type != "" // typed only when Initial is set and valid
 }
 
 // InitialForm returns the initial answers of the definition as form values

@@ -465,6 +465,14 @@ func (im *importer) definition() map[string]any {
 // translation extension on the element, ext) it has; which of those are
 // kept is decided once every text is made (languages).
 func (im *importer) text(s string, ext ...*element) map[string]string {
+	t := im.translated(s, ext...)
+	im.texts = append(im.texts, t)
+	return t
+}
+
+// translated is a text and its translations, not registered as one of the
+// texts every language must have (markup, which may lack some).
+func (im *importer) translated(s string, ext ...*element) map[string]string {
 	t := map[string]string{im.lang: s}
 	for _, e := range ext {
 		if e == nil {
@@ -491,7 +499,6 @@ func (im *importer) text(s string, ext ...*element) map[string]string {
 			}
 		}
 	}
-	im.texts = append(im.texts, t)
 	return t
 }
 
@@ -801,10 +808,8 @@ func (im *importer) markup(path string, ext *element, inline bool, texts map[str
 	p := path + ".extension"
 	out := map[string]string{}
 	var dropped []string
-	all := im.text(*src.ValueString, src.ValueStringExt)
-	im.texts = im.texts[:len(im.texts)-1] // markup may lack a language; it is pruned with the texts
-	im.optional = append(im.optional, out)
-	for l, raw := range all {
+	im.optional = append(im.optional, out) // pruned of the languages the texts drop
+	for l, raw := range im.translated(*src.ValueString, src.ValueStringExt) {
 		if texts[l] == "" {
 			continue
 		}
@@ -1015,17 +1020,8 @@ func (im *importer) initial(path string, it *item, m map[string]any) {
 	codes := im.codes[it.LinkID]
 	var picked []string // option values
 	for _, o := range it.AnswerOption {
-		if o.InitialSelected {
-			switch {
-			case o.ValueCoding != nil:
-				picked = append(picked, codes[o.ValueCoding.Code])
-			case o.ValueString != nil:
-				picked = append(picked, codes[*o.ValueString])
-			case o.ValueInteger != nil:
-				picked = append(picked, codes[strconv.FormatInt(*o.ValueInteger, 10)])
-			case o.ValueDate != nil:
-				picked = append(picked, codes[*o.ValueDate])
-			}
+		if val, ok := codes[optionKey(o.ValueCoding, o.ValueString, o.ValueInteger, o.ValueDate)]; ok && o.InitialSelected {
+			picked = append(picked, val)
 		}
 	}
 	var vals []any
@@ -1034,18 +1030,7 @@ func (im *importer) initial(path string, it *item, m map[string]any) {
 		var got any
 		switch t {
 		case "choice", "multichoice":
-			key := ""
-			switch {
-			case v.ValueCoding != nil:
-				key = v.ValueCoding.Code
-			case v.ValueString != nil:
-				key = *v.ValueString
-			case v.ValueInteger != nil:
-				key = strconv.FormatInt(*v.ValueInteger, 10)
-			case v.ValueDate != nil:
-				key = *v.ValueDate
-			}
-			if val, ok := codes[key]; ok {
+			if val, ok := codes[optionKey(v.ValueCoding, v.ValueString, v.ValueInteger, v.ValueDate)]; ok {
 				picked = append(picked, val)
 				continue
 			}
@@ -1105,6 +1090,22 @@ func (im *importer) initial(path string, it *item, m map[string]any) {
 		}
 		m["initial"] = vals[0]
 	}
+}
+
+// optionKey is what an option (or an answer naming one) is known by in
+// the importer's codes: a coding's code, or the string, integer or date.
+func optionKey(c *coding, s *string, i *int64, d *string) string {
+	switch {
+	case c != nil:
+		return c.Code
+	case s != nil:
+		return *s
+	case i != nil:
+		return strconv.FormatInt(*i, 10)
+	case d != nil:
+		return *d
+	}
+	return ""
 }
 
 // inBounds reports whether an initial number, date or text fits the
