@@ -33,6 +33,84 @@ type Client struct {
 	Pull           bool     `json:"pull"`              // may lease its envelopes over /api/v1/submissions
 	Help           *Contact `json:"help,omitempty"`    // the clinic, named in the "help now" notice beside the national numbers
 	Privacy        *Contact `json:"privacy,omitempty"` // who handles reservation and deletion requests (the clinic or the registry's contact)
+	Hemit          *Hemit   `json:"hemit,omitempty"`   // orders through HEMIT's API (POST /api/v2/formorder) and its callbacks
+}
+
+// Hemit is how a client that speaks HEMIT's ePROM API (an MRS registry's
+// "Bestillersystem") orders and is called back (DESIGN.md §11).
+type Hemit struct {
+	APIKey     string `json:"apiKey"`     // sent as "Authorization: Basic <apiKey>" with each order, and in each callback's body
+	APIBaseURL string `json:"apiBaseUrl"` // callbacks go to PUT {apiBaseUrl}/api/PromsFormOrder
+	// Forms maps the registry's form GUIDs to definitions: "audit" (the
+	// latest version), "audit@1.0.0" (pinned), either with "#en" for the
+	// language the patient starts in.
+	Forms map[string]string `json:"forms"`
+}
+
+// HemitForm is what a form GUID names: a definition, its version ("" for
+// the latest) and the language the patient starts in ("" for the default).
+type HemitForm struct {
+	Questionnaire, Version, Language string
+}
+
+// Form returns what the registry's form GUID names; ok is false when the
+// client has no such form. GUIDs are compared without regard to case.
+func (h *Hemit) Form(guid string) (f HemitForm, ok bool) {
+	ref, ok := h.Forms[strings.ToLower(guid)]
+	if !ok {
+		return f, false
+	}
+	return parseHemitForm(ref), true
+}
+
+func parseHemitForm(ref string) HemitForm {
+	var f HemitForm
+	ref, f.Language, _ = strings.Cut(ref, "#")
+	f.Questionnaire, f.Version, _ = strings.Cut(ref, "@")
+	return f
+}
+
+var (
+	guidPattern      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	hemitFormPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*(@[0-9A-Za-z.+-]+)?(#[a-z]{2,3})?$`)
+)
+
+// IsGUID reports whether s is a GUID such as 1bc5f9f0-2607-49eb-94f0-6af955bbd79a.
+func IsGUID(s string) bool { return guidPattern.MatchString(s) }
+
+// check reports what is wrong with a client's hemit block at path.
+func (h *Hemit) check(ps *problems, path string) {
+	switch t := h.APIKey; {
+	case len(t) < MinTokenLength:
+		ps.add(join(path, "apiKey"), ProblemPattern, "an API key needs at least %d characters", MinTokenLength)
+	case strings.ContainsAny(t, " \t\r\n"):
+		ps.add(join(path, "apiKey"), ProblemPattern, "an API key cannot hold white space")
+	}
+	if u, err := url.Parse(h.APIBaseURL); h.APIBaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" {
+		ps.add(join(path, "apiBaseUrl"), ProblemPattern, "%q is not an http(s) URL without a query, such as https://registry.example/PromsServices", h.APIBaseURL)
+	}
+	if len(h.Forms) == 0 {
+		ps.add(join(path, "forms"), ProblemRequired, "map at least one of the registry's form GUIDs to a questionnaire, such as {\"1bc5f9f0-2607-49eb-94f0-6af955bbd79a\": \"audit\"}")
+	}
+	lower := map[string]string{}
+	for _, guid := range sortedKeys(h.Forms) {
+		at := join(join(path, "forms"), guid)
+		if !IsGUID(guid) {
+			ps.add(at, ProblemPattern, "%q is not a form GUID such as 1bc5f9f0-2607-49eb-94f0-6af955bbd79a", guid)
+		} else if prev, dup := lower[strings.ToLower(guid)]; dup {
+			ps.add(at, ProblemDuplicate, "the same GUID as %q: GUIDs are compared without regard to case", prev)
+		}
+		lower[strings.ToLower(guid)] = guid
+		if !hemitFormPattern.MatchString(h.Forms[guid]) {
+			ps.add(at, ProblemPattern, "%q does not name a questionnaire: give an id such as \"audit\", optionally with @version and #language (\"audit@1.0.0#en\")", h.Forms[guid])
+		}
+	}
+	forms := make(map[string]string, len(h.Forms))
+	for guid, ref := range h.Forms {
+		forms[strings.ToLower(guid)] = ref
+	}
+	h.Forms = forms
 }
 
 // Contact is how a patient reaches a person: a name, a phone number and opening hours.
@@ -129,6 +207,7 @@ type Clients struct {
 	hashes [][32]byte // SHA-256 of each token
 	owner  []int      // index in list of each token's client
 	pos    []int      // 1-based position of each token in its client's list
+	hemit  [][32]byte // SHA-256 of each client's HEMIT API key (zero when it has none)
 }
 
 // clientsFile is the shape of the clients file.
@@ -204,6 +283,14 @@ func ParseClients(data []byte) (*Clients, error) {
 		if c.Privacy != nil {
 			c.Privacy.check(&ps, at+".privacy")
 		}
+		if c.Hemit != nil {
+			c.Hemit.check(&ps, at+".hemit")
+			if k := c.Hemit.APIKey; k != "" && seenToken[k] != "" {
+				ps.add(at+".hemit.apiKey", ProblemDuplicate, "the same key as %s; every key names one client", seenToken[k])
+			} else if k != "" {
+				seenToken[k] = at + ".hemit.apiKey"
+			}
+		}
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
@@ -214,8 +301,11 @@ func ParseClients(data []byte) (*Clients, error) {
 // NewClients indexes clients that are known to be valid (ParseClients
 // checks them).
 func NewClients(list []*Client) *Clients {
-	cs := &Clients{list: list}
+	cs := &Clients{list: list, hemit: make([][32]byte, len(list))}
 	for i, c := range list {
+		if c.Hemit != nil {
+			cs.hemit[i] = sha256.Sum256([]byte(c.Hemit.APIKey))
+		}
 		for j, t := range c.Tokens {
 			cs.hashes = append(cs.hashes, sha256.Sum256([]byte(t)))
 			cs.owner, cs.pos = append(cs.owner, i), append(cs.pos, j+1)
@@ -239,6 +329,53 @@ func (cs *Clients) Lookup(token string) (*Client, int) {
 		return nil, 0
 	}
 	return cs.list[cs.owner[found]], cs.pos[found]
+}
+
+// LookupHemit returns the client whose HEMIT API key is one of keys (the
+// ways a client may send it), or nil. Every key is compared with every
+// client's, in constant time, whatever matches.
+func (cs *Clients) LookupHemit(keys ...string) *Client {
+	found := -1
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		h := sha256.Sum256([]byte(k))
+		for i := range cs.hemit {
+			if cs.list[i].Hemit != nil && subtle.ConstantTimeCompare(h[:], cs.hemit[i][:]) == 1 {
+				found = i
+			}
+		}
+	}
+	if found < 0 {
+		return nil
+	}
+	return cs.list[found]
+}
+
+// CheckForms reports the HEMIT forms that name no definition of the
+// catalogue, or one the client may not order, with a line for each.
+func (cs *Clients) CheckForms(cat *Catalogue, languages []string) error {
+	var ps problems
+	for i, c := range cs.list {
+		if c.Hemit == nil {
+			continue
+		}
+		for _, guid := range sortedKeys(c.Hemit.Forms) {
+			at := fmt.Sprintf("clients[%d].hemit.forms.%s", i, guid)
+			f := parseHemitForm(c.Hemit.Forms[guid])
+			def, err := cat.Get(f.Questionnaire, f.Version)
+			switch {
+			case err != nil:
+				ps.add(at, ProblemReference, "%s", ErrorMessage(err))
+			case !c.MayOrder(f.Questionnaire):
+				ps.add(at, ProblemReference, "client %s may not order %q (see its questionnaires)", c.ID, f.Questionnaire)
+			case f.Language != "" && (!slices.Contains(def.Languages, f.Language) || !slices.Contains(languages, f.Language)):
+				ps.add(at, ProblemLanguage, "%s %s is not offered in %q", def.ID, def.Version, f.Language)
+			}
+		}
+	}
+	return ps.err()
 }
 
 // Get returns the client with the given id, or nil.

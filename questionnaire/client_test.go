@@ -17,6 +17,25 @@ func clientsWith(extra string) []byte {
 	return []byte(`{"clients": [{"id": "kvarus", "name": "KvaRus", "tokens": ["kvarus-token-0123456789"]` + extra + `}]}`)
 }
 
+// hemitWith is a valid hemit block with one field replaced or added.
+func hemitWith(field string) string {
+	fields := map[string]string{
+		"apiKey":     `"apiKey": "hemit-key-0123456789"`,
+		"apiBaseUrl": `"apiBaseUrl": "https://registry.example/PromsServices"`,
+		"forms":      `"forms": {"1bc5f9f0-2607-49eb-94f0-6af955bbd79a": "audit"}`,
+	}
+	name, _, _ := strings.Cut(strings.Trim(field, `"`), `"`)
+	fields[name] = field
+	parts := []string{}
+	for _, k := range []string{"apiKey", "apiBaseUrl", "forms"} {
+		parts = append(parts, fields[k])
+	}
+	if _, known := map[string]bool{"apiKey": true, "apiBaseUrl": true, "forms": true}[name]; !known {
+		parts = append(parts, field)
+	}
+	return `"hemit": {` + strings.Join(parts, ", ") + `}`
+}
+
 // clientProblems parses a clients file and returns its problems.
 func clientProblems(tb testing.TB, data []byte) []questionnaire.Problem {
 	tb.Helper()
@@ -96,7 +115,20 @@ func TestClientContacts(t *testing.T) {
 		{"a contact that is null", `"help": null`, "clients[0].help", questionnaire.ProblemType},
 		{"a phone too long", `"help": {"phone": "` + strings.Repeat("1", questionnaire.MaxContactText+1) + `"}`,
 			"clients[0].help.phone", questionnaire.ProblemPattern},
-		{"hemit, which another issue adds", `"hemit": {"apiKey": "k"}`, "clients[0].hemit", questionnaire.ProblemUnknownField},
+		{"a hemit block that is null", `"hemit": null`, "clients[0].hemit", questionnaire.ProblemType},
+		{"a short HEMIT key", hemitWith(`"apiKey": "short"`), "clients[0].hemit.apiKey", questionnaire.ProblemPattern},
+		{"a HEMIT key with a space", hemitWith(`"apiKey": "hemit key 0123456789"`), "clients[0].hemit.apiKey", questionnaire.ProblemPattern},
+		{"a HEMIT key that is also a token", hemitWith(`"apiKey": "kvarus-token-0123456789"`), "clients[0].hemit.apiKey", questionnaire.ProblemDuplicate},
+		{"no apiBaseUrl", hemitWith(`"apiBaseUrl": ""`), "clients[0].hemit.apiBaseUrl", questionnaire.ProblemPattern},
+		{"an apiBaseUrl that is not http", hemitWith(`"apiBaseUrl": "ftp://registry.example/"`), "clients[0].hemit.apiBaseUrl", questionnaire.ProblemPattern},
+		{"an apiBaseUrl with a query", hemitWith(`"apiBaseUrl": "https://registry.example/?a=1"`), "clients[0].hemit.apiBaseUrl", questionnaire.ProblemPattern},
+		{"no forms", hemitWith(`"forms": {}`), "clients[0].hemit.forms", questionnaire.ProblemRequired},
+		{"a form key that is not a GUID", hemitWith(`"forms": {"rand-12": "audit"}`), "clients[0].hemit.forms.rand-12", questionnaire.ProblemPattern},
+		{"a form that names nothing", hemitWith(`"forms": {"1bc5f9f0-2607-49eb-94f0-6af955bbd79a": "Audit 1"}`),
+			"clients[0].hemit.forms.1bc5f9f0-2607-49eb-94f0-6af955bbd79a", questionnaire.ProblemPattern},
+		{"one GUID twice in two cases", hemitWith(`"forms": {"1bc5f9f0-2607-49eb-94f0-6af955bbd79a": "audit", "1BC5F9F0-2607-49EB-94F0-6AF955BBD79A": "dudit"}`),
+			"clients[0].hemit.forms.1bc5f9f0-2607-49eb-94f0-6af955bbd79a", questionnaire.ProblemDuplicate},
+		{"an unknown field in hemit", hemitWith(`"callbackUrl": "https://registry.example/"`), "clients[0].hemit.callbackUrl", questionnaire.ProblemUnknownField},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,4 +156,76 @@ func TestClientContacts(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestClientHemit(t *testing.T) {
+	cs, err := questionnaire.ParseClients([]byte(`{"clients": [
+		{"id": "kvarus", "tokens": ["kvarus-token-0123456789"], "hemit": {"apiKey": "hemit-key-0123456789",
+		 "apiBaseUrl": "https://registry.example/PromsServices",
+		 "forms": {"1BC5F9F0-2607-49EB-94F0-6AF955BBD79A": "audit", "0f68e0df-0000-4000-8000-000000000001": "kvarus-maalepunkt@1.0.0#en"}}},
+		{"id": "other", "tokens": ["other-token-0123456789"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cs.LookupHemit("hemit-key-0123456789"); c == nil || c.ID != "kvarus" {
+		t.Fatalf("LookupHemit(the key) = %v, want kvarus", c)
+	}
+	if c := cs.LookupHemit("", "wrong", "hemit-key-0123456789"); c == nil || c.ID != "kvarus" {
+		t.Errorf("LookupHemit with the key among others = %v, want kvarus", c)
+	}
+	for _, k := range []string{"", "hemit-key-012345678", "kvarus-token-0123456789", "other-token-0123456789"} {
+		if c := cs.LookupHemit(k); c != nil {
+			t.Errorf("LookupHemit(%q) = %s, want none", k, c.ID)
+		}
+	}
+	h := cs.Get("kvarus").Hemit
+	if f, ok := h.Form("1bc5f9f0-2607-49eb-94f0-6af955bbd79a"); !ok || f != (questionnaire.HemitForm{Questionnaire: "audit"}) {
+		t.Errorf("Form(lower case) = %+v, %v; want audit, the latest", f, ok)
+	}
+	want := questionnaire.HemitForm{Questionnaire: "kvarus-maalepunkt", Version: "1.0.0", Language: "en"}
+	if f, ok := h.Form("0F68E0DF-0000-4000-8000-000000000001"); !ok || f != want {
+		t.Errorf("Form(upper case) = %+v, %v; want %+v", f, ok, want)
+	}
+	if _, ok := h.Form("1bc5f9f0-2607-49eb-94f0-6af955bbd79b"); ok {
+		t.Error("Form of a GUID the client does not have is found")
+	}
+}
+
+func TestClientHemitForms(t *testing.T) {
+	cat := questionnaire.NewCatalogue()
+	def, err := questionnaire.Parse([]byte(`{"id": "audit", "version": "1.0.0", "languages": ["nb"], "title": {"nb": "AUDIT"},
+		"items": [{"linkId": "q1", "type": "boolean", "text": {"nb": "Ja?"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Add(def); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, forms, questionnaires, problem string }{
+		{"latest", `"1bc5f9f0-2607-49eb-94f0-6af955bbd79a": "audit"`, "", ""},
+		{"pinned", `"1bc5f9f0-2607-49eb-94f0-6af955bbd79a": "audit@1.0.0#nb"`, "", ""},
+		{"unknown questionnaire", `"1bc5f9f0-2607-49eb-94f0-6af955bbd79a": "dudit"`, "", questionnaire.ProblemReference},
+		{"unknown version", `"1bc5f9f0-2607-49eb-94f0-6af955bbd79a": "audit@2.0.0"`, "", questionnaire.ProblemReference},
+		{"a language the form lacks", `"1bc5f9f0-2607-49eb-94f0-6af955bbd79a": "audit#en"`, "", questionnaire.ProblemLanguage},
+		{"not the client's to order", `"1bc5f9f0-2607-49eb-94f0-6af955bbd79a": "audit"`, `, "questionnaires": ["kvarus-*"]`, questionnaire.ProblemReference},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs, err := questionnaire.ParseClients([]byte(`{"clients": [{"id": "kvarus", "tokens": ["kvarus-token-0123456789"]` + tt.questionnaires +
+				`, "hemit": {"apiKey": "hemit-key-0123456789", "apiBaseUrl": "https://registry.example/", "forms": {` + tt.forms + `}}}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cs.CheckForms(cat, []string{"nb", "nn", "en"})
+			var de *questionnaire.DefinitionError
+			switch {
+			case tt.problem == "" && err != nil:
+				t.Fatalf("CheckForms: %v", err)
+			case tt.problem == "":
+			case !errors.As(err, &de) || len(de.Problems) != 1 || de.Problems[0].Code != tt.problem ||
+				de.Problems[0].Path != "clients[0].hemit.forms.1bc5f9f0-2607-49eb-94f0-6af955bbd79a":
+				t.Fatalf("CheckForms = %v, want one %s problem at the form", err, tt.problem)
+			}
+		})
+	}
 }

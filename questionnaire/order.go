@@ -2,6 +2,7 @@ package questionnaire
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"regexp"
 	"slices"
 	"strconv"
@@ -70,6 +71,13 @@ type Order struct {
 	// opens it, as form values by field name (Draft.Answers): the
 	// definition's initial answers. Sealed with the order.
 	Prefill map[string][]string `json:"prefill,omitempty"`
+	// AnnouncementID is the message that told the client the order was
+	// placed (HEMIT's "Ordered" callback), put in the outbox with the
+	// order.
+	AnnouncementID string `json:"announcementId,omitempty"`
+	// Hemit is what an order placed through HEMIT's API keeps of its
+	// request; nil for orders of the native API.
+	Hemit *HemitOrder `json:"hemit,omitempty"`
 
 	CreatedAt   time.Time  `json:"createdAt"`
 	ExpiresAt   time.Time  `json:"expiresAt"`
@@ -79,6 +87,19 @@ type Order struct {
 	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
 	ClosedAt    *time.Time `json:"closedAt,omitempty"` // declined, cancelled or expired
 	ReissuedAt  *time.Time `json:"reissuedAt,omitempty"`
+}
+
+// HemitOrder is what an order placed through HEMIT's API (POST
+// /api/v2/formorder) keeps of its request, sealed with the order: to
+// answer a retried request as the first, and to call the client back.
+type HemitOrder struct {
+	FormID   string `json:"formId"`             // the registry's form GUID
+	TestMode bool   `json:"testMode,omitempty"` // nothing is returned to the registry
+	// Metadata holds the keys of the request's metadata that prefilled no
+	// answer, as a JSON object, returned with the answers; "" when none.
+	Metadata string `json:"metadata,omitempty"`
+	// Echo is the request's fields as the order's answer echoes them.
+	Echo json.RawMessage `json:"echo,omitempty"`
 }
 
 // DefaultClient is the client of orders from before clients existed, and

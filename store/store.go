@@ -53,8 +53,8 @@ type Orders interface {
 	// CloseOrder closes an order with the message that reports it, at
 	// once: move closes it, msg builds the message from the order as
 	// closed, and the order is stored with its SubmissionID, its draft,
-	// sealed code and expiry deleted, and the message put in the outbox,
-	// durably, before CloseOrder returns. When move says there is nothing
+	// sealed code and expiry deleted, and the message (if msg builds one)
+	// put in the outbox, durably, before CloseOrder returns. When move says there is nothing
 	// to do, it stores nothing and returns a nil order. Returns ENOTFOUND
 	// if there is no such order, move's errors, and ECONFLICT when the
 	// order changes too often to close.
@@ -286,7 +286,8 @@ type Pending interface {
 type CloseFunc func(o *questionnaire.Order, d *questionnaire.Draft) (bool, error)
 
 // MessageFunc builds the message that reports an order's close, from the
-// order as closed and its last draft.
+// order as closed and its last draft; nil when nothing reports it (a test
+// order): the order closes all the same.
 type MessageFunc func(o *questionnaire.Order, d *questionnaire.Draft) (*Message, error)
 
 // TombstoneTTL is how long a delivered message's tombstone is kept, and

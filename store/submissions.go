@@ -29,6 +29,93 @@ type Submissions struct {
 	Orders Orders
 	Queue  Queue
 	Signer Signer
+	// Report, when set, may report an order's close in another form than
+	// the envelope (HEMIT's return callback); nil: the envelope for all.
+	Report Reporter
+}
+
+// A Reporter says how the close of an order is reported, given the
+// envelope that would report it: a payload of another kind (signed like
+// the envelope), nothing at all (Skip: a test order), or, when it returns
+// nil, the envelope itself.
+type Reporter func(o *questionnaire.Order, env *questionnaire.Envelope) (*Report, error)
+
+// Report is a Reporter's answer.
+type Report struct {
+	Kind    string // the message's kind, e.g. KindHemit
+	Label   string // a word for lists and logs
+	Payload []byte // signed as it is
+	Skip    bool   // report nothing: the order closes with no message
+}
+
+// KindHemit is the kind of a callback to a client that speaks HEMIT's API
+// (PUT {apiBaseUrl}/api/PromsFormOrder): the order's status, then its
+// return. The body is a JWS whose payload is the callback's JSON.
+const KindHemit = "hemit"
+
+// Announcing is a store that puts a message in the outbox in the same
+// transaction as a new order (bolt, whose outbox is in its file).
+type Announcing interface {
+	CreateOrderAnnounced(ctx context.Context, o *questionnaire.Order, idem *Idempotency, m *Message) (order *questionnaire.Order, code string, created bool, err error)
+}
+
+// Create stores a new order, as Orders.CreateOrder, and with it, when
+// announce is set, the message that announces it (HEMIT's status
+// callback): in the same transaction where the store holds the outbox,
+// else prepared in the outbox first and confirmed once the order is
+// stored (Pending; after a crash in between, Recover confirms it when the
+// order exists). A retried request (created false) announces nothing.
+func (s *Submissions) Create(ctx context.Context, o *questionnaire.Order, idem *Idempotency, announce *Message) (*questionnaire.Order, string, bool, error) {
+	if announce == nil {
+		return s.Orders.CreateOrder(ctx, o, idem)
+	}
+	o.AnnouncementID = announce.ID
+	if a, ok := s.Orders.(Announcing); ok {
+		return a.CreateOrderAnnounced(ctx, o, idem, announce)
+	}
+	p, ok := s.Queue.(Pending)
+	if !ok {
+		return nil, "", false, errors.New("the outbox cannot hold a message for another store's order")
+	}
+	if err := p.Prepare(ctx, announce); err != nil {
+		return nil, "", false, err
+	}
+	got, code, created, err := s.Orders.CreateOrder(ctx, o, idem)
+	switch {
+	case questionnaire.ErrorCode(err) == questionnaire.ECONFLICT:
+		// Refused (ECONFLICT…): no order, nothing to announce.
+		if derr := p.Discard(ctx, announce.ID); derr != nil {
+			p.Release(announce.ID)
+		}
+		return nil, "", false, err
+	case err != nil:
+		p.Release(announce.ID) // the order may exist: Recover asks the store
+		return nil, "", false, err
+	case !created:
+		if derr := p.Discard(ctx, announce.ID); derr != nil {
+			p.Release(announce.ID)
+		}
+		return got, code, false, nil
+	}
+	if err := p.Confirm(ctx, announce.ID); err != nil {
+		p.Release(announce.ID)
+		return nil, "", false, err
+	}
+	return got, code, true, nil
+}
+
+// Sign signs a payload into a message of a kind for a destination, about
+// the order ref.
+func (s *Submissions) Sign(kind, destination, ref, label string, payload []byte, now time.Time) (*Message, error) {
+	if s.Signer == nil {
+		return nil, fmt.Errorf("no signer: cannot sign the %s message of order %s", kind, ref)
+	}
+	jws, kid, err := s.Signer.Sign(payload)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{ID: uuid.Must(uuid.NewV7()).String(), Kind: kind, Destination: destination, Ref: ref, Label: label,
+		KeyID: kid, Body: []byte(jws), CreatedAt: now, NextAt: now}, nil
 }
 
 // Submit closes the order with a response, or a decline, and enqueues its
@@ -93,6 +180,18 @@ func (s *Submissions) envelope(r *questionnaire.Response, now time.Time) Message
 		}
 		id := uuid.Must(uuid.NewV7()).String()
 		env := questionnaire.NewEnvelope(id, o, r, events)
+		if s.Report != nil {
+			rep, err := s.Report(o, env)
+			if err != nil {
+				return nil, err
+			}
+			if rep != nil && rep.Skip {
+				return nil, nil
+			}
+			if rep != nil {
+				return s.Sign(rep.Kind, o.Owner(), o.ID, rep.Label, rep.Payload, now)
+			}
+		}
 		payload, err := json.Marshal(env)
 		if err != nil {
 			return nil, err
@@ -149,11 +248,22 @@ func (s *Submissions) SettleDeliveries(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// settle does what follows one delivery: an envelope's order is marked
-// delivered (an order gone meanwhile needs nothing).
+// settle does what follows one delivery: the order of the message it
+// closed with (an envelope, a HEMIT return) is marked delivered; an order
+// gone meanwhile needs nothing, and an announcement nothing either.
 func (s *Submissions) settle(ctx context.Context, d Delivery) error {
-	if d.Kind == KindEnvelope && d.Ref != "" {
-		err := s.Orders.MarkDelivered(ctx, d.Ref, d.At)
+	if d.Ref != "" && (d.Kind == KindEnvelope || d.Kind == KindHemit) {
+		var err error
+		closing := d.Kind == KindEnvelope // legacy envelopes predate SubmissionID
+		if !closing {
+			var o *questionnaire.Order
+			if o, err = s.Orders.Order(ctx, d.Ref); err == nil {
+				closing = o.SubmissionID == d.ID
+			}
+		}
+		if closing {
+			err = s.Orders.MarkDelivered(ctx, d.Ref, d.At)
+		}
 		if err != nil && questionnaire.ErrorCode(err) != questionnaire.ENOTFOUND {
 			return fmt.Errorf("settle delivery of %s: %w", d.ID, err)
 		}
@@ -162,8 +272,8 @@ func (s *Submissions) settle(ctx context.Context, d Delivery) error {
 }
 
 // ClosedWith reports whether a prepared message is the one its order
-// closed with, for Pending's recovery: true confirms it, false discards
-// it. An order that is gone did not close with it.
+// closed with, or the one that announced it, for Pending's recovery: true
+// confirms it, false discards it. An order that is gone did neither.
 func (s *Submissions) ClosedWith(ctx context.Context, m *Message) (bool, error) {
 	if m.Ref == "" {
 		return false, errors.New("a prepared message without a ref")
@@ -174,5 +284,5 @@ func (s *Submissions) ClosedWith(ctx context.Context, m *Message) (bool, error) 
 	} else if err != nil {
 		return false, err
 	}
-	return o.SubmissionID == m.ID, nil
+	return o.SubmissionID == m.ID || o.AnnouncementID == m.ID, nil
 }

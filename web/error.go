@@ -64,6 +64,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		status, code, msg = http.StatusInternalServerError, questionnaire.EINTERNAL, "Internal error. It has been logged; please try again."
 	}
 	c.Set("Cache-Control", "no-store")
+	if isHemitPath(c.Path()) {
+		return s.hemitErrorBody(c, hemitStatus(status), msg)
+	}
 	if path := c.Path(); !strings.HasPrefix(path, "/api/") && !strings.HasPrefix(path, "/.well-known/") {
 		return s.errorPage(c, status)
 	}

@@ -48,6 +48,8 @@ type orderResponse struct {
 	ClosedAt        *time.Time                     `json:"closedAt,omitempty"`
 	ReissuedAt      *time.Time                     `json:"reissuedAt,omitempty"`
 	SubmissionID    string                         `json:"submissionId,omitempty"`
+	FormID          string                         `json:"formId,omitempty"`   // the registry's form GUID, for an order of HEMIT's API
+	TestMode        bool                           `json:"testMode,omitempty"` // an order of HEMIT's API that returns nothing
 	QR              string                         `json:"qr,omitempty"`
 	QRSVG           string                         `json:"qrSvg,omitempty"`
 	Slip            string                         `json:"slip,omitempty"`
@@ -60,6 +62,9 @@ func (s *Server) respond(o *questionnaire.Order, code string) orderResponse {
 		PatientRef: o.PatientRef, RegistrationRef: o.RegistrationRef, Unit: o.Unit,
 		CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt, OpenedAt: o.OpenedAt, SubmittedAt: o.SubmittedAt,
 		DeliveredAt: o.DeliveredAt, ClosedAt: o.ClosedAt, ReissuedAt: o.ReissuedAt,
+	}
+	if o.Hemit != nil {
+		r.FormID, r.TestMode = o.Hemit.FormID, o.Hemit.TestMode
 	}
 	if o.DeliveredAt != nil {
 		// Before delivery the envelope's id is the registry's to learn
@@ -115,16 +120,9 @@ func (s *Server) handleOrderCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var idem *store.Idempotency
-	if key := c.Get("Idempotency-Key"); key != "" {
-		if len(key) > 255 || !isPrintableASCII(key) {
-			return questionnaire.Errorf(questionnaire.EINVALID, "Idempotency-Key must be printable ASCII of at most 255 characters.")
-		}
-		canon, err := questionnaire.Canonical(body)
-		if err != nil {
-			return questionnaire.Errorf(questionnaire.EINVALID, "The body is not valid JSON.")
-		}
-		idem = &store.Idempotency{Client: caller(c).ID, Key: key, Hash: questionnaire.Digest(canon)}
+	idem, err := idempotency(c, caller(c), body, true)
+	if err != nil {
+		return err
 	}
 	got, code, created, err := s.cfg.Orders.CreateOrder(c.UserContext(), o, idem)
 	if err != nil {
@@ -139,6 +137,27 @@ func (s *Server) handleOrderCreate(c *fiber.Ctx) error {
 	s.audit(c, action, got)
 	c.Location("/api/v1/orders/" + got.ID)
 	return c.Status(status).JSON(s.respond(got, code))
+}
+
+// idempotency reads an Idempotency-Key header for a create request: nil
+// when there is none. The request is named by a hash of its canonical
+// JSON body, or of its bytes when it is not JSON (a form).
+func idempotency(c *fiber.Ctx, client *questionnaire.Client, body []byte, isJSON bool) (*store.Idempotency, error) {
+	key := c.Get("Idempotency-Key")
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > 255 || !isPrintableASCII(key) {
+		return nil, questionnaire.Errorf(questionnaire.EINVALID, "Idempotency-Key must be printable ASCII of at most 255 characters.")
+	}
+	canon := body
+	if isJSON {
+		var err error
+		if canon, err = questionnaire.Canonical(body); err != nil {
+			return nil, questionnaire.Errorf(questionnaire.EINVALID, "The body is not valid JSON.")
+		}
+	}
+	return &store.Idempotency{Client: client.ID, Key: key, Hash: questionnaire.Digest(canon)}, nil
 }
 
 // handleOrderGet serves GET /api/v1/orders/:id.

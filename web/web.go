@@ -202,6 +202,7 @@ func (s *Server) routes() {
 	api := app.Group("/api/v1", s.authenticate)
 	s.registerOrderRoutes(api)
 	s.registerSubmissionRoutes(api)
+	s.registerHemitRoutes(app)
 	s.registerPatientRoutes(app)
 	if s.cfg.DemoRegistry != nil {
 		s.registerDemoRoutes(app, s.cfg.DemoRegistry)

@@ -24,6 +24,7 @@ import (
 	"eprom/locales"
 	"eprom/questionnaire"
 	"eprom/questionnaire/fhir"
+	"eprom/questionnaire/hemit"
 	"eprom/schemas"
 	"eprom/store"
 	"eprom/store/bolt"
@@ -142,6 +143,9 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := clients.CheckForms(cat, locales.Languages); err != nil {
+		return nil, fmt.Errorf("EPROM_CLIENTS_FILE: %s: %s", cfg.ClientsFile, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
 	svc.clients.Store(clients)
 	loc, err := locales.New()
 	if err != nil {
@@ -238,6 +242,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_PUBLIC_URL: %w", err)
 	}
+	svc.submissions.Report = svc.web.HemitReport
 	ok = true
 	return svc, nil
 }
@@ -245,14 +250,20 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 // route says where the worker pushes a message: an envelope goes to its
 // client's registry, as the clients are configured now.
 func (s *service) route(kind, destination string) (delivery.Route, bool) {
-	if kind != store.KindEnvelope {
-		return delivery.Route{}, false
-	}
 	c := s.clients.Load().Get(destination)
-	if c == nil || c.RegistryURL == "" {
+	switch {
+	case c == nil:
 		return delivery.Route{}, false
+	case kind == store.KindEnvelope && c.RegistryURL != "":
+		return delivery.Route{URL: c.RegistryURL, Token: c.RegistryToken}, true
+	case kind == store.KindHemit && c.Hemit != nil:
+		// HEMIT's callbacks: PUT, JSON, {"success": true} or it is tried
+		// again, whatever the status; one at a time, in order, so that a
+		// return never overtakes its order's status.
+		return delivery.Route{URL: strings.TrimSuffix(c.Hemit.APIBaseURL, "/") + hemit.CallbackPath, Method: http.MethodPut,
+			ContentType: "application/json; charset=utf-8", Detached: true, Accepted: hemit.Success, RetryAll: true, InOrder: true}, true
 	}
-	return delivery.Route{URL: c.RegistryURL, Token: c.RegistryToken}, true
+	return delivery.Route{}, false
 }
 
 // warnStranded warns of envelopes waiting for a destination that no client
@@ -275,8 +286,11 @@ func (s *service) warnStranded(clients *questionnaire.Clients) {
 // parse leaves the clients in use as they were.
 func (s *service) reloadClients() {
 	clients, err := s.cfg.loadClients()
+	if err == nil {
+		err = clients.CheckForms(s.web.Catalogue(), locales.Languages)
+	}
 	if err != nil {
-		s.logger.Error("reload: the clients file is not used; the clients read before stay", "err", err.Error())
+		s.logger.Error("reload: the clients file is not used; the clients read before stay", "err", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return
 	}
 	s.clients.Store(clients)

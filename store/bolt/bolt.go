@@ -169,8 +169,26 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // CreateOrder implements store.Orders.
 func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *store.Idempotency) (*questionnaire.Order, string, bool, error) {
+	return s.createOrder(ctx, o, idem, nil)
+}
+
+// CreateOrderAnnounced implements store.Announcing: the order and the
+// message that announces it are written in one transaction; a retried
+// request writes neither.
+func (s *Store) CreateOrderAnnounced(ctx context.Context, o *questionnaire.Order, idem *store.Idempotency, m *store.Message) (*questionnaire.Order, string, bool, error) {
+	return s.createOrder(ctx, o, idem, m)
+}
+
+func (s *Store) createOrder(ctx context.Context, o *questionnaire.Order, idem *store.Idempotency, m *store.Message) (*questionnaire.Order, string, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, err
+	}
+	var announce *record
+	if m != nil {
+		var err error
+		if announce, err = s.queue.seal(m); err != nil {
+			return nil, "", false, wrap("create order", err)
+		}
 	}
 	var (
 		out     *questionnaire.Order
@@ -234,11 +252,19 @@ func (s *Store) CreateOrder(ctx context.Context, o *questionnaire.Order, idem *s
 		if err := putJSON(tx, bucketOrderKeys, []byte(o.ID), keys); err != nil {
 			return err
 		}
+		if announce != nil {
+			if err := sendTx(tx, announce); err != nil {
+				return err
+			}
+		}
 		out, created = o, true
 		return nil
 	})
 	if err != nil {
 		return nil, "", false, wrap("create order", err)
+	}
+	if announce != nil && created {
+		s.queue.Signal()
 	}
 	return out, code, created, nil
 }
@@ -453,16 +479,20 @@ func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move s
 		if err != nil {
 			return nil, wrap("close order", err)
 		}
-		o.SubmissionID = m.ID
 		// Everything is sealed and encoded before the transaction, which
 		// only checks that the order is as read and writes.
-		rec, err := s.queue.seal(m)
-		if err != nil {
-			return nil, wrap("close order", err)
-		}
-		recJSON, err := json.Marshal(rec)
-		if err != nil {
-			return nil, wrap("close order", err)
+		var (
+			rec     *record
+			recJSON []byte
+		)
+		if m != nil {
+			o.SubmissionID = m.ID
+			if rec, err = s.queue.seal(m); err != nil {
+				return nil, wrap("close order", err)
+			}
+			if recJSON, err = json.Marshal(rec); err != nil {
+				return nil, wrap("close order", err)
+			}
 		}
 		sealedOrder, err := s.sealOrder(o)
 		if err != nil {
@@ -474,8 +504,10 @@ func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move s
 			if !bytes.Equal(tx.Bucket(bucketOrders).Get(key), rawOrder) || !bytes.Equal(tx.Bucket(bucketDrafts).Get(key), rawDraft) {
 				return errStale
 			}
-			if err := enqueueEncodedTx(tx, rec, recJSON); err != nil {
-				return err
+			if rec != nil {
+				if err := enqueueEncodedTx(tx, rec, recJSON); err != nil {
+					return err
+				}
 			}
 			if err := tx.Bucket(bucketOrders).Put(key, sealedOrder); err != nil {
 				return err

@@ -11,6 +11,7 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +35,25 @@ type Route struct {
 	URL         string // required
 	Token       string // sent as "Authorization: Bearer <token>" when set
 	ContentType string // default application/jose
+	Method      string // default POST
+	// Detached sends the JWS's payload as the body and the JWS, its
+	// payload detached (RFC 7515 appendix F), in the header
+	// X-Eprom-Signature.
+	Detached bool
+	// Accepted, when set, reads the body of a 2xx answer: false means the
+	// receiver did not take the message, and it is tried again.
+	Accepted func(body []byte) bool
+	// RetryAll retries every answer that is not delivery, 4xx included,
+	// instead of putting the message in the dead-letter list.
+	RetryAll bool
+	// InOrder delivers the destination's messages one at a time, oldest
+	// first: a message that fails holds back the later ones (a status
+	// must not overtake the one before it).
+	InOrder bool
 }
+
+// SignatureHeader carries the detached JWS of a Detached route's body.
+const SignatureHeader = "X-Eprom-Signature"
 
 // Config configures a Worker. Zero values get the defaults documented on
 // each field.
@@ -146,7 +165,11 @@ func (w *Worker) accept(now time.Time) store.Accept {
 		if now.Before(d.pausedUntil) {
 			return 0
 		}
-		return max(0, w.perDestination()-d.inFlight)
+		limit := w.perDestination()
+		if r, _ := w.cfg.Routes(kind, dest); r.InOrder {
+			limit = 1
+		}
+		return max(0, limit-d.inFlight)
 	}
 }
 
@@ -286,7 +309,7 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 		}
 		return
 	}
-	status, retryAfter, err := w.post(ctx, route, m)
+	status, retryAfter, refused, err := w.post(ctx, route, m)
 	if ctx.Err() != nil {
 		return // shutting down: the lease lapses and the message is sent again
 	}
@@ -296,6 +319,12 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 	rec, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	outcome := Classify(status, err)
+	switch {
+	case outcome == Delivered && refused:
+		outcome = Retry
+	case outcome == DeadLetter && route.RetryAll:
+		outcome = Retry
+	}
 	w.mu.Lock()
 	d := w.dest(m.Kind, m.Destination)
 	if outcome == Retry {
@@ -310,6 +339,7 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 	} else {
 		d.failures, d.pausedUntil = 0, time.Time{}
 	}
+	pausedUntil := d.pausedUntil
 	w.mu.Unlock()
 	switch outcome {
 	case Delivered:
@@ -325,9 +355,19 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 			wait = min(retryAfter, w.cfg.MaxBackoff)
 		}
 		reason := describe(status, err)
+		if refused {
+			reason = fmt.Sprintf("%d, but the answer is not {\"success\": true}", status)
+		}
+		at := now.Add(wait)
+		if route.InOrder {
+			// Back in its place at the head of the line, which waits for
+			// the destination's pause.
+			at = m.CreatedAt
+			wait = pausedUntil.Sub(now)
+		}
 		w.cfg.Logger.Warn("delivery: will retry", "message", m.ID, "destination", m.Destination, "attempt", m.Attempts+1,
-			"reason", reason, "wait", wait.String())
-		if err := w.cfg.Queue.Retry(rec, m.ID, Holder, now.Add(wait), reason); err != nil {
+			"reason", reason, "wait", wait.Round(time.Millisecond).String())
+		if err := w.cfg.Queue.Retry(rec, m.ID, Holder, at, reason); err != nil {
 			w.cfg.Logger.Error("delivery: retry", "message", m.ID, "err", err.Error())
 		}
 	case DeadLetter:
@@ -340,11 +380,27 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 	}
 }
 
-// post sends the message; it returns the status and any Retry-After.
-func (w *Worker) post(ctx context.Context, route Route, m *store.Message) (int, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, route.URL, bytes.NewReader(m.Body))
+// post sends the message; it returns the status, any Retry-After, and
+// whether a 2xx answer's body said the receiver did not take it.
+func (w *Worker) post(ctx context.Context, route Route, m *store.Message) (status int, after time.Duration, refused bool, err error) {
+	body, signature := m.Body, ""
+	if route.Detached {
+		header, payload, sig, ok := splitJWS(m.Body)
+		if !ok {
+			return 0, 0, false, errors.New("the message is not a compact JWS")
+		}
+		if body, err = base64.RawURLEncoding.DecodeString(payload); err != nil {
+			return 0, 0, false, fmt.Errorf("the JWS payload: %w", err)
+		}
+		signature = header + ".." + sig
+	}
+	method := route.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	req, err := http.NewRequestWithContext(ctx, method, route.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	ct := route.ContentType
 	if ct == "" {
@@ -352,20 +408,35 @@ func (w *Worker) post(ctx context.Context, route Route, m *store.Message) (int, 
 	}
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("Idempotency-Key", m.ID)
+	if signature != "" {
+		req.Header.Set(SignatureHeader, signature)
+	}
 	if route.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+route.Token)
 	}
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	var after time.Duration
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 		after = time.Duration(s) * time.Second
 	}
-	return resp.StatusCode, after, nil
+	if route.Accepted != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		refused = !route.Accepted(answer)
+	}
+	return resp.StatusCode, after, refused, nil
+}
+
+// splitJWS splits a compact JWS into its three parts.
+func splitJWS(jws []byte) (header, payload, sig string, ok bool) {
+	parts := strings.Split(string(jws), ".")
+	if len(parts) != 3 {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
 }
 
 // describe says why an attempt failed, without the body (which the
