@@ -95,7 +95,9 @@ func TestParseRequest(t *testing.T) {
 		{"unknown fields are ignored, as by HEMIT", `{` + base + `, "apiKey": "old", "paperColorPrint": true}`,
 			func(r *hemit.Request) bool { return true }, ""},
 		{"metadata as a string of JSON", `{` + base + `, "metadata": "{\"age\":76}"}`,
-			func(r *hemit.Request) bool { return string(r.Metadata["age"]) == "76" && *r.MetadataText == `{"age":76}` }, ""},
+			func(r *hemit.Request) bool {
+				return string(r.Metadata["age"]) == "76" && *r.MetadataText == `{"age":76}`
+			}, ""},
 		{"metadata as an object", `{` + base + `, "metadata": {"age": 76}}`,
 			func(r *hemit.Request) bool { return string(r.Metadata["age"]) == "76" }, ""},
 		{"metadata null", `{` + base + `, "metadata": null}`, func(r *hemit.Request) bool { return r.Metadata == nil }, ""},
@@ -108,11 +110,15 @@ func TestParseRequest(t *testing.T) {
 		{"an expiry in UTC", `{` + base + `, "expiryDate": "2026-12-24T11:00:00.000Z"}`,
 			func(r *hemit.Request) bool { return r.ExpiryDate.Equal(time.Date(2026, 12, 24, 11, 0, 0, 0, time.UTC)) }, ""},
 		{"an expiry with .NET's seven digits and an offset", `{` + base + `, "expiryDate": "2026-12-24T12:00:00.1234567+01:00"}`,
-			func(r *hemit.Request) bool { return r.ExpiryDate.Truncate(time.Second).Equal(time.Date(2026, 12, 24, 11, 0, 0, 0, time.UTC)) }, ""},
+			func(r *hemit.Request) bool {
+				return r.ExpiryDate.Truncate(time.Second).Equal(time.Date(2026, 12, 24, 11, 0, 0, 0, time.UTC))
+			}, ""},
 		{"an expiry without an offset is Oslo time", `{` + base + `, "expiryDate": "2026-07-01T12:00:00"}`,
 			func(r *hemit.Request) bool { return r.ExpiryDate.Equal(time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC)) }, ""},
 		{"an expiry as a date is the end of that day", `{` + base + `, "expiryDate": "2026-12-24"}`,
-			func(r *hemit.Request) bool { return r.ExpiryDate.Equal(time.Date(2026, 12, 24, 22, 59, 59, 0, time.UTC)) }, ""},
+			func(r *hemit.Request) bool {
+				return r.ExpiryDate.Equal(time.Date(2026, 12, 24, 22, 59, 59, 0, time.UTC))
+			}, ""},
 		{"an expiry that is not a time", `{` + base + `, "expiryDate": "next week"}`, nil, `expiryDate "next week" is not a date-time`},
 		{"reminderDate null, as the JS example sends it", `{` + base + `, "reminderDate": null}`,
 			func(r *hemit.Request) bool { return r.ReminderDate == nil }, ""},
