@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -92,7 +93,15 @@ func (s *Server) handleFormOrder(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		var parts []string
 		for _, e := range errs {
-			parts = append(parts, e.LinkID+": "+s.answerMessage("en", def, e))
+			msg := s.answerMessage("en", def, e)
+			if it := def.Item(e.LinkID); it != nil && e.Code == questionnaire.AnswerOption {
+				var values []string
+				for _, o := range it.Options {
+					values = append(values, o.Value)
+				}
+				msg = "not one of its options, " + strings.Join(values, ", ")
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s (metadata has %s)", e.LinkID, strings.TrimSuffix(msg, "."), metadataValue(req.Metadata, req.FormID, e.LinkID)))
 		}
 		return questionnaire.Errorf(questionnaire.EINVALID, "metadata prefills answers the form cannot take: %s", strings.Join(parts, "; "))
 	}
@@ -152,6 +161,20 @@ func (s *Server) handleFormOrder(c *fiber.Ctx) error {
 	return c.Status(http.StatusOK).Send(out)
 }
 
+// metadataValue is the metadata's value for a linkId, for a message.
+func metadataValue(meta map[string]json.RawMessage, formID, linkID string) string {
+	v, ok := meta[linkID]
+	if !ok {
+		var nested map[string]json.RawMessage
+		json.Unmarshal(meta["_"+strings.ReplaceAll(strings.ToLower(formID), "-", "_")], &nested)
+		v = nested[linkID]
+	}
+	if len(v) > 40 {
+		return string(v[:40]) + "…"
+	}
+	return string(v)
+}
+
 // hemitError turns an order's refusal into HEMIT's 400, naming HEMIT's
 // field where ours differs.
 func hemitError(err error, expiryField string) error {
@@ -189,36 +212,39 @@ func hemitStatus(status int) int {
 	return status
 }
 
-// HemitReport reports the close of an order placed through HEMIT's API
-// as HEMIT's return callback (store.Reporter); other orders go as
-// envelopes, and a test order reports nothing.
-func (s *Server) HemitReport(o *questionnaire.Order, env *questionnaire.Envelope) (*store.Report, error) {
-	if o.Hemit == nil {
-		return nil, nil
+// HemitReporter reports the close of an order placed through HEMIT's
+// API as HEMIT's return callback (a store.Reporter), with the key of its
+// client as configured when it closes; other orders go as envelopes, and a
+// test order reports nothing.
+func HemitReporter(clients func() *questionnaire.Clients, cat *questionnaire.Catalogue) store.Reporter {
+	return func(o *questionnaire.Order, env *questionnaire.Envelope) (*store.Report, error) {
+		if o.Hemit == nil {
+			return nil, nil
+		}
+		if o.Hemit.TestMode {
+			return &store.Report{Skip: true}, nil
+		}
+		apiKey := ""
+		if c := clients().Get(o.Owner()); c != nil && c.Hemit != nil {
+			apiKey = c.Hemit.APIKey
+		}
+		def, err := cat.Get(o.Questionnaire.ID, o.Questionnaire.Version)
+		if err != nil {
+			return nil, err
+		}
+		payload, err := hemit.Return(apiKey, def, o, env)
+		if err != nil {
+			return nil, err
+		}
+		label := hemit.StatusCompleted
+		switch env.Type {
+		case questionnaire.EnvelopeDeclined:
+			label = hemit.StatusExpired + " (declined)"
+		case questionnaire.EnvelopeExpired:
+			label = hemit.StatusExpired
+		}
+		return &store.Report{Kind: store.KindHemit, Label: label, Payload: payload}, nil
 	}
-	if o.Hemit.TestMode {
-		return &store.Report{Skip: true}, nil
-	}
-	apiKey := ""
-	if c := s.cfg.Clients().Get(o.Owner()); c != nil && c.Hemit != nil {
-		apiKey = c.Hemit.APIKey
-	}
-	def, err := s.cfg.Catalogue.Get(o.Questionnaire.ID, o.Questionnaire.Version)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := hemit.Return(apiKey, def, o, env)
-	if err != nil {
-		return nil, err
-	}
-	label := hemit.StatusCompleted
-	switch env.Type {
-	case questionnaire.EnvelopeDeclined:
-		label = hemit.StatusExpired + " (declined)"
-	case questionnaire.EnvelopeExpired:
-		label = hemit.StatusExpired
-	}
-	return &store.Report{Kind: store.KindHemit, Label: label, Payload: payload}, nil
 }
 
 // isHemitPath reports whether a request is for HEMIT's API.

@@ -88,7 +88,18 @@ var clients = questionnaire.NewClients([]*questionnaire.Client{
 		Help: &questionnaire.Contact{Name: questionnaire.Text{"nb": "Rusklinikken", "en": "the addiction clinic"}, Phone: "+47 22 11 22 33",
 			Hours: questionnaire.Text{"nb": "hverdager 8–15", "en": "weekdays 8–15"}},
 		Privacy: &questionnaire.Contact{Name: questionnaire.Text{"nb": "KvaRus-sekretariatet"}, Email: "kvarus@example.no"}},
+	{ID: "mrs", Name: "An MRS registry", Tokens: []string{mrsToken}, Hemit: &questionnaire.Hemit{APIKey: hemitKey,
+		APIBaseURL: "https://mrs.example/PromsServices", Forms: map[string]string{auditForm: "audit", maalepunktForm: "kvarus-maalepunkt@1.0.0#en"}}},
 })
+
+// The client that speaks HEMIT's API: its token, its HEMIT key and two of
+// its forms.
+const (
+	mrsToken       = "mrs-token-0123456789"
+	hemitKey       = "hemit-key-0123456789"
+	auditForm      = "1bc5f9f0-2607-49eb-94f0-6af955bbd79a"
+	maalepunktForm = "0f68e0df-2a1b-4c3d-8e9f-000000000001"
+)
 
 // kvarusToken is the token of a client that may order only kvarus-* and
 // has its envelopes pushed.
@@ -175,7 +186,7 @@ func (h *harness) open() {
 		}
 		orders, patients, limits, h.cfg.SharedLeases = rs, rs, rs, rs
 	}
-	sub := &store.Submissions{Orders: orders, Queue: db.Queue(), Signer: h.keys}
+	sub := &store.Submissions{Orders: orders, Queue: db.Queue(), Signer: h.keys, Report: web.HemitReporter(h.cfg.Clients, h.cfg.Catalogue)}
 	h.store = &storetest.Store{Orders: orders, Patients: patients, Queue: db.Queue(), Submissions: sub}
 	h.cfg.Orders, h.cfg.Patients, h.cfg.Limits, h.cfg.Queue, h.cfg.Submissions = orders, patients, limits, db.Queue(), sub
 	if h.srv, err = web.New(h.cfg); err != nil {

@@ -182,7 +182,8 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		svc.closer = append(svc.closer, rs)
 		svc.orders, svc.patients, svc.limits, svc.redis = rs, rs, rs, rs
 	}
-	svc.submissions = &store.Submissions{Orders: svc.orders, Queue: svc.queue, Signer: keys}
+	svc.submissions = &store.Submissions{Orders: svc.orders, Queue: svc.queue, Signer: keys,
+		Report: web.HemitReporter(svc.clients.Load, cat)}
 	svc.warnStranded(clients)
 
 	svc.worker, err = delivery.New(delivery.Config{
@@ -242,7 +243,6 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_PUBLIC_URL: %w", err)
 	}
-	svc.submissions.Report = svc.web.HemitReport
 	ok = true
 	return svc, nil
 }

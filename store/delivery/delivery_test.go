@@ -2,12 +2,15 @@ package delivery_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -302,5 +305,83 @@ func TestWorkerKeepsABackoffPerDestination(t *testing.T) {
 	}
 	if upCalls.Load() != 5 {
 		t.Errorf("the working registry got %d calls for 5 envelopes", upCalls.Load())
+	}
+}
+
+// TestWorkerCallsBackAsHemit: a Detached, InOrder route with Accepted and
+// RetryAll (HEMIT's callbacks) PUTs the JWS's payload with the JWS in a
+// header, takes only {"success": true} as delivery, retries a 4xx, and
+// sends a destination's messages one at a time in the order they were
+// made, however the first fails.
+func TestWorkerCallsBackAsHemit(t *testing.T) {
+	s := openQueue(t)
+	var (
+		mu       sync.Mutex
+		received []string // bodies, in order of arrival
+		inFlight atomic.Int32
+		overlap  atomic.Bool
+		calls    atomic.Int32
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if inFlight.Add(1) > 1 {
+			overlap.Store(true)
+		}
+		defer inFlight.Add(-1)
+		time.Sleep(2 * time.Millisecond)
+		body, _ := io.ReadAll(r.Body)
+		sig := r.Header.Get(delivery.SignatureHeader)
+		if r.Method != "PUT" || r.Header.Get("Content-Type") != "application/json" || sig != "aGVhZA.."+"c2ln" {
+			http.Error(w, "wrong request", 500)
+			return
+		}
+		mu.Lock()
+		received = append(received, string(body))
+		mu.Unlock()
+		switch calls.Add(1) {
+		case 1:
+			http.Error(w, "down", 500)
+		case 2:
+			w.Write([]byte(`{"success": false}`))
+		case 3:
+			http.Error(w, "not found", 404) // retried all the same
+		case 4:
+			w.Write([]byte(`OK`))
+		default:
+			w.Write([]byte(`{"success": true}`))
+		}
+	}))
+	defer srv.Close()
+	var ids []string
+	for i := range 3 {
+		id := uuid.Must(uuid.NewV7()).String()
+		now := time.Now()
+		payload := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"n":%d}`, i)))
+		m := &store.Message{ID: id, Kind: store.KindHemit, Destination: "mrs", Body: []byte("aGVhZA." + payload + ".c2ln"), CreatedAt: now, NextAt: now}
+		if err := s.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	route := func(kind, dest string) (delivery.Route, bool) {
+		return delivery.Route{URL: srv.URL, Method: "PUT", ContentType: "application/json", Detached: true,
+			Accepted: func(b []byte) bool { return string(b) == `{"success": true}` }, RetryAll: true, InOrder: true}, kind == store.KindHemit
+	}
+	w, stop := run(t, delivery.Config{Queue: s, Routes: route, Concurrency: 4})
+	defer stop()
+	eventually(t, "all three called back", func() bool {
+		st, _ := s.Stats(context.Background(), time.Now())
+		return st.Depth == 0 && w.Counters.Delivered.Load() == 3
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{`{"n":0}`, `{"n":0}`, `{"n":0}`, `{"n":0}`, `{"n":0}`, `{"n":1}`, `{"n":2}`}
+	if strings.Join(received, " ") != strings.Join(want, " ") {
+		t.Errorf("received %v, want %v: the first until it is taken, then the others in order", received, want)
+	}
+	if overlap.Load() {
+		t.Error("two callbacks to one destination were in flight at once")
+	}
+	if st, _ := s.Stats(context.Background(), time.Now()); st.Dead != 0 {
+		t.Errorf("%d dead letters; a 404 must be retried", st.Dead)
 	}
 }
