@@ -12,6 +12,7 @@ import (
 	"eprom/questionnaire"
 	"eprom/questionnaire/hemit"
 	"eprom/store"
+	"eprom/store/delivery"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -245,6 +246,16 @@ func HemitReporter(clients func() *questionnaire.Clients, cat *questionnaire.Cat
 		}
 		return &store.Report{Kind: store.KindHemit, Label: label, Payload: payload}, nil
 	}
+}
+
+// HemitRoute is where and how HEMIT's callbacks go: PUT
+// {apiBaseUrl}/api/PromsFormOrder, the callback's JSON as the body and our
+// detached JWS of it in X-Eprom-Signature; only {"success": true} is
+// delivery, anything else is tried again, whatever the status; one at a
+// time and in order, so that a return never overtakes its order's status.
+func HemitRoute(h *questionnaire.Hemit) delivery.Route {
+	return delivery.Route{URL: strings.TrimSuffix(h.APIBaseURL, "/") + hemit.CallbackPath, Method: http.MethodPut,
+		ContentType: "application/json; charset=utf-8", Detached: true, Accepted: hemit.Success, RetryAll: true, InOrder: true}
 }
 
 // isHemitPath reports whether a request is for HEMIT's API.

@@ -1,15 +1,23 @@
 package web_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"eprom/questionnaire"
 	"eprom/store"
+	"eprom/store/delivery"
+	"eprom/web"
 )
 
 // formOrder posts an order to HEMIT's API with the client's key as HEMIT
@@ -337,4 +345,72 @@ func TestFormOrderIdempotency(t *testing.T) {
 	if other["id"] == first["id"] {
 		t.Error("without a key, the same body is a new order (as HEMIT does)")
 	}
+}
+
+// TestFormOrderExpires: an order past its expiry is returned Expired, and
+// the push worker takes both callbacks, in order, to the registry's
+// PUT {apiBaseUrl}/api/PromsFormOrder through the route `eprom serve` uses.
+func TestFormOrderExpires(t *testing.T) {
+	onBothStores(t, func(t *testing.T, opts []option) {
+		var (
+			mu  sync.Mutex
+			got []map[string]any
+		)
+		registry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var body map[string]any
+			if r.Method != "PUT" || r.URL.Path != "/PromsServices/api/PromsFormOrder" || json.NewDecoder(r.Body).Decode(&body) != nil {
+				http.Error(w, "no", 404)
+				return
+			}
+			mu.Lock()
+			got = append(got, body)
+			mu.Unlock()
+			w.Write([]byte(`{"success": true}`))
+		}))
+		defer registry.Close()
+		h := newHarness(t, opts...)
+		m := h.okFormOrder(`{"formId": "` + auditForm + `", "nationalId": "26073941651", "expiryDate": "2026-11-25T10:06:00Z"}`)
+		h.clock.Add(7 * time.Minute)
+		expired, err := h.store.Submissions.Expire(t.Context(), h.clock.Now())
+		if err != nil || len(expired) != 1 {
+			t.Fatalf("Expire: %v %v", expired, err)
+		}
+		client := &questionnaire.Hemit{APIKey: hemitKey, APIBaseURL: registry.URL + "/PromsServices/"}
+		w, err := delivery.New(delivery.Config{Queue: h.store.Queue, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Routes: func(kind, dest string) (delivery.Route, bool) { return web.HemitRoute(client), kind == store.KindHemit && dest == "mrs" },
+			Done: func(ctx context.Context, m *store.Message, now time.Time) error {
+				return h.store.Submissions.Delivered(ctx, m.ID, delivery.Holder, "", now)
+			}, Poll: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, stop := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { w.Run(ctx); close(done) }()
+		defer func() { stop(); <-done }()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n >= 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the registry got %v", got)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if got[0]["formOrderStatus"] != "Ordered" || got[1]["formOrderStatus"] != "Expired" || got[1]["formOrderId"] != m["id"] ||
+			got[1]["formData"] != "{}" || got[1]["timestamp"] != "2026-11-25T11:06:00+01:00" {
+			t.Errorf("callbacks %v", got)
+		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if o, _ := h.store.Order(t.Context(), m["id"].(string)); o.Status == "expired" && o.DeliveredAt != nil {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("the order is %s, delivered %v", o.Status, o.DeliveredAt)
+			}
+		}
+	})
 }

@@ -24,7 +24,6 @@ import (
 	"eprom/locales"
 	"eprom/questionnaire"
 	"eprom/questionnaire/fhir"
-	"eprom/questionnaire/hemit"
 	"eprom/schemas"
 	"eprom/store"
 	"eprom/store/bolt"
@@ -257,11 +256,7 @@ func (s *service) route(kind, destination string) (delivery.Route, bool) {
 	case kind == store.KindEnvelope && c.RegistryURL != "":
 		return delivery.Route{URL: c.RegistryURL, Token: c.RegistryToken}, true
 	case kind == store.KindHemit && c.Hemit != nil:
-		// HEMIT's callbacks: PUT, JSON, {"success": true} or it is tried
-		// again, whatever the status; one at a time, in order, so that a
-		// return never overtakes its order's status.
-		return delivery.Route{URL: strings.TrimSuffix(c.Hemit.APIBaseURL, "/") + hemit.CallbackPath, Method: http.MethodPut,
-			ContentType: "application/json; charset=utf-8", Detached: true, Accepted: hemit.Success, RetryAll: true, InOrder: true}, true
+		return web.HemitRoute(c.Hemit), true
 	}
 	return delivery.Route{}, false
 }

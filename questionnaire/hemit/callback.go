@@ -120,10 +120,8 @@ func Return(apiKey string, def *questionnaire.Definition, o *questionnaire.Order
 		cb.FormOrderStatus, cb.FormData, cb.Declined, cb.DeclineReason = StatusExpired, "{}", true, env.Reason
 		at = *env.SubmittedAt
 	default:
-		cb.FormOrderStatus, cb.FormData = StatusExpired, "{}"
-		if env.ExpiredAt != nil {
-			at = *env.ExpiredAt
-		}
+		// When it expired, not when the sweep noticed.
+		cb.FormOrderStatus, cb.FormData, at = StatusExpired, "{}", o.ExpiresAt
 	}
 	cb.Timestamp = at.In(Oslo).Format(time.RFC3339)
 	return json.Marshal(cb)
