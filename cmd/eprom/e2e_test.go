@@ -8,12 +8,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -99,9 +97,7 @@ func (p *proc) kill() {
 // patient answers an audit order through the pages over HTTP, as a
 // browser would; done is true when the submit got its 303 to /done.
 func patient(base, code string) (done bool, err error) {
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := browserClient()
 	resp, err := client.Get(base + "/c/" + code)
 	if err != nil {
 		return false, err
@@ -113,7 +109,13 @@ func patient(base, code string) (done bool, err error) {
 	if resp.StatusCode != http.StatusSeeOther {
 		return false, fmt.Errorf("code: %d", resp.StatusCode)
 	}
-	resp, err = client.Get(base + "/q")
+	return answerAudit(client, base)
+}
+
+// answerAudit answers an audit order in a session that has begun, and
+// sends it.
+func answerAudit(client *http.Client, base string) (done bool, err error) {
+	resp, err := client.Get(base + "/q")
 	if err != nil {
 		return false, err
 	}
@@ -129,7 +131,7 @@ func patient(base, code string) (done bool, err error) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	m := csrfField.FindSubmatch(page)
 	if m == nil {
 		return false, fmt.Errorf("no form: %d", resp.StatusCode)
 	}
