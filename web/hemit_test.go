@@ -377,7 +377,9 @@ func TestFormOrderExpires(t *testing.T) {
 		}
 		client := &questionnaire.Hemit{APIKey: hemitKey, APIBaseURL: registry.URL + "/PromsServices/"}
 		w, err := delivery.New(delivery.Config{Queue: h.store.Queue, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Routes: func(kind, dest string) (delivery.Route, bool) { return web.HemitRoute(client), kind == store.KindHemit && dest == "mrs" },
+			Routes: func(kind, dest string) (delivery.Route, bool) {
+				return web.HemitRoute(client), kind == store.KindHemit && dest == "mrs"
+			},
 			Done: func(ctx context.Context, m *store.Message, now time.Time) error {
 				return h.store.Submissions.Delivered(ctx, m.ID, delivery.Holder, "", now)
 			}, Poll: 10 * time.Millisecond})
