@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"eprom/questionnaire"
@@ -33,6 +36,45 @@ type Arrival struct {
 func (s *Server) registerDemoRoutes(app *fiber.App, r DemoRegistry) {
 	app.Post("/demo/registry", adaptor.HTTPHandler(r))
 	app.Get("/demo/registry", func(c *fiber.Ctx) error { return s.handleDemoRegistry(c, r) })
+	app.Put("/demo/api/PromsFormOrder", s.handleDemoHemit)
+	app.Get("/demo/hemit", s.handleDemoHemitList)
+}
+
+// demoCallback is one HEMIT callback that reached the demo registry.
+type demoCallback struct {
+	ReceivedAt time.Time       `json:"receivedAt"`
+	Signature  string          `json:"X-Eprom-Signature"`
+	Body       json.RawMessage `json:"body"`
+}
+
+// demoHemit keeps the last HEMIT callbacks of the demo, newest first.
+type demoHemit struct {
+	mu   sync.Mutex
+	list []demoCallback
+}
+
+// handleDemoHemit serves PUT /demo/api/PromsFormOrder: the demo's HEMIT
+// client's callbacks, taken as an MRS registry takes them.
+func (s *Server) handleDemoHemit(c *fiber.Ctx) error {
+	body := c.Body()
+	if !json.Valid(body) {
+		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"success": false})
+	}
+	s.demoHemit.mu.Lock()
+	s.demoHemit.list = append([]demoCallback{{ReceivedAt: s.now(), Signature: c.Get("X-Eprom-Signature"),
+		Body: json.RawMessage(bytes.Clone(body))}}, s.demoHemit.list...)
+	s.demoHemit.list = s.demoHemit.list[:min(len(s.demoHemit.list), 50)]
+	s.demoHemit.mu.Unlock()
+	return c.JSON(fiber.Map{"success": true})
+}
+
+// handleDemoHemitList serves GET /demo/hemit: the callbacks received,
+// newest first, as JSON.
+func (s *Server) handleDemoHemitList(c *fiber.Ctx) error {
+	s.demoHemit.mu.Lock()
+	defer s.demoHemit.mu.Unlock()
+	c.Set("Cache-Control", "no-store")
+	return c.JSON(fiber.Map{"callbacks": append([]demoCallback{}, s.demoHemit.list...)})
 }
 
 // demoRecord is one arrived envelope as the demo page shows it.

@@ -112,6 +112,8 @@ type Server struct {
 	metrics   *Metrics
 	trusted   []*net.IPNet // proxies whose X-Forwarded-For counts
 
+	demoHemit demoHemit // the demo's HEMIT callbacks
+
 	jwksMu sync.Mutex
 	jwks   []byte // the JWKS document, worked out at jwksAt
 	jwksAt time.Time

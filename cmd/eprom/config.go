@@ -41,10 +41,11 @@ type Config struct {
 	DeliveryWorkers   string // EPROM_DELIVERY_CONCURRENCY: deliveries in flight at once
 	SweepInterval     string // EPROM_SWEEP_INTERVAL: how often expiry, purges and recovery run
 
-	demo       bool          // eprom demo: a DEMO banner on every page
-	maxBackoff time.Duration // DeliveryBackoff, parsed
-	workers    int           // DeliveryWorkers, parsed
-	sweepEvery time.Duration // SweepInterval, parsed
+	demo       bool                 // eprom demo: a DEMO banner on every page
+	demoHemit  *questionnaire.Hemit // eprom demo: the HEMIT side of the one client
+	maxBackoff time.Duration        // DeliveryBackoff, parsed
+	workers    int                  // DeliveryWorkers, parsed
+	sweepEvery time.Duration        // SweepInterval, parsed
 }
 
 // DefaultConfig returns the defaults of DESIGN.md §9.
@@ -197,7 +198,7 @@ func (c *Config) loadClients() (*questionnaire.Clients, error) {
 	}
 	// Pull stays open beside push, as it was before clients.
 	return questionnaire.NewClients([]*questionnaire.Client{{ID: store.DefaultClient, Name: "default", Tokens: tokens,
-		RegistryURL: c.RegistryURL, RegistryToken: registryToken, Pull: true}}), nil
+		RegistryURL: c.RegistryURL, RegistryToken: registryToken, Pull: true, Hemit: c.demoHemit}}), nil
 }
 
 var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)

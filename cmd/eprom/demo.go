@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"eprom/questionnaire"
 )
 
 // demoForms are ordered when the demo starts, one code each.
@@ -20,6 +22,13 @@ var demoForms = []struct{ id, lang string }{
 	{"kvarus-maalepunkt", "nb"},
 	{"kvarus-erfaring", "nb"},
 	{"audit", "en"},
+}
+
+// demoHemitForms are the demo client's HEMIT form GUIDs (made up).
+var demoHemitForms = []struct{ guid, ref string }{
+	{"1bc5f9f0-2607-49eb-94f0-6af955bbd79a", "audit"},
+	{"d0d1700d-0000-4000-8000-00000000d0d1", "dudit"},
+	{"4a7e0000-0000-4000-8000-00000000a001", "kvarus-maalepunkt"},
 }
 
 // runDemo runs `eprom demo`: the whole service with no configuration, on a
@@ -60,6 +69,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Deliveries go to the built-in receiver, over HTTP as to a registry.
 	cfg.RegistryURL = "http://" + net.JoinHostPort("127.0.0.1", port) + "/demo/registry"
 	cfg.maxBackoff = 10 * time.Second
+	// HEMIT's API too: callbacks to the built-in receiver, as to an MRS
+	// registry's ApiBaseUrl.
+	hemitKey := "demo-hemit-" + strings.ToLower(randomWord(20))
+	cfg.demoHemit = &questionnaire.Hemit{APIKey: hemitKey, APIBaseURL: "http://" + net.JoinHostPort("127.0.0.1", port) + "/demo",
+		Forms: map[string]string{}}
+	for _, f := range demoHemitForms {
+		cfg.demoHemit.Forms[f.guid] = f.ref
+	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := openService(cfg, logger)
@@ -91,6 +108,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "    %-18s %s  %s\n", f.id, code, url)
 	}
 	fmt.Fprintf(stdout, "\n  What arrives at the registry: %s/demo/registry\n", cfg.PublicURL)
+	fmt.Fprintf(stdout, "\n  HEMIT's API     key %s (as an MRS registry orders), forms:\n", hemitKey)
+	for _, f := range demoHemitForms {
+		fmt.Fprintf(stdout, "                   %s  %s\n", f.guid, f.ref)
+	}
+	fmt.Fprintf(stdout, "                 curl -H 'Authorization: Basic %s' -H 'Content-Type: application/json' \\\n"+
+		"                   -d '{\"formId\": \"%s\", \"nationalId\": \"26073941651\", \"distributionRule\": \"NoDistribution\"}' %s/api/v2/formorder\n",
+		hemitKey, demoHemitForms[0].guid, base)
+	fmt.Fprintf(stdout, "                 the callbacks it receives: %s/demo/hemit\n", cfg.PublicURL)
 	fmt.Fprintf(stdout, "\nPress Ctrl+C to stop.\n")
 	if err := <-done; err != nil {
 		fmt.Fprintf(stderr, "eprom: demo: %v\n", err)
