@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/mail"
 	"net/url"
 	"path"
@@ -75,6 +76,15 @@ var (
 	hemitFormPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*(@[0-9A-Za-z.+-]+)?(#[a-z]{2,3})?$`)
 )
 
+// loopback reports whether host is this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // IsGUID reports whether s is a GUID such as 1bc5f9f0-2607-49eb-94f0-6af955bbd79a.
 func IsGUID(s string) bool { return guidPattern.MatchString(s) }
 
@@ -86,9 +96,13 @@ func (h *Hemit) check(ps *problems, path string) {
 	case strings.ContainsAny(t, " \t\r\n"):
 		ps.add(join(path, "apiKey"), ProblemPattern, "an API key cannot hold white space")
 	}
-	if u, err := url.Parse(h.APIBaseURL); h.APIBaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		u.RawQuery != "" || u.Fragment != "" {
-		ps.add(join(path, "apiBaseUrl"), ProblemPattern, "%q is not an http(s) URL without a query, such as https://registry.example/PromsServices", h.APIBaseURL)
+	u, err := url.Parse(h.APIBaseURL)
+	switch {
+	case h.APIBaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
+		ps.add(join(path, "apiBaseUrl"), ProblemPattern, "%q is not an https URL without a query, such as https://registry.example/PromsServices", h.APIBaseURL)
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		// Callbacks carry answers and the registry's key.
+		ps.add(join(path, "apiBaseUrl"), ProblemPattern, "%q: callbacks carry answers and the API key, so they go over https (http only to this machine: localhost, 127.0.0.1, ::1)", h.APIBaseURL)
 	}
 	if len(h.Forms) == 0 {
 		ps.add(join(path, "forms"), ProblemRequired, "map at least one of the registry's form GUIDs to a questionnaire, such as {\"1bc5f9f0-2607-49eb-94f0-6af955bbd79a\": \"audit\"}")

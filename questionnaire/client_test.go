@@ -121,6 +121,7 @@ func TestClientContacts(t *testing.T) {
 		{"a HEMIT key that is also a token", hemitWith(`"apiKey": "kvarus-token-0123456789"`), "clients[0].hemit.apiKey", questionnaire.ProblemDuplicate},
 		{"no apiBaseUrl", hemitWith(`"apiBaseUrl": ""`), "clients[0].hemit.apiBaseUrl", questionnaire.ProblemPattern},
 		{"an apiBaseUrl that is not http", hemitWith(`"apiBaseUrl": "ftp://registry.example/"`), "clients[0].hemit.apiBaseUrl", questionnaire.ProblemPattern},
+		{"an apiBaseUrl over http", hemitWith(`"apiBaseUrl": "http://registry.example/PromsServices"`), "clients[0].hemit.apiBaseUrl", questionnaire.ProblemPattern},
 		{"an apiBaseUrl with a query", hemitWith(`"apiBaseUrl": "https://registry.example/?a=1"`), "clients[0].hemit.apiBaseUrl", questionnaire.ProblemPattern},
 		{"no forms", hemitWith(`"forms": {}`), "clients[0].hemit.forms", questionnaire.ProblemRequired},
 		{"a form key that is not a GUID", hemitWith(`"forms": {"rand-12": "audit"}`), "clients[0].hemit.forms.rand-12", questionnaire.ProblemPattern},

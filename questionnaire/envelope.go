@@ -10,6 +10,9 @@ const (
 	EnvelopeResponse = "response" // the patient's answers
 	EnvelopeDeclined = "declined" // the patient declined to answer
 	EnvelopeExpired  = "expired"  // the order expired unanswered
+	// EnvelopeCancelled is a cancel, for a store.Reporter that tells the
+	// client of it (HEMIT's); a cancel sends no envelope.
+	EnvelopeCancelled = "cancelled"
 )
 
 // Envelope is the payload of a signed submission to the registry core

@@ -153,6 +153,11 @@ type Message struct {
 	LastError   string    `json:"lastError,omitempty"`   //
 	DeadAt      time.Time `json:"deadAt,omitzero"`       // in the dead-letter list since
 	PreparedAt  time.Time `json:"preparedAt,omitzero"`   // written, by the clock, while its sender's other store decides
+	// After is a message that must leave the queue (delivered, or in the
+	// dead-letter list) before this one is received: an order's status
+	// before its return. A message this outbox does not hold (another
+	// replica's) does not hold this one back.
+	After string `json:"after,omitempty"`
 }
 
 // Delivery is what remains of a delivered message: its tombstone.
@@ -199,7 +204,8 @@ type Queue interface {
 
 	// Receive leases up to n messages due at now for holder, until
 	// now+ttl, oldest first within each kind and destination that accept
-	// takes (nil: all, up to n). A message whose body cannot be opened
+	// takes (nil: all, up to n), passing over those whose After is still
+	// queued or prepared. A message whose body cannot be opened
 	// (sealed under another secret, or damaged) goes to the dead-letter
 	// list instead, with the reason.
 	Receive(ctx context.Context, holder string, n int, ttl time.Duration, now time.Time, accept Accept) ([]*Message, error)

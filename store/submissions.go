@@ -134,7 +134,29 @@ func (s *Submissions) Submit(ctx context.Context, r *questionnaire.Response, now
 		}
 		return true, o.Submit(now)
 	}
-	return s.Orders.CloseOrder(ctx, r.OrderID, now, move, s.envelope(r, now))
+	return s.Orders.CloseOrder(ctx, r.OrderID, now, move, s.close(r, "", now))
+}
+
+// Cancel cancels an open order, as Orders.CancelOrder. An order whose
+// close Report reports in another form (HEMIT's, whose registries learn of
+// an order's end only from a callback) is closed with that report; for
+// the others nothing is sent: their client cancelled them.
+func (s *Submissions) Cancel(ctx context.Context, id string, now time.Time) (*questionnaire.Order, error) {
+	if s.Report != nil {
+		o, err := s.Orders.Order(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		probe := questionnaire.NewEnvelope("", o, nil, nil)
+		probe.Type = questionnaire.EnvelopeCancelled
+		if rep, err := s.Report(o, probe); err != nil {
+			return nil, err
+		} else if rep != nil {
+			move := func(o *questionnaire.Order, _ *questionnaire.Draft) (bool, error) { return true, o.Cancel(now) }
+			return s.Orders.CloseOrder(ctx, id, now, move, s.close(nil, questionnaire.EnvelopeCancelled, now))
+		}
+	}
+	return s.Orders.CancelOrder(ctx, id, now)
 }
 
 // Expire closes the orders past their expiry, up to 1000 a call, each with
@@ -152,7 +174,7 @@ func (s *Submissions) Expire(ctx context.Context, now time.Time) ([]*questionnai
 		errs    []error
 	)
 	for _, id := range ids {
-		o, err := s.Orders.CloseOrder(ctx, id, now, move, s.envelope(nil, now))
+		o, err := s.Orders.CloseOrder(ctx, id, now, move, s.close(nil, questionnaire.EnvelopeExpired, now))
 		switch {
 		case questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND:
 			// gone meanwhile
@@ -167,9 +189,10 @@ func (s *Submissions) Expire(ctx context.Context, now time.Time) ([]*questionnai
 	return expired, errors.Join(errs...)
 }
 
-// envelope builds and signs the envelope of an order closed by r (nil: by
-// its expiry, with the draft's events), for the order's client.
-func (s *Submissions) envelope(r *questionnaire.Response, now time.Time) MessageFunc {
+// close builds and signs the message of an order closed by r (nil: by its
+// expiry, or a cancel when typ says so, with the draft's events), for the
+// order's client: its envelope, or what Report makes of it.
+func (s *Submissions) close(r *questionnaire.Response, typ string, now time.Time) MessageFunc {
 	return func(o *questionnaire.Order, d *questionnaire.Draft) (*Message, error) {
 		if s.Signer == nil {
 			return nil, fmt.Errorf("no signer: cannot sign the envelope of order %s", o.ID)
@@ -180,6 +203,9 @@ func (s *Submissions) envelope(r *questionnaire.Response, now time.Time) Message
 		}
 		id := uuid.Must(uuid.NewV7()).String()
 		env := questionnaire.NewEnvelope(id, o, r, events)
+		if typ == questionnaire.EnvelopeCancelled {
+			env.Type, env.ExpiredAt = typ, nil
+		}
 		if s.Report != nil {
 			rep, err := s.Report(o, env)
 			if err != nil {
@@ -189,7 +215,11 @@ func (s *Submissions) envelope(r *questionnaire.Response, now time.Time) Message
 				return nil, nil
 			}
 			if rep != nil {
-				return s.Sign(rep.Kind, o.Owner(), o.ID, rep.Label, rep.Payload, now)
+				m, err := s.Sign(rep.Kind, o.Owner(), o.ID, rep.Label, rep.Payload, now)
+				if m != nil {
+					m.After = o.AnnouncementID // never before the order's status
+				}
+				return m, err
 			}
 		}
 		payload, err := json.Marshal(env)

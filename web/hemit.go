@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"time"
 
 	"eprom/locales"
 	"eprom/questionnaire"
@@ -87,7 +88,7 @@ func (s *Server) handleFormOrder(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	prefill, rest, errs, err := hemit.Prefill(def, req.FormID, req.Metadata, now.In(s.cfg.Location))
+	prefill, rest, errs, err := hemit.Prefill(def, req.Metadata, now.In(s.cfg.Location))
 	if err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func (s *Server) handleFormOrder(c *fiber.Ctx) error {
 				}
 				msg = "not one of its options, " + strings.Join(values, ", ")
 			}
-			parts = append(parts, fmt.Sprintf("%s: %s (metadata has %s)", e.LinkID, strings.TrimSuffix(msg, "."), metadataValue(req.Metadata, req.FormID, e.LinkID)))
+			parts = append(parts, fmt.Sprintf("%s: %s (metadata has %s)", e.LinkID, strings.TrimSuffix(msg, "."), metadataValue(req.Metadata, e.LinkID)))
 		}
 		return questionnaire.Errorf(questionnaire.EINVALID, "metadata prefills answers the form cannot take: %s", strings.Join(parts, "; "))
 	}
@@ -162,13 +163,15 @@ func (s *Server) handleFormOrder(c *fiber.Ctx) error {
 	return c.Status(http.StatusOK).Send(out)
 }
 
-// metadataValue is the metadata's value for a linkId, for a message.
-func metadataValue(meta map[string]json.RawMessage, formID, linkID string) string {
+// metadataValue is the metadata's value for a linkId, for a message: at
+// the top, or in a collection form's object.
+func metadataValue(meta map[string]json.RawMessage, linkID string) string {
 	v, ok := meta[linkID]
-	if !ok {
+	for k := range meta {
 		var nested map[string]json.RawMessage
-		json.Unmarshal(meta["_"+strings.ReplaceAll(strings.ToLower(formID), "-", "_")], &nested)
-		v = nested[linkID]
+		if !ok && strings.HasPrefix(k, "_") && json.Unmarshal(meta[k], &nested) == nil && nested[linkID] != nil {
+			v, ok = nested[linkID], true
+		}
 	}
 	if len(v) > 40 {
 		return string(v[:40]) + "…"
@@ -241,6 +244,8 @@ func HemitReporter(clients func() *questionnaire.Clients, cat *questionnaire.Cat
 		switch env.Type {
 		case questionnaire.EnvelopeDeclined:
 			label = hemit.StatusExpired + " (declined)"
+		case questionnaire.EnvelopeCancelled:
+			label = hemit.StatusExpired + " (cancelled)"
 		case questionnaire.EnvelopeExpired:
 			label = hemit.StatusExpired
 		}
@@ -248,14 +253,20 @@ func HemitReporter(clients func() *questionnaire.Clients, cat *questionnaire.Cat
 	}
 }
 
+// HemitRetryFor is how long a HEMIT callback that the registry refuses (a
+// 4xx, {"success": false}) is tried again before it goes to the
+// dead-letter list, where `eprom queue` lists it and can send it again.
+const HemitRetryFor = 24 * time.Hour
+
 // HemitRoute is where and how HEMIT's callbacks go: PUT
 // {apiBaseUrl}/api/PromsFormOrder, the callback's JSON as the body and our
 // detached JWS of it in X-Eprom-Signature; only {"success": true} is
-// delivery, anything else is tried again, whatever the status; one at a
-// time and in order, so that a return never overtakes its order's status.
+// delivery; anything else is tried again, for HemitRetryFor when the
+// registry refuses it, for ever when it is down. (An order's return waits
+// for its status: store.Message.After.)
 func HemitRoute(h *questionnaire.Hemit) delivery.Route {
 	return delivery.Route{URL: strings.TrimSuffix(h.APIBaseURL, "/") + hemit.CallbackPath, Method: http.MethodPut,
-		ContentType: "application/json; charset=utf-8", Detached: true, Accepted: hemit.Success, RetryAll: true, InOrder: true}
+		ContentType: "application/json; charset=utf-8", Detached: true, Accepted: hemit.Success, RetryFor: HemitRetryFor}
 }
 
 // isHemitPath reports whether a request is for HEMIT's API.

@@ -264,6 +264,11 @@ func TestFormOrderDelivered(t *testing.T) {
 	if o, _ := h.store.Order(ctx, id); o.Status != "cancelled" {
 		t.Errorf("the order is %s, want cancelled", o.Status)
 	}
+	// The registry hears of the cancel as Expired: HEMIT has no cancel.
+	payloads, _ := h.hemitMessages()
+	if last := payloads[len(payloads)-1]; len(payloads) != 1 || last["formOrderStatus"] != "Expired" || last["cancelled"] != true || last["formData"] != "{}" {
+		t.Errorf("after a cancel through /api/v1 the outbox holds %v, want the Ordered delivered and an Expired", payloads)
+	}
 
 	// A declined order: the registry hears Expired at once.
 	m = h.okFormOrder(order + `}`)
@@ -271,7 +276,7 @@ func TestFormOrderDelivered(t *testing.T) {
 	p := b.follow(b.post("/", b.get("/"), url.Values{"code": {m["singleUseCode"].(string)}}))
 	p = b.get("/q/decline")
 	p = b.post("/q/decline", p, url.Values{"confirm": {"yes"}})
-	payloads, msgs := h.hemitMessages()
+	payloads, msgs = h.hemitMessages()
 	last := payloads[len(payloads)-1]
 	if last["formOrderStatus"] != "Expired" || last["declined"] != true || last["formData"] != "{}" || last["formOrderId"] != m["id"] {
 		t.Fatalf("a declined order's return: %v", last)

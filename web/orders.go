@@ -183,7 +183,7 @@ func (s *Server) handleOrderCancel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	o, err = s.cfg.Orders.CancelOrder(c.UserContext(), o.ID, s.now())
+	o, err = s.cfg.Submissions.Cancel(c.UserContext(), o.ID, s.now())
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,7 @@ type ReturnCallback struct {
 	// and the metadata keys that prefilled nothing. Receivers that do not
 	// know them ignore them, as .NET's and JavaScript's JSON readers do.
 	Declined      bool   `json:"declined,omitempty"`
+	Cancelled     bool   `json:"cancelled,omitempty"`
 	DeclineReason string `json:"declineReason,omitempty"`
 	Metadata      string `json:"metadata,omitempty"`
 }
@@ -94,9 +95,9 @@ type EventLogRow struct {
 const eventUTC = "2006-01-02T15:04:05.000Z"
 
 // Return builds the return callback of an order closed with env: its
-// answers (Completed), or none (Expired, also for a declined order, which
-// HEMIT has no status for: the registry learns that no answer will come,
-// at once and as it knows it).
+// answers (Completed), or none (Expired, also for a declined or cancelled
+// order, which HEMIT has no status for: the registry learns that no answer
+// will come, at once and as it knows it).
 func Return(apiKey string, def *questionnaire.Definition, o *questionnaire.Order, env *questionnaire.Envelope) ([]byte, error) {
 	cb := ReturnCallback{
 		APIKey: apiKey, FormOrderID: o.ID, SignedFormID: ZeroID, ScannedPaperID: ZeroID,
@@ -119,6 +120,8 @@ func Return(apiKey string, def *questionnaire.Definition, o *questionnaire.Order
 	case questionnaire.EnvelopeDeclined:
 		cb.FormOrderStatus, cb.FormData, cb.Declined, cb.DeclineReason = StatusExpired, "{}", true, env.Reason
 		at = *env.SubmittedAt
+	case questionnaire.EnvelopeCancelled:
+		cb.FormOrderStatus, cb.FormData, cb.Cancelled = StatusExpired, "{}", true
 	default:
 		// When it expired, not when the sweep noticed.
 		cb.FormOrderStatus, cb.FormData, at = StatusExpired, "{}", o.ExpiresAt

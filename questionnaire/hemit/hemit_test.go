@@ -242,7 +242,7 @@ func TestPrefill(t *testing.T) {
 		}
 		return m
 	}
-	form, rest, errs, err := hemit.Prefill(def, "1bc5f9f0-2607-49eb-94f0-6af955bbd79a", meta(`{
+	form, rest, errs, err := hemit.Prefill(def, meta(`{
 		"hoyde": "180", "vekt": 70.5, "hjelp": 2, "rus": ["alkohol", 3], "jobb": true,
 		"start": "2023-08-08T22:00:00.000Z", "annet": "Hei", "age": 76, "info": "x", "visValgfelt": 1}`), today)
 	if err != nil || len(errs) > 0 {
@@ -261,10 +261,14 @@ func TestPrefill(t *testing.T) {
 		t.Errorf("rest = %v, want age, info (a display, not a question) and visValgfelt", rest)
 	}
 
-	nested, _, errs, _ := hemit.Prefill(def, "1bc5f9f0-2607-49eb-94f0-6af955bbd79a",
-		meta(`{"_1bc5f9f0_2607_49eb_94f0_6af955bbd79a": {"hjelp": "1"}}`), today)
-	if len(errs) > 0 || strings.Join(nested["hjelp"], "") != "1" {
+	// A collection form: each sub-form's prefill under its own GUID.
+	nested, rest, errs, _ := hemit.Prefill(def, meta(`{"_1bc5f9f0_2607_49eb_94f0_6af955bbd79a": {"hjelp": "1", "Rand12Q01": "2"},
+		"_0f68e0df_0000_4000_8000_000000000001": {"jobb": true}, "_not_a_form": {"annet": "x"}}`), today)
+	if len(errs) > 0 || strings.Join(nested["hjelp"], "") != "1" || strings.Join(nested["jobb"], "") != "true" || nested["annet"] != nil {
 		t.Errorf("a collection form's nested prefill = %v, %v", nested, errs)
+	}
+	if len(rest) != 2 || string(rest["_1bc5f9f0_2607_49eb_94f0_6af955bbd79a"]) != `{"Rand12Q01":"2"}` || rest["_not_a_form"] == nil {
+		t.Errorf("kept %v, want the sub-form's key that prefilled nothing, and the key that names no form", rest)
 	}
 
 	for _, tt := range []struct{ meta, linkID, code string }{
@@ -275,7 +279,7 @@ func TestPrefill(t *testing.T) {
 		{`{"start": 20230809}`, "start", questionnaire.AnswerType},
 		{`{"rus": [true]}`, "rus", questionnaire.AnswerType},
 	} {
-		_, _, errs, err := hemit.Prefill(def, "", meta(tt.meta), today)
+		_, _, errs, err := hemit.Prefill(def, meta(tt.meta), today)
 		if err != nil || len(errs) != 1 || errs[0].LinkID != tt.linkID || errs[0].Code != tt.code {
 			t.Errorf("Prefill(%s) = %v, %v; want %s at %s", tt.meta, errs, err, tt.code, tt.linkID)
 		}

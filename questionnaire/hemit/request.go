@@ -479,35 +479,48 @@ func (w *objectWriter) raw(k string, v json.RawMessage) {
 	w.buf.Write(v)
 }
 
-var numberLiteral = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+var (
+	numberLiteral = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+	// collectionKey names a sub-form's prefill in a collection form.
+	collectionKey = regexp.MustCompile(`^_[0-9a-fA-F]{8}_[0-9a-fA-F]{4}_[0-9a-fA-F]{4}_[0-9a-fA-F]{4}_[0-9a-fA-F]{12}$`)
+)
 
 // Prefill turns the order's metadata into prefilled answers: keys that
 // are linkIds of the definition's questions (or, as in HEMIT's collection
-// forms, the keys of an object under "_" + the form GUID with "_" for "-")
+// forms, the keys of an object under "_" + a form GUID with "_" for "-")
 // prefill those answers, as form values by field name (Draft.Answers);
-// the other keys are returned as they are. Values are read as HEMIT's
+// the other keys are returned as they are (a collection form's object
+// with what in it prefilled nothing). Values are read as HEMIT's
 // clients write them: a choice's value as a string or a number, a boolean
 // as true/false, a number or a string of digits, a date as YYYY-MM-DD or a
 // timestamp (its date in Oslo). A value the question cannot take is an
 // error that names the key.
-func Prefill(def *questionnaire.Definition, formID string, meta map[string]json.RawMessage, today time.Time) (form map[string][]string, rest map[string]json.RawMessage, errs questionnaire.AnswerErrors, err error) {
+func Prefill(def *questionnaire.Definition, meta map[string]json.RawMessage, today time.Time) (form map[string][]string, rest map[string]json.RawMessage, errs questionnaire.AnswerErrors, err error) {
 	values := map[string]json.RawMessage{}
 	rest = map[string]json.RawMessage{}
-	nested := "_" + strings.ReplaceAll(strings.ToLower(formID), "-", "_")
+	question := func(k string) bool { it := def.Item(k); return it != nil && it.Type.Answerable() }
 	for _, k := range sortedKeys(meta) {
 		v := meta[k]
-		if strings.ToLower(k) == nested {
-			var sub map[string]json.RawMessage
-			if json.Unmarshal(v, &sub) == nil && sub != nil {
-				for sk, sv := range sub {
-					if it := def.Item(sk); it != nil && it.Type.Answerable() {
-						values[sk] = sv
-					}
+		var sub map[string]json.RawMessage
+		if collectionKey.MatchString(k) && json.Unmarshal(v, &sub) == nil && sub != nil {
+			left := map[string]json.RawMessage{}
+			for sk, sv := range sub {
+				if question(sk) {
+					values[sk] = sv
+				} else {
+					left[sk] = sv
 				}
-				continue
 			}
+			if len(left) > 0 {
+				raw, err := json.Marshal(left)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				rest[k] = raw
+			}
+			continue
 		}
-		if it := def.Item(k); it != nil && it.Type.Answerable() {
+		if question(k) {
 			values[k] = v
 			continue
 		}

@@ -229,6 +229,67 @@ func TestADiscardAfterTheConfirmKeepsTheMessage(t *testing.T) {
 	}
 }
 
+// A message After another is not received while that one is prepared or
+// queued (leased included); once it is delivered or dead, it is; and many
+// that wait do not hide the one they wait for.
+func TestAMessageWaitsForTheOneItFollows(t *testing.T) {
+	s := MustOpen(t, filepath.Join(t.TempDir(), "eprom.db"))
+	ctx := context.Background()
+	q := s.Queue()
+	now := time.Now()
+	msg := func(id, after string, at time.Time) *store.Message {
+		return &store.Message{ID: id, Kind: store.KindHemit, Destination: "mrs", After: after, Body: []byte(id), CreatedAt: at, NextAt: at}
+	}
+	first := msg("01900000-0000-7000-8000-0000000000f0", "", now)
+	if err := q.Prepare(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// Five that wait, all due before it, more than a Receive takes.
+	for i := range 5 {
+		if err := q.Send(ctx, msg(fmt.Sprintf("01900000-0000-7000-8000-0000000000f%d", i+1), first.ID, now.Add(-time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	receive := func(n int) []string {
+		t.Helper()
+		got, err := q.Receive(ctx, "push", n, time.Minute, now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range got {
+			ids = append(ids, m.ID[len(m.ID)-2:])
+		}
+		return ids
+	}
+	if got := receive(3); len(got) != 0 {
+		t.Fatalf("received %v while the one they follow is prepared", got)
+	}
+	q.Confirm(ctx, first.ID)
+	if got := receive(3); len(got) != 1 || got[0] != "f0" {
+		t.Fatalf("received %v, want only f0: the others wait for it", got)
+	}
+	if got := receive(3); len(got) != 0 {
+		t.Fatalf("received %v while f0 is leased", got)
+	}
+	if err := q.Retry(ctx, first.ID, "push", now.Add(time.Hour), "500"); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(3); len(got) != 0 {
+		t.Fatalf("received %v while f0 waits for a retry", got)
+	}
+	q.ReleaseLeases(ctx, "push", now)
+	if _, err := q.Receive(ctx, "push", 1, time.Minute, now.Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Delete(ctx, first.ID, "push", "", now); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(10); len(got) != 5 {
+		t.Fatalf("received %v after f0 was delivered, want all five", got)
+	}
+}
+
 func TestOpenFailsClearlyWhenTheFileIsInUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "eprom.db")
 	MustOpen(t, path)

@@ -22,7 +22,7 @@ import (
 var (
 	bucketQueue      = []byte("queue")            // message id → record JSON (no body), while undelivered
 	bucketBodies     = []byte("queue-bodies")     // message id → its sealed body, while queued, dead or prepared
-	bucketDue        = []byte("queue-due")        // kind \x00 destination → bucket of due (8 bytes, Unix ns) + id → nothing
+	bucketDue        = []byte("queue-due")        // kind \x00 destination → bucket of due (8 bytes, Unix ns) + id → the id of the message it waits for (Message.After), or nothing
 	bucketDead       = []byte("queue-dead")       // message id → record JSON
 	bucketTombstones = []byte("queue-tombstones") // message id → store.Delivery JSON
 	bucketPending    = []byte("queue-pending")    // message id → record JSON, prepared but not yet confirmed
@@ -142,7 +142,11 @@ func enqueueEncodedTx(tx *bolt.Tx, r *record, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	return b.Put(dueKey(due(&r.Message), r.ID), nil)
+	var after []byte
+	if r.After != "" {
+		after = []byte(r.After)
+	}
+	return b.Put(dueKey(due(&r.Message), r.ID), after)
 }
 
 // moveTx updates a queued record, keeping the due index in step.
@@ -219,10 +223,13 @@ func (q *Queue) Receive(ctx context.Context, holder string, n int, ttl time.Dura
 				want = min(n, accept(kind, dest))
 			}
 			c := dueB.Bucket(name).Cursor()
-			for k, _ := c.First(); k != nil && want > 0; k, _ = c.Next() {
+			for k, after := c.First(); k != nil && want > 0; k, after = c.Next() {
 				at := int64(binary.BigEndian.Uint64(k[:8]))
 				if at > now.UnixNano() {
 					break
+				}
+				if len(after) > 0 && (tx.Bucket(bucketQueue).Get(after) != nil || tx.Bucket(bucketPending).Get(after) != nil) {
+					continue // it waits for the message before it
 				}
 				cands = append(cands, candidate{at, string(k[8:])})
 				want--

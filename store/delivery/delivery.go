@@ -43,13 +43,11 @@ type Route struct {
 	// Accepted, when set, reads the body of a 2xx answer: false means the
 	// receiver did not take the message, and it is tried again.
 	Accepted func(body []byte) bool
-	// RetryAll retries every answer that is not delivery, 4xx included,
-	// instead of putting the message in the dead-letter list.
-	RetryAll bool
-	// InOrder delivers the destination's messages one at a time, oldest
-	// first: a message that fails holds back the later ones (a status
-	// must not overtake the one before it).
-	InOrder bool
+	// RetryFor retries the answers that would put a message in the
+	// dead-letter list (a 4xx, a 2xx that Accepted refuses) until the
+	// message is this old; 0: a 4xx is a dead letter at once, and a
+	// refused 2xx is retried for ever.
+	RetryFor time.Duration
 }
 
 // SignatureHeader carries the detached JWS of a Detached route's body.
@@ -165,11 +163,7 @@ func (w *Worker) accept(now time.Time) store.Accept {
 		if now.Before(d.pausedUntil) {
 			return 0
 		}
-		limit := w.perDestination()
-		if r, _ := w.cfg.Routes(kind, dest); r.InOrder {
-			limit = 1
-		}
-		return max(0, limit-d.inFlight)
+		return max(0, w.perDestination()-d.inFlight)
 	}
 }
 
@@ -320,9 +314,11 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 	defer cancel()
 	outcome := Classify(status, err)
 	switch {
+	case outcome == Delivered && refused && route.RetryFor > 0 && now.Sub(m.CreatedAt) >= route.RetryFor:
+		outcome = DeadLetter
 	case outcome == Delivered && refused:
 		outcome = Retry
-	case outcome == DeadLetter && route.RetryAll:
+	case outcome == DeadLetter && route.RetryFor > 0 && now.Sub(m.CreatedAt) < route.RetryFor:
 		outcome = Retry
 	}
 	w.mu.Lock()
@@ -339,7 +335,6 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 	} else {
 		d.failures, d.pausedUntil = 0, time.Time{}
 	}
-	pausedUntil := d.pausedUntil
 	w.mu.Unlock()
 	switch outcome {
 	case Delivered:
@@ -358,21 +353,17 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 		if refused {
 			reason = fmt.Sprintf("%d, but the answer is not {\"success\": true}", status)
 		}
-		at := now.Add(wait)
-		if route.InOrder {
-			// Back in its place at the head of the line, which waits for
-			// the destination's pause.
-			at = m.CreatedAt
-			wait = pausedUntil.Sub(now)
-		}
 		w.cfg.Logger.Warn("delivery: will retry", "message", m.ID, "destination", m.Destination, "attempt", m.Attempts+1,
-			"reason", reason, "wait", wait.Round(time.Millisecond).String())
-		if err := w.cfg.Queue.Retry(rec, m.ID, Holder, at, reason); err != nil {
+			"reason", reason, "wait", wait.String())
+		if err := w.cfg.Queue.Retry(rec, m.ID, Holder, now.Add(wait), reason); err != nil {
 			w.cfg.Logger.Error("delivery: retry", "message", m.ID, "err", err.Error())
 		}
 	case DeadLetter:
 		w.Counters.DeadLetters.Add(1)
 		reason := describe(status, err)
+		if refused {
+			reason = fmt.Sprintf("%d, but the answer is not {\"success\": true}, for %s", status, route.RetryFor)
+		}
 		w.cfg.Logger.Error("delivery: dead letter", "message", m.ID, "destination", m.Destination, "reason", reason)
 		if err := w.cfg.Queue.Dead(rec, m.ID, Holder, reason, now); err != nil {
 			w.cfg.Logger.Error("delivery: dead", "message", m.ID, "err", err.Error())

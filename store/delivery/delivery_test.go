@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -308,26 +307,19 @@ func TestWorkerKeepsABackoffPerDestination(t *testing.T) {
 	}
 }
 
-// TestWorkerCallsBackAsHemit: a Detached, InOrder route with Accepted and
-// RetryAll (HEMIT's callbacks) PUTs the JWS's payload with the JWS in a
-// header, takes only {"success": true} as delivery, retries a 4xx, and
-// sends a destination's messages one at a time in the order they were
-// made, however the first fails.
+// TestWorkerCallsBackAsHemit: a Detached route with Accepted and RetryFor
+// (HEMIT's callbacks) PUTs the JWS's payload with the JWS in a header,
+// takes only {"success": true} as delivery and retries a 4xx while the
+// message is young; a message After another waits until that one is
+// delivered, and holds up nothing else.
 func TestWorkerCallsBackAsHemit(t *testing.T) {
 	s := openQueue(t)
 	var (
 		mu       sync.Mutex
 		received []string // bodies, in order of arrival
-		inFlight atomic.Int32
-		overlap  atomic.Bool
-		calls    atomic.Int32
+		aCalls   int
 	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if inFlight.Add(1) > 1 {
-			overlap.Store(true)
-		}
-		defer inFlight.Add(-1)
-		time.Sleep(2 * time.Millisecond)
 		body, _ := io.ReadAll(r.Body)
 		sig := r.Header.Get(delivery.SignatureHeader)
 		if r.Method != "PUT" || r.Header.Get("Content-Type") != "application/json" || sig != "aGVhZA.."+"c2ln" {
@@ -335,53 +327,72 @@ func TestWorkerCallsBackAsHemit(t *testing.T) {
 			return
 		}
 		mu.Lock()
+		defer mu.Unlock()
 		received = append(received, string(body))
-		mu.Unlock()
-		switch calls.Add(1) {
-		case 1:
-			http.Error(w, "down", 500)
-		case 2:
-			w.Write([]byte(`{"success": false}`))
-		case 3:
-			http.Error(w, "not found", 404) // retried all the same
-		case 4:
-			w.Write([]byte(`OK`))
+		switch string(body) {
+		case `"old"`:
+			http.Error(w, "gone", 404)
+		case `"a-ordered"`:
+			aCalls++
+			switch aCalls {
+			case 1:
+				http.Error(w, "down", 500)
+			case 2:
+				w.Write([]byte(`{"success": false}`))
+			case 3:
+				http.Error(w, "not found", 404) // retried: the message is young
+			case 4:
+				w.Write([]byte(`OK`))
+			default:
+				w.Write([]byte(`{"success": true}`))
+			}
 		default:
 			w.Write([]byte(`{"success": true}`))
 		}
 	}))
 	defer srv.Close()
-	var ids []string
-	for i := range 3 {
+	send := func(body, after string, created time.Time) string {
+		t.Helper()
 		id := uuid.Must(uuid.NewV7()).String()
-		now := time.Now()
-		payload := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"n":%d}`, i)))
-		m := &store.Message{ID: id, Kind: store.KindHemit, Destination: "mrs", Body: []byte("aGVhZA." + payload + ".c2ln"), CreatedAt: now, NextAt: now}
+		m := &store.Message{ID: id, Kind: store.KindHemit, Destination: "mrs", After: after, CreatedAt: created, NextAt: created,
+			Body: []byte("aGVhZA." + base64.RawURLEncoding.EncodeToString([]byte(body)) + ".c2ln")}
 		if err := s.Send(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, id)
+		return id
 	}
+	now := time.Now()
+	aOrdered := send(`"a-ordered"`, "", now)
+	send(`"a-completed"`, aOrdered, now)
+	send(`"b-ordered"`, "", now)
+	old := send(`"old"`, "", now.Add(-2*time.Hour))
 	route := func(kind, dest string) (delivery.Route, bool) {
 		return delivery.Route{URL: srv.URL, Method: "PUT", ContentType: "application/json", Detached: true,
-			Accepted: func(b []byte) bool { return string(b) == `{"success": true}` }, RetryAll: true, InOrder: true}, kind == store.KindHemit
+			Accepted: func(b []byte) bool { return string(b) == `{"success": true}` }, RetryFor: time.Hour}, kind == store.KindHemit
 	}
-	w, stop := run(t, delivery.Config{Queue: s, Routes: route, Concurrency: 4})
+	w, stop := run(t, delivery.Config{Queue: s, Routes: route, Concurrency: 4, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 	defer stop()
-	eventually(t, "all three called back", func() bool {
+	eventually(t, "three called back and one dead", func() bool {
 		st, _ := s.Stats(context.Background(), time.Now())
-		return st.Depth == 0 && w.Counters.Delivered.Load() == 3
+		return st.Depth == 0 && st.Dead == 1 && w.Counters.Delivered.Load() == 3
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	want := []string{`{"n":0}`, `{"n":0}`, `{"n":0}`, `{"n":0}`, `{"n":0}`, `{"n":1}`, `{"n":2}`}
-	if strings.Join(received, " ") != strings.Join(want, " ") {
-		t.Errorf("received %v, want %v: the first until it is taken, then the others in order", received, want)
+	pos := map[string][]int{}
+	for i, b := range received {
+		pos[b] = append(pos[b], i)
 	}
-	if overlap.Load() {
-		t.Error("two callbacks to one destination were in flight at once")
+	if len(pos[`"a-ordered"`]) != 5 || len(pos[`"a-completed"`]) != 1 || len(pos[`"b-ordered"`]) != 1 || len(pos[`"old"`]) != 1 {
+		t.Fatalf("received %v: want a's status five times (500, false, 404, OK, true), the others once", received)
 	}
-	if st, _ := s.Stats(context.Background(), time.Now()); st.Dead != 0 {
-		t.Errorf("%d dead letters; a 404 must be retried", st.Dead)
+	if pos[`"a-completed"`][0] < pos[`"a-ordered"`][4] {
+		t.Errorf("received %v: a's return came before its status was taken", received)
+	}
+	if pos[`"b-ordered"`][0] > pos[`"a-ordered"`][4] {
+		t.Errorf("received %v: b waited for a, which it does not follow", received)
+	}
+	dead, _ := s.Message(context.Background(), old)
+	if dead == nil || dead.DeadAt.IsZero() || !strings.Contains(dead.LastError, "404") {
+		t.Errorf("a 404 to a message older than RetryFor: %+v, want a dead letter", dead)
 	}
 }
