@@ -22,9 +22,17 @@ import (
 // HemitPrefix is where HEMIT's API lives; its errors answer as HEMIT's do.
 const HemitPrefix = "/api/v2/"
 
+// HemitBases are the path prefixes HEMIT's API is also served under: those
+// of HEMIT's own environments (…/webapi in QA and production,
+// …/PromsWebApi in test), so that a registry that changes only the host
+// of its ePROM base URL reaches us too. Paths are matched in any case.
+var HemitBases = []string{"", "/webapi", "/promswebapi"}
+
 // registerHemitRoutes adds HEMIT's order API (DESIGN.md §11).
 func (s *Server) registerHemitRoutes(app *fiber.App) {
-	app.Post("/api/v2/formorder", s.authenticateHemit, s.handleFormOrder)
+	for _, base := range HemitBases {
+		app.Post(base+"/api/v2/formorder", s.authenticateHemit, s.handleFormOrder)
+	}
 }
 
 // authenticateHemit requires "Authorization: Basic <apiKey>" with a
@@ -271,5 +279,11 @@ func HemitRoute(h *questionnaire.Hemit) delivery.Route {
 
 // isHemitPath reports whether a request is for HEMIT's API.
 func isHemitPath(path string) bool {
-	return len(path) >= len(HemitPrefix) && strings.EqualFold(path[:len(HemitPrefix)], HemitPrefix)
+	path = strings.ToLower(path)
+	for _, base := range HemitBases {
+		if strings.HasPrefix(path, base+HemitPrefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -157,6 +157,22 @@ func TestFormOrderRefusals(t *testing.T) {
 	}
 }
 
+// TestFormOrderBasePaths: a registry that changes only the host of its
+// ePROM base URL keeps HEMIT's path, in any case.
+func TestFormOrderBasePaths(t *testing.T) {
+	h := newHarness(t)
+	for _, path := range []string{"/webapi/api/v2/formorder", "/PromsWebApi/api/v2/formorder", "/api/v2/FormOrder"} {
+		resp := h.do("POST", path, order+`}`, "Authorization", "Basic "+hemitKey)
+		if body := readAll(t, resp); resp.StatusCode != 200 {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		resp = h.do("POST", path, `{"formId": "audit", "nationalId": "26073941651"}`, "Authorization", "Basic "+hemitKey)
+		if body := string(readAll(t, resp)); resp.StatusCode != 400 || body != "No form with id='audit' exists" {
+			t.Errorf("%s: %d %q, want HEMIT's 400", path, resp.StatusCode, body)
+		}
+	}
+}
+
 func TestFormOrder(t *testing.T) {
 	onBothStores(t, func(t *testing.T, opts []option) {
 		h := newHarness(t, opts...)
