@@ -158,6 +158,9 @@ type Message struct {
 	// before its return. A message this outbox does not hold (another
 	// replica's) does not hold this one back.
 	After string `json:"after,omitempty"`
+	// RefusedSince is when the receiver began refusing the message (Retry):
+	// zero while it has not, or failed otherwise since.
+	RefusedSince time.Time `json:"refusedSince,omitzero"`
 }
 
 // Delivery is what remains of a delivered message: its tombstone.
@@ -225,9 +228,11 @@ type Queue interface {
 	Delete(ctx context.Context, id, holder, destination string, now time.Time) (*Delivery, error)
 
 	// Retry returns a message leased by holder to the queue, due at at,
-	// counting an attempt and its error. Returns ENOTFOUND or ELEASE as
-	// Delete.
-	Retry(ctx context.Context, id, holder string, at time.Time, lastErr string) error
+	// counting an attempt and its error. refused says the receiver
+	// answered and would not take it: RefusedSince keeps the first of such
+	// attempts in a row (now, for the first), and any other failure clears
+	// it. Returns ENOTFOUND or ELEASE as Delete.
+	Retry(ctx context.Context, id, holder string, at time.Time, lastErr string, refused bool, now time.Time) error
 
 	// Dead moves a message leased by holder to the dead-letter list.
 	// Returns ENOTFOUND or ELEASE as Delete.

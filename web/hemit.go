@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,10 +176,15 @@ func (s *Server) handleFormOrder(c *fiber.Ctx) error {
 // the top, or in a collection form's object.
 func metadataValue(meta map[string]json.RawMessage, linkID string) string {
 	v, ok := meta[linkID]
-	for k := range meta {
-		var nested map[string]json.RawMessage
-		if !ok && strings.HasPrefix(k, "_") && json.Unmarshal(meta[k], &nested) == nil && nested[linkID] != nil {
-			v, ok = nested[linkID], true
+	if !ok {
+		keys := slices.Sorted(maps.Keys(meta))
+		slices.Reverse(keys) // as Prefill: the GUID that sorts last wins
+		for _, k := range keys {
+			var nested map[string]json.RawMessage
+			if strings.HasPrefix(k, "_") && json.Unmarshal(meta[k], &nested) == nil && nested[linkID] != nil {
+				v = nested[linkID]
+				break
+			}
 		}
 	}
 	if len(v) > 40 {

@@ -263,8 +263,9 @@ func TestPrefill(t *testing.T) {
 
 	// A collection form: each sub-form's prefill under its own GUID.
 	nested, rest, errs, _ := hemit.Prefill(def, meta(`{"_1bc5f9f0_2607_49eb_94f0_6af955bbd79a": {"hjelp": "1", "Rand12Q01": "2"},
-		"_0f68e0df_0000_4000_8000_000000000001": {"jobb": true}, "_not_a_form": {"annet": "x"}}`), today)
-	if len(errs) > 0 || strings.Join(nested["hjelp"], "") != "1" || strings.Join(nested["jobb"], "") != "true" || nested["annet"] != nil {
+		"_0f68e0df_0000_4000_8000_000000000001": {"jobb": true, "hoyde": 150}, "_not_a_form": {"annet": "x"}, "hoyde": 170}`), today)
+	if len(errs) > 0 || strings.Join(nested["hjelp"], "") != "1" || strings.Join(nested["jobb"], "") != "true" || nested["annet"] != nil ||
+		strings.Join(nested["hoyde"], "") != "170" {
 		t.Errorf("a collection form's nested prefill = %v, %v", nested, errs)
 	}
 	if len(rest) != 2 || string(rest["_1bc5f9f0_2607_49eb_94f0_6af955bbd79a"]) != `{"Rand12Q01":"2"}` || rest["_not_a_form"] == nil {

@@ -490,7 +490,8 @@ var (
 // forms, the keys of an object under "_" + a form GUID with "_" for "-")
 // prefill those answers, as form values by field name (Draft.Answers);
 // the other keys are returned as they are (a collection form's object
-// with what in it prefilled nothing). Values are read as HEMIT's
+// with what in it prefilled nothing). A key at the top wins over the same
+// key in a sub-form's object; of two sub-forms, the GUID that sorts last. Values are read as HEMIT's
 // clients write them: a choice's value as a string or a number, a boolean
 // as true/false, a number or a string of digits, a date as YYYY-MM-DD or a
 // timestamp (its date in Oslo). A value the question cannot take is an
@@ -520,11 +521,14 @@ func Prefill(def *questionnaire.Definition, meta map[string]json.RawMessage, tod
 			}
 			continue
 		}
+		if !question(k) {
+			rest[k] = v
+		}
+	}
+	for k, v := range meta { // the top level wins over a collection form's objects
 		if question(k) {
 			values[k] = v
-			continue
 		}
-		rest[k] = v
 	}
 	var list []map[string]any
 	var items []*questionnaire.Item

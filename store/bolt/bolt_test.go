@@ -272,7 +272,7 @@ func TestAMessageWaitsForTheOneItFollows(t *testing.T) {
 	if got := receive(3); len(got) != 0 {
 		t.Fatalf("received %v while f0 is leased", got)
 	}
-	if err := q.Retry(ctx, first.ID, "push", now.Add(time.Hour), "500"); err != nil {
+	if err := q.Retry(ctx, first.ID, "push", now.Add(time.Hour), "500", false, now); err != nil {
 		t.Fatal(err)
 	}
 	if got := receive(3); len(got) != 0 {

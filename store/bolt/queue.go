@@ -353,13 +353,19 @@ func (q *Queue) Delete(ctx context.Context, id, holder, destination string, now 
 }
 
 // Retry implements store.Queue.
-func (q *Queue) Retry(ctx context.Context, id, holder string, at time.Time, lastErr string) error {
+func (q *Queue) Retry(ctx context.Context, id, holder string, at time.Time, lastErr string, refused bool, now time.Time) error {
 	return wrap("retry", q.db.Update(func(tx *bolt.Tx) error {
 		r, err := heldBy(tx, id, holder)
 		if err != nil {
 			return err
 		}
 		old := due(&r.Message)
+		switch {
+		case !refused:
+			r.RefusedSince = time.Time{}
+		case r.RefusedSince.IsZero():
+			r.RefusedSince = now
+		}
 		r.Attempts++
 		r.NextAt, r.LastError = at, lastErr
 		r.LeaseHolder, r.LeaseUntil = "", time.Time{}
@@ -410,7 +416,7 @@ func (q *Queue) Redrive(ctx context.Context, id string, now time.Time) error {
 		if err := tx.Bucket(bucketDead).Delete([]byte(id)); err != nil {
 			return err
 		}
-		r.DeadAt, r.NextAt, r.Attempts = time.Time{}, now, 0
+		r.DeadAt, r.NextAt, r.Attempts, r.RefusedSince = time.Time{}, now, 0, time.Time{}
 		return enqueueTx(tx, r)
 	})
 	if err == nil {

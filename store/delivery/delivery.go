@@ -45,8 +45,8 @@ type Route struct {
 	Accepted func(body []byte) bool
 	// RetryFor retries the answers that would put a message in the
 	// dead-letter list (a 4xx, a 2xx that Accepted refuses) until the
-	// message is this old; 0: a 4xx is a dead letter at once, and a
-	// refused 2xx is retried for ever.
+	// receiver has refused the message this long in a row; 0: a 4xx is a
+	// dead letter at once, and a refused 2xx is retried for ever.
 	RetryFor time.Duration
 }
 
@@ -298,7 +298,7 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 		// message waits for pull, or for the destination to come back.
 		rec, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := w.cfg.Queue.Retry(rec, m.ID, Holder, time.Now().Add(w.cfg.MaxBackoff), "no route to "+m.Destination); err != nil {
+		if err := w.cfg.Queue.Retry(rec, m.ID, Holder, time.Now().Add(w.cfg.MaxBackoff), "no route to "+m.Destination, false, time.Now()); err != nil {
 			w.cfg.Logger.Error("delivery: retry", "message", m.ID, "err", err.Error())
 		}
 		return
@@ -313,13 +313,14 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 	rec, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	outcome := Classify(status, err)
-	switch {
-	case outcome == Delivered && refused && route.RetryFor > 0 && now.Sub(m.CreatedAt) >= route.RetryFor:
-		outcome = DeadLetter
-	case outcome == Delivered && refused:
+	// A refusal: the receiver answered, and will not take it (a 2xx that
+	// Accepted refuses, or a 4xx a route with RetryFor tries again).
+	refusal := outcome == Delivered && refused || outcome == DeadLetter && route.RetryFor > 0
+	if refusal {
 		outcome = Retry
-	case outcome == DeadLetter && route.RetryFor > 0 && now.Sub(m.CreatedAt) < route.RetryFor:
-		outcome = Retry
+		if route.RetryFor > 0 && !m.RefusedSince.IsZero() && now.Sub(m.RefusedSince) >= route.RetryFor {
+			outcome = DeadLetter // refused for RetryFor in a row
+		}
 	}
 	w.mu.Lock()
 	d := w.dest(m.Kind, m.Destination)
@@ -355,14 +356,14 @@ func (w *Worker) deliver(ctx context.Context, m *store.Message) {
 		}
 		w.cfg.Logger.Warn("delivery: will retry", "message", m.ID, "destination", m.Destination, "attempt", m.Attempts+1,
 			"reason", reason, "wait", wait.String())
-		if err := w.cfg.Queue.Retry(rec, m.ID, Holder, now.Add(wait), reason); err != nil {
+		if err := w.cfg.Queue.Retry(rec, m.ID, Holder, now.Add(wait), reason, refusal, now); err != nil {
 			w.cfg.Logger.Error("delivery: retry", "message", m.ID, "err", err.Error())
 		}
 	case DeadLetter:
 		w.Counters.DeadLetters.Add(1)
 		reason := describe(status, err)
-		if refused {
-			reason = fmt.Sprintf("%d, but the answer is not {\"success\": true}, for %s", status, route.RetryFor)
+		if refusal {
+			reason += fmt.Sprintf(", refused for %s in a row", now.Sub(m.RefusedSince).Round(time.Minute))
 		}
 		w.cfg.Logger.Error("delivery: dead letter", "message", m.ID, "destination", m.Destination, "reason", reason)
 		if err := w.cfg.Queue.Dead(rec, m.ID, Holder, reason, now); err != nil {

@@ -127,7 +127,7 @@ func runOutbox(t *testing.T, open Opener, create func(*testing.T, *Store, *quest
 		s.Receive(ctx, "push", 10, lease, t0, nil)
 		errCode(t, del("pull:registry", "registry", t0), questionnaire.ELEASE) // push holds it
 		errCode(t, del("pull:other", "other", t0), questionnaire.ENOTFOUND)    // another client's
-		s.Retry(ctx, id, "push", t0, "503")
+		s.Retry(ctx, id, "push", t0, "503", false, t0)
 		s.Receive(ctx, "pull:registry", 10, lease, t0, nil)
 		errCode(t, del("pull:registry", "registry", t0.Add(lease)), questionnaire.ELEASE) // lapsed
 		s.Receive(ctx, "pull:registry", 10, lease, t0.Add(lease), nil)
@@ -242,8 +242,8 @@ func runOutbox(t *testing.T, open Opener, create func(*testing.T, *Store, *quest
 		s, _ := open(t)
 		id, _ := submitted(t, s, create, t0)
 		s.Receive(ctx, "push", 1, lease, t0, nil)
-		errCode(t, s.Retry(ctx, id, "pull:registry", t0, "not mine"), questionnaire.ELEASE)
-		if err := s.Retry(ctx, id, "push", t0.Add(30*time.Second), "503 Service Unavailable"); err != nil {
+		errCode(t, s.Retry(ctx, id, "pull:registry", t0, "not mine", false, t0), questionnaire.ELEASE)
+		if err := s.Retry(ctx, id, "push", t0.Add(30*time.Second), "503 Service Unavailable", false, t0); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := s.Receive(ctx, "push", 1, lease, t0.Add(29*time.Second), nil); len(got) != 0 {
@@ -253,12 +253,30 @@ func runOutbox(t *testing.T, open Opener, create func(*testing.T, *Store, *quest
 		if len(got) != 1 || got[0].Attempts != 1 || got[0].LastError != "503 Service Unavailable" {
 			t.Fatalf("%+v", got)
 		}
-		errCode(t, s.Retry(ctx, "nope", "push", t0, ""), questionnaire.ENOTFOUND)
+		errCode(t, s.Retry(ctx, "nope", "push", t0, "", false, t0), questionnaire.ENOTFOUND)
+
+		// Refusals in a row keep the first one's time; another failure
+		// clears it.
+		for i, step := range []struct {
+			refused bool
+			want    time.Time
+		}{{true, t0.Add(31 * time.Second)}, {true, t0.Add(31 * time.Second)}, {false, time.Time{}}, {true, t0.Add(34 * time.Second)}} {
+			at := t0.Add(time.Duration(31+i) * time.Second)
+			if err := s.Retry(ctx, id, "push", at, "404", step.refused, at); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := s.Receive(ctx, "push", 1, lease, at, nil)
+			if len(got) != 1 || !got[0].RefusedSince.Equal(step.want) {
+				t.Fatalf("step %d: %+v, want refused since %v", i, got, step.want)
+			}
+		}
 	})
 
 	t.Run("dead letters are kept, listed and re-driven", func(t *testing.T) {
 		s, _ := open(t)
 		id, _ := submitted(t, s, create, t0)
+		s.Receive(ctx, "push", 1, lease, t0, nil)
+		s.Retry(ctx, id, "push", t0, "400 Bad Request", true, t0) // refused, then given up
 		s.Receive(ctx, "push", 1, lease, t0, nil)
 		if err := s.Dead(ctx, id, "push", "400 Bad Request", t0); err != nil {
 			t.Fatal(err)
@@ -280,8 +298,8 @@ func runOutbox(t *testing.T, open Opener, create func(*testing.T, *Store, *quest
 			t.Fatal(err)
 		}
 		got, _ := s.Receive(ctx, "push", 1, lease, t0.Add(time.Hour), nil)
-		if len(got) != 1 || got[0].ID != id || got[0].Attempts != 0 {
-			t.Fatalf("after redrive: %+v", got)
+		if len(got) != 1 || got[0].ID != id || got[0].Attempts != 0 || !got[0].RefusedSince.IsZero() {
+			t.Fatalf("after redrive: %+v, want a fresh start (no attempts, no refusals)", got)
 		}
 		errCode(t, s.Redrive(ctx, id, t0), questionnaire.ENOTFOUND)
 		errCode(t, s.Dead(ctx, "nope", "push", "", t0), questionnaire.ENOTFOUND)
