@@ -15,12 +15,17 @@ import (
 	"time"
 
 	"eprom/questionnaire"
+	"eprom/web"
+
+	"github.com/skip2/go-qrcode"
 )
 
-// demoForms are ordered when the demo starts, one code each.
+// demoForms are ordered when the demo starts, one code each: every
+// shipped form.
 var demoForms = []struct{ id, lang string }{
 	{"kvarus-maalepunkt", "nb"},
 	{"kvarus-erfaring", "nb"},
+	{"dudit", "nb"},
 	{"audit", "en"},
 }
 
@@ -37,7 +42,9 @@ var demoHemitForms = []struct{ guid, ref string }{
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("eprom demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on; 0.0.0.0:8080 lets phones on the same network in")
+	publicURL := fs.String("public-url", "", "the address patients use (default: http://localhost:PORT, or this machine's LAN address when listening on all interfaces)")
+	noQR := fs.Bool("no-qr", false, "do not print the demo codes' QR codes")
 	keep := fs.String("data", "", "data folder to use and keep (default: a new temporary one, removed on exit)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -55,17 +62,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		data = dir
 	}
-	host, port, err := net.SplitHostPort(*addr)
+	_, port, err := net.SplitHostPort(*addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "eprom: demo: -addr %q is not host:port\n", *addr)
 		return 1
 	}
-	if host == "127.0.0.1" || host == "" {
-		host = "localhost"
+	public, err := demoPublicURL(*addr, *publicURL, lanAddress)
+	if err != nil {
+		fmt.Fprintf(stderr, "eprom: demo: %v\n", err)
+		return 1
 	}
 	token := "demo-" + strings.ToLower(randomWord(24))
 	cfg := DefaultConfig()
-	cfg.Addr, cfg.Data, cfg.PublicURL, cfg.APITokens, cfg.demo = *addr, data, "http://"+net.JoinHostPort(host, port), "demo:"+token, true
+	cfg.Addr, cfg.Data, cfg.PublicURL, cfg.APITokens, cfg.demo = *addr, data, public, "demo:"+token, true
 	// Deliveries go to the built-in receiver, over HTTP as to a registry.
 	cfg.RegistryURL = "http://" + net.JoinHostPort("127.0.0.1", port) + "/demo/registry"
 	cfg.maxBackoff = 10 * time.Second
@@ -93,19 +102,42 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx, ln) }()
 
-	base := "http://" + ln.Addr().String()
+	// What this machine's own curl reaches: loopback, whatever the
+	// listening address.
+	base := "http://" + net.JoinHostPort("127.0.0.1", port)
+	if _, p, err := net.SplitHostPort(ln.Addr().String()); err == nil {
+		base = "http://" + net.JoinHostPort("127.0.0.1", p)
+		if h, _, _ := net.SplitHostPort(*addr); h != "" && h != "0.0.0.0" && h != "::" {
+			base = "http://" + ln.Addr().String()
+		}
+	}
 	fmt.Fprintf(stdout, "ePROM demo: data in %s\n\n", data)
 	fmt.Fprintf(stdout, "  Patient pages  %s/\n", cfg.PublicURL)
 	fmt.Fprintf(stdout, "  API token      %s\n", token)
 	fmt.Fprintf(stdout, "                 curl -H 'Authorization: Bearer %s' %s/api/v1/questionnaires\n\n", token, base)
 	fmt.Fprintf(stdout, "  Demo codes (type one at %s/, or open its link on a phone-sized window):\n", cfg.PublicURL)
+	var codes []demoCode
 	for _, f := range demoForms {
 		code, url, err := demoOrder(base, token, f.id, f.lang)
 		if err != nil {
 			fmt.Fprintf(stderr, "eprom: demo: ordering %s: %v\n", f.id, err)
 			continue
 		}
+		codes = append(codes, demoCode{f.id, code, url})
 		fmt.Fprintf(stdout, "    %-18s %s  %s\n", f.id, code, url)
+	}
+	fmt.Fprintf(stdout, "  More codes: curl -H 'Authorization: Bearer %s' -d '{\"questionnaire\": \"audit\", \"patientRef\": \"demo\"}' %s/api/v1/orders\n",
+		token, base)
+	if strings.Contains(cfg.PublicURL, "://localhost") {
+		fmt.Fprintf(stdout, "  (for a phone on the same network: eprom demo -addr 0.0.0.0:%s)\n", port)
+	}
+	if !*noQR {
+		for _, c := range codes {
+			fmt.Fprintf(stdout, "\n  %s  %s  %s\n", c.id, c.code, c.url)
+			if err := terminalQR(stdout, c.url); err != nil {
+				fmt.Fprintf(stderr, "eprom: demo: QR of %s: %v\n", c.id, err)
+			}
+		}
 	}
 	fmt.Fprintf(stdout, "\n  What arrives at the registry: %s/demo/registry\n", cfg.PublicURL)
 	fmt.Fprintf(stdout, "\n  HEMIT's API     key %s (as an MRS registry orders), forms:\n", hemitKey)
@@ -122,6 +154,92 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// demoCode is one of the demo's codes.
+type demoCode struct{ id, code, url string }
+
+// demoPublicURL is the address the demo's links and QR codes carry: the
+// one given; for a loopback address, localhost; when listening on all
+// interfaces, this machine's LAN address (lan), so that a phone on the
+// same network can open them.
+func demoPublicURL(addr, given string, lan func() string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("-addr %q is not host:port", addr)
+	}
+	if given != "" {
+		u, err := web.ParsePublicURL(given)
+		if err != nil {
+			return "", fmt.Errorf("-public-url: %w", err)
+		}
+		return strings.TrimSuffix(u.String(), "/"), nil
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		if ip := lan(); ip != "" {
+			return "http://" + net.JoinHostPort(ip, port), nil
+		}
+		host = "localhost"
+	case "127.0.0.1", "::1":
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+// lanAddress is this machine's address on its local network: the first
+// private IPv4 address of an interface that is up, else any non-loopback
+// IPv4 address; "" when there is none.
+func lanAddress() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	var other string
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.To4() == nil || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		if ipn.IP.IsPrivate() {
+			return ipn.IP.String()
+		}
+		if other == "" {
+			other = ipn.IP.String()
+		}
+	}
+	return other
+}
+
+// terminalQR prints a QR code of text with Unicode half blocks, two
+// modules a character high, black on white whatever the terminal's
+// colours (a phone's camera reads it off the screen).
+func terminalQR(w io.Writer, text string) error {
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return err
+	}
+	bits := q.Bitmap() // with its quiet zone
+	var b strings.Builder
+	for y := 0; y < len(bits); y += 2 {
+		b.WriteString("  \x1b[30;47m")
+		for x := range bits[y] {
+			top, bottom := bits[y][x], y+1 < len(bits) && bits[y+1][x]
+			switch {
+			case top && bottom:
+				b.WriteString("█")
+			case top:
+				b.WriteString("▀")
+			case bottom:
+				b.WriteString("▄")
+			default:
+				b.WriteString(" ")
+			}
+		}
+		b.WriteString("\x1b[0m\n")
+	}
+	_, err = io.WriteString(w, b.String())
+	return err
 }
 
 // demoOrder orders a questionnaire through the API, as a registry would.

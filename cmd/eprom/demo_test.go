@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"image"
+	"image/color"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 )
 
 // TestDemoSpeaksHemit: `eprom demo` prints a HEMIT key and a curl line
@@ -66,4 +71,116 @@ func TestDemoSpeaksHemit(t *testing.T) {
 			t.Fatal("no callback reached the demo's receiver")
 		}
 	}
+}
+
+func TestDemoPublicURL(t *testing.T) {
+	lan := func() string { return "192.168.1.20" }
+	none := func() string { return "" }
+	for _, tt := range []struct {
+		addr, given string
+		lan         func() string
+		want, err   string
+	}{
+		{"127.0.0.1:8080", "", lan, "http://localhost:8080", ""},
+		{"[::1]:8080", "", lan, "http://localhost:8080", ""},
+		{"0.0.0.0:8090", "", lan, "http://192.168.1.20:8090", ""},
+		{":8090", "", lan, "http://192.168.1.20:8090", ""},
+		{"[::]:8090", "", lan, "http://192.168.1.20:8090", ""},
+		{"0.0.0.0:8090", "", none, "http://localhost:8090", ""},
+		{"192.168.1.5:8080", "", lan, "http://192.168.1.5:8080", ""},
+		{"0.0.0.0:8090", "https://eprom.example.no/", lan, "https://eprom.example.no", ""},
+		{"0.0.0.0:8090", "eprom.example.no", lan, "", "-public-url"},
+		{"8080", "", lan, "", "-addr"},
+	} {
+		got, err := demoPublicURL(tt.addr, tt.given, tt.lan)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("demoPublicURL(%q, %q) = %q, %v; want an error naming %s", tt.addr, tt.given, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("demoPublicURL(%q, %q) = %q, %v; want %q", tt.addr, tt.given, got, err, tt.want)
+		}
+	}
+}
+
+// TestDemoCodesAndQR: the demo orders every shipped form, prints a QR
+// code of each link in the terminal that a real decoder reads back, and
+// says how to get more codes.
+func TestDemoCodesAndQR(t *testing.T) {
+	addr := freeAddrs(t, 1)[0]
+	out, errs := &lockedBuffer{}, &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan int, 1)
+	go func() { exited <- runDemo(ctx, []string{"-addr", addr}, out, errs) }()
+	defer func() { cancel(); <-exited }()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "Press Ctrl+C"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo did not start:\n%s\n%s", out, errs)
+		}
+	}
+	text := out.String()
+	_, port, _ := strings.Cut(addr, ":")
+	for _, id := range []string{"kvarus-maalepunkt", "kvarus-erfaring", "dudit", "audit"} {
+		m := regexp.MustCompile(`(?m)^  ` + id + `  ([0-9A-Z-]{11})  (http://localhost:` + port + `/c/[0-9A-Z-]{11})\n((?:  \x1b\[30;47m.*\x1b\[0m\n)+)`).FindStringSubmatch(text)
+		if m == nil {
+			t.Errorf("no QR code for %s in:\n%s", id, text)
+			continue
+		}
+		if got := decodeTerminalQR(t, m[3]); got != m[2] {
+			t.Errorf("the QR code of %s reads %q, want %q", id, got, m[2])
+		}
+		resp, err := browserClient().Get(strings.Replace(m[2], "localhost", "127.0.0.1", 1))
+		if err != nil || resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("%s's link: %v %v", id, resp, err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+	if !strings.Contains(text, "More codes: curl -H 'Authorization: Bearer demo-") || !strings.Contains(text, "eprom demo -addr 0.0.0.0:"+port) {
+		t.Errorf("the demo does not say how to get more codes, or how to reach it from a phone:\n%s", text)
+	}
+	if strings.Contains(text, "http://0.0.0.0") {
+		t.Error("a printed link names 0.0.0.0")
+	}
+}
+
+// decodeTerminalQR reads a QR code printed with half blocks.
+func decodeTerminalQR(t *testing.T, block string) string {
+	t.Helper()
+	var rows [][]bool
+	for _, line := range strings.Split(strings.TrimSuffix(block, "\n"), "\n") {
+		line = strings.TrimSuffix(strings.TrimPrefix(line, "  \x1b[30;47m"), "\x1b[0m")
+		var top, bottom []bool
+		for _, r := range line {
+			top = append(top, r == '█' || r == '▀')
+			bottom = append(bottom, r == '█' || r == '▄')
+		}
+		rows = append(rows, top, bottom)
+	}
+	const scale = 8
+	img := image.NewGray(image.Rect(0, 0, len(rows[0])*scale, len(rows)*scale))
+	for y, row := range rows {
+		for x, dark := range row {
+			c := color.Gray{Y: 255}
+			if dark {
+				c = color.Gray{Y: 0}
+			}
+			for dy := range scale {
+				for dx := range scale {
+					img.SetGray(x*scale+dx, y*scale+dy, c)
+				}
+			}
+		}
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("no QR code in the terminal's blocks: %v", err)
+	}
+	return res.GetText()
 }
