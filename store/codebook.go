@@ -71,6 +71,7 @@ type Secrets struct {
 	Drafts   *Sealer   // answers so far
 	Messages *Sealer   // outbox bodies: signed envelopes with answers and patientRef
 	idemKey  []byte    // HMAC of idempotency request hashes
+	linkKey  []byte    // HMAC of signed links (a clinician's slip)
 }
 
 // NewSecrets derives every key from the server secret, which must have at
@@ -92,7 +93,18 @@ func NewSecrets(secret []byte) (*Secrets, error) {
 	if s.idemKey, err = hkdf.Key(sha256.New, secret, nil, "eprom idempotency v1", 32); err != nil {
 		return nil, err
 	}
+	if s.linkKey, err = hkdf.Key(sha256.New, secret, nil, "eprom signed link v1", 32); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// LinkMAC returns the HMAC-SHA256 of a signed link's data, under a key of
+// its own: every replica that shares the secret signs and checks alike.
+func (s *Secrets) LinkMAC(data []byte) []byte {
+	m := hmac.New(sha256.New, s.linkKey)
+	m.Write(data)
+	return m.Sum(nil)
 }
 
 // IdempotencyHash returns what a store keeps of a request's hash: an HMAC,

@@ -53,6 +53,7 @@ type orderResponse struct {
 	QR              string                         `json:"qr,omitempty"`
 	QRSVG           string                         `json:"qrSvg,omitempty"`
 	Slip            string                         `json:"slip,omitempty"`
+	SlipURL         string                         `json:"slipUrl,omitempty"` // the slip for a browser without the API's header, for SlipLinkTTL, once
 }
 
 // respond builds the API view of an order; code is "" when not shown.
@@ -78,6 +79,7 @@ func (s *Server) respond(o *questionnaire.Order, code string) orderResponse {
 		base := "/api/v1/orders/" + o.ID
 		r.Code, r.URL = questionnaire.FormatCode(code), s.patientURL(code)
 		r.QR, r.QRSVG, r.Slip = base+"/qr.png", base+"/qr.svg", base+"/slip"
+		r.SlipURL = s.slipLink(o)
 	}
 	return r
 }

@@ -56,6 +56,9 @@ type Config struct {
 	Orders   store.Orders
 	Patients store.Patients
 	Limits   store.Limits
+	// Links signs the short-lived links to a slip (store.Secrets); nil:
+	// orders carry no slipUrl.
+	Links interface{ LinkMAC(data []byte) []byte }
 
 	// Queue is the outbox, and Submissions closes orders into it. Required.
 	Queue       store.Queue
@@ -206,6 +209,7 @@ func (s *Server) routes() {
 	s.registerSubmissionRoutes(api)
 	s.registerHemitRoutes(app)
 	s.registerPatientRoutes(app)
+	app.Get("/slip/:token", s.handleSignedSlip)
 	if s.cfg.DemoRegistry != nil {
 		s.registerDemoRoutes(app, s.cfg.DemoRegistry)
 	}

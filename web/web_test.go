@@ -156,6 +156,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 		Logger:    slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Audit:     slog.New(slog.NewJSONHandler(h.audit, nil)),
 		Now:       h.clock.Now,
+		Links:     secrets,
 	}
 	for _, o := range opts {
 		o(h)

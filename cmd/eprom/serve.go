@@ -227,6 +227,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		Orders:         svc.orders,
 		Patients:       svc.patients,
 		Limits:         svc.limits,
+		Links:          secrets,
 		Queue:          svc.queue,
 		Submissions:    svc.submissions,
 		SharedLeases:   shared,
