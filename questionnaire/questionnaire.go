@@ -230,6 +230,16 @@ func (d *Definition) ShownTitle() Text {
 	return d.Title
 }
 
+// SecondsPerQuestion is what EstimatedMinutes counts for a question.
+const SecondsPerQuestion = 15
+
+// EstimatedMinutes is about how long answering takes: SecondsPerQuestion
+// for each question (skip logic may leave some out), in whole minutes,
+// at least 2.
+func (d *Definition) EstimatedMinutes() int {
+	return max(2, (len(d.Questions())*SecondsPerQuestion+59)/60)
+}
+
 // DerivedURLPrefix starts the canonical URL of a definition that does not
 // set one: DerivedURLPrefix + id.
 const DerivedURLPrefix = "urn:eprom:questionnaire:"

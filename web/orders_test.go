@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"fmt"
+	"html"
 	"image"
 	_ "image/png"
 	"io"
@@ -303,11 +304,13 @@ func TestSlip(t *testing.T) {
 		want  []string
 		title string
 	}{
-		{"nb", []string{`<html lang="nb">`, "Skriv inn koden din:", "Koden virker til 9. desember 2026 kl. 11:00.", "eprom.example.no",
-			"«Spørsmål om alkohol»", "trykk «Send svarene»", "Det er frivillig å svare."}, "Spørreskjema"},
-		{"nn", []string{`<html lang="nn">`, "Koden verkar til 9. desember 2026 kl. 11:00.", "Svar på spørsmåla", "«Send svara»"}, "Spørjeskjema"},
-		{"en", []string{`<html lang="en">`, "Enter your code:", "The code works until 9 December 2026 at 11:00.", "Questions about alcohol",
-			"“Send my answers”"}, "Questionnaire"},
+		{"nb", []string{`<html lang="nb">`, "Skriv inn koden din:", "Koden virker til 9. desember 2026 kl. 11:00.", "Gå til eprom.example.no",
+			"Med mobilen", "Skann QR-koden med kameraet.", "Eller på PC, nettbrett eller mobil", "trykk «Send svarene»",
+			"Det tar omtrent 3 minutter. Det er frivillig å svare.", `<p class="kicker">Spørreskjema</p>`}, "Spørsmål om alkohol"},
+		{"nn", []string{`<html lang="nn">`, "Koden verkar til 9. desember 2026 kl. 11:00.", "Svar på spørsmåla", "«Send svara»",
+			"Det tek omtrent 3 minutt."}, "Spørsmål om alkohol"},
+		{"en", []string{`<html lang="en">`, "Enter your code:", "The code works until 9 December 2026 at 11:00.", "Go to eprom.example.no",
+			"“Send my answers”", "It takes about 3 minutes."}, "Questions about alcohol"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.lang, func(t *testing.T) {
@@ -318,7 +321,7 @@ func TestSlip(t *testing.T) {
 			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 				t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
-			for _, w := range append(tt.want, m["code"].(string), m["url"].(string), "<svg ", "<h1>"+tt.title+"</h1>", "page-a4.css") {
+			for _, w := range append(tt.want, m["code"].(string), "<svg ", "<h1>"+tt.title+"</h1>", "page-a4.css") {
 				if !strings.Contains(page, w) {
 					t.Errorf("the slip lacks %q", w)
 				}
@@ -326,8 +329,20 @@ func TestSlip(t *testing.T) {
 			if strings.Contains(page, "<script") || strings.Contains(page, "style=") || strings.Contains(page, "<style") {
 				t.Error("the slip has inline script or style, which the CSP forbids")
 			}
+			if strings.Contains(page, `class="from"`) {
+				t.Error("a client without a help contact has a sender line")
+			}
 		})
 	}
+
+	t.Run("it names the clinic that sends it", func(t *testing.T) {
+		resp := h.do("POST", "/api/v1/orders", `{"questionnaire": "kvarus-maalepunkt", "patientRef": "p"}`, "Authorization", "Bearer "+kvarusToken)
+		m := decode(t, resp)
+		page := string(readAll(t, h.do("GET", m["slip"].(string), "", "Authorization", "Bearer "+kvarusToken)))
+		if !strings.Contains(html.UnescapeString(page), "Fra Rusklinikken, telefon +47 22 11 22 33.") {
+			t.Errorf("the slip does not name its sender:\n%s", page)
+		}
+	})
 
 	t.Run("A5", func(t *testing.T) {
 		m := h.create(`{"questionnaire": "audit", "patientRef": "p"}`)

@@ -25,6 +25,10 @@ type slipData struct {
 	Date  string // the expiry, for the slip.expires message
 	QR    template.HTML
 	Size  string // a4 or a5
+	// From names who sends it (the client's help contact, the clinic) and
+	// its phone; "" when the client has none.
+	From, Phone string
+	Minutes     int // about how long answering takes
 }
 
 // handleOrderSlip serves GET /api/v1/orders/:id/slip?size=a4|a5: a
@@ -64,6 +68,11 @@ func (s *Server) renderSlip(c *fiber.Ctx, o *questionnaire.Order, code, size str
 		Date:  s.cfg.Locales.DateTime(lang, o.ExpiresAt.In(s.cfg.Location)),
 		QR:    template.HTML(qr), // built here from a bitmap: no outside text
 		Size:  size,
+
+		Minutes: def.EstimatedMinutes(),
+	}
+	if cl := s.cfg.Clients().Get(o.Owner()); cl != nil && cl.Help != nil {
+		data.From, data.Phone = cl.Help.Name.Get(lang, "nb", "en"), cl.Help.Phone
 	}
 	var buf bytes.Buffer
 	if err := s.templates["slip.html"].Execute(&buf, data); err != nil {
