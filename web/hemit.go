@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -73,7 +72,8 @@ func (s *Server) handleFormOrder(c *fiber.Ctx) error {
 		req *hemit.Request
 		err error
 	)
-	if ct := strings.ToLower(c.Get(fiber.HeaderContentType)); strings.HasPrefix(ct, fiber.MIMEApplicationForm) {
+	isForm := strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationForm)
+	if isForm {
 		req, err = hemit.ParseForm(body)
 	} else {
 		req, err = hemit.ParseJSON(body)
@@ -112,7 +112,7 @@ func (s *Server) handleFormOrder(c *fiber.Ctx) error {
 				}
 				msg = "not one of its options, " + strings.Join(values, ", ")
 			}
-			parts = append(parts, fmt.Sprintf("%s: %s (metadata has %s)", e.LinkID, strings.TrimSuffix(msg, "."), metadataValue(req.Metadata, e.LinkID)))
+			parts = append(parts, fmt.Sprintf("%s: %s (metadata has %s)", e.LinkID, strings.TrimSuffix(msg, "."), e.Params["given"]))
 		}
 		return questionnaire.Errorf(questionnaire.EINVALID, "metadata prefills answers the form cannot take: %s", strings.Join(parts, "; "))
 	}
@@ -132,7 +132,7 @@ func (s *Server) handleFormOrder(c *fiber.Ctx) error {
 		}
 		o.Hemit.Metadata = string(raw)
 	}
-	idem, err := idempotency(c, client, body, !strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationForm))
+	idem, err := idempotency(c, client, body, !isForm)
 	if err != nil {
 		return err
 	}
@@ -170,27 +170,6 @@ func (s *Server) handleFormOrder(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	return c.Status(http.StatusOK).Send(out)
-}
-
-// metadataValue is the metadata's value for a linkId, for a message: at
-// the top, or in a collection form's object.
-func metadataValue(meta map[string]json.RawMessage, linkID string) string {
-	v, ok := meta[linkID]
-	if !ok {
-		keys := slices.Sorted(maps.Keys(meta))
-		slices.Reverse(keys) // as Prefill: the GUID that sorts last wins
-		for _, k := range keys {
-			var nested map[string]json.RawMessage
-			if strings.HasPrefix(k, "_") && json.Unmarshal(meta[k], &nested) == nil && nested[linkID] != nil {
-				v = nested[linkID]
-				break
-			}
-		}
-	}
-	if len(v) > 40 {
-		return string(v[:40]) + "…"
-	}
-	return string(v)
 }
 
 // hemitError turns an order's refusal into HEMIT's 400, naming HEMIT's

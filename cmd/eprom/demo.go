@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,14 +103,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx, ln) }()
 
-	// What this machine's own curl reaches: loopback, whatever the
-	// listening address.
-	base := "http://" + net.JoinHostPort("127.0.0.1", port)
-	if _, p, err := net.SplitHostPort(ln.Addr().String()); err == nil {
-		base = "http://" + net.JoinHostPort("127.0.0.1", p)
-		if h, _, _ := net.SplitHostPort(*addr); h != "" && h != "0.0.0.0" && h != "::" {
-			base = "http://" + ln.Addr().String()
-		}
+	// What this machine's own curl reaches: the listening address, or
+	// loopback when that is every interface.
+	base := "http://" + ln.Addr().String()
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+		base = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Port))
 	}
 	fmt.Fprintf(stdout, "ePROM demo: data in %s\n\n", data)
 	fmt.Fprintf(stdout, "  Patient pages  %s/\n", cfg.PublicURL)

@@ -15,24 +15,46 @@ import (
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 )
 
-// TestDemoSpeaksHemit: `eprom demo` prints a HEMIT key and a curl line
-// that orders, and its built-in receiver shows the callbacks that follow.
-func TestDemoSpeaksHemit(t *testing.T) {
-	addr := freeAddrs(t, 1)[0]
+// startDemo runs `eprom demo` on a free loopback port until the test ends
+// and returns its address and what it printed once it is up.
+func startDemo(t *testing.T) (addr, printed string) {
+	t.Helper()
+	addr = freeAddrs(t, 1)[0]
 	out, errs := &lockedBuffer{}, &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
 	go func() { exited <- runDemo(ctx, []string{"-addr", addr}, out, errs) }()
-	defer func() { cancel(); <-exited }()
-	var key, form string
-	for deadline := time.Now().Add(20 * time.Second); key == ""; time.Sleep(50 * time.Millisecond) {
-		if m := regexp.MustCompile(`curl -H 'Authorization: Basic (demo-hemit-[a-z0-9]+)'[^\n]*\n[^\n]*"formId": "([0-9a-f-]+)"`).FindStringSubmatch(out.String()); m != nil {
-			key, form = m[1], m[2]
-		}
+	t.Cleanup(func() { cancel(); <-exited })
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "Press Ctrl+C"); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no HEMIT curl line:\n%s\n%s", out, errs)
+			t.Fatalf("the demo did not start:\n%s\n%s", out, errs)
 		}
 	}
+	return addr, out.String()
+}
+
+// readQR reads a QR code off a picture with a real decoder.
+func readQR(img image.Image) (string, error) {
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", err
+	}
+	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		return "", err
+	}
+	return res.GetText(), nil
+}
+
+// TestDemoSpeaksHemit: `eprom demo` prints a HEMIT key and a curl line
+// that orders, and its built-in receiver shows the callbacks that follow.
+func TestDemoSpeaksHemit(t *testing.T) {
+	addr, text := startDemo(t)
+	m := regexp.MustCompile(`curl -H 'Authorization: Basic (demo-hemit-[a-z0-9]+)'[^\n]*\n[^\n]*"formId": "([0-9a-f-]+)"`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no HEMIT curl line:\n%s", text)
+	}
+	key, form := m[1], m[2]
 	req, _ := http.NewRequest("POST", "http://"+addr+"/api/v2/formorder",
 		strings.NewReader(`{"formId": "`+form+`", "nationalId": "26073941651", "distributionRule": "NoDistribution"}`))
 	req.Header.Set("Authorization", "Basic "+key)
@@ -109,18 +131,7 @@ func TestDemoPublicURL(t *testing.T) {
 // code of each link in the terminal that a real decoder reads back, and
 // says how to get more codes.
 func TestDemoCodesAndQR(t *testing.T) {
-	addr := freeAddrs(t, 1)[0]
-	out, errs := &lockedBuffer{}, &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	exited := make(chan int, 1)
-	go func() { exited <- runDemo(ctx, []string{"-addr", addr}, out, errs) }()
-	defer func() { cancel(); <-exited }()
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "Press Ctrl+C"); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the demo did not start:\n%s\n%s", out, errs)
-		}
-	}
-	text := out.String()
+	addr, text := startDemo(t)
 	_, port, _ := strings.Cut(addr, ":")
 	for _, id := range []string{"kvarus-maalepunkt", "kvarus-erfaring", "dudit", "audit"} {
 		m := regexp.MustCompile(`(?m)^  ` + id + `  ([0-9A-Z-]{11})  (http://localhost:` + port + `/c/[0-9A-Z-]{11})\n((?:  \x1b\[30;47m.*\x1b\[0m\n)+)`).FindStringSubmatch(text)
@@ -174,13 +185,9 @@ func decodeTerminalQR(t *testing.T, block string) string {
 			}
 		}
 	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
+	text, err := readQR(img)
 	if err != nil {
 		t.Fatalf("no QR code in the terminal's blocks: %v", err)
 	}
-	return res.GetText()
+	return text
 }

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -495,12 +496,12 @@ var (
 // clients write them: a choice's value as a string or a number, a boolean
 // as true/false, a number or a string of digits, a date as YYYY-MM-DD or a
 // timestamp (its date in Oslo). A value the question cannot take is an
-// error that names the key.
+// error that names the key, with the value given as its parameter "given".
 func Prefill(def *questionnaire.Definition, meta map[string]json.RawMessage, today time.Time) (form map[string][]string, rest map[string]json.RawMessage, errs questionnaire.AnswerErrors, err error) {
 	values := map[string]json.RawMessage{}
 	rest = map[string]json.RawMessage{}
 	question := func(k string) bool { it := def.Item(k); return it != nil && it.Type.Answerable() }
-	for _, k := range sortedKeys(meta) {
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
 		v := meta[k]
 		var sub map[string]json.RawMessage
 		if collectionKey.MatchString(k) && json.Unmarshal(v, &sub) == nil && sub != nil {
@@ -532,7 +533,7 @@ func Prefill(def *questionnaire.Definition, meta map[string]json.RawMessage, tod
 	}
 	var list []map[string]any
 	var items []*questionnaire.Item
-	for _, k := range sortedKeys(values) {
+	for _, k := range slices.Sorted(maps.Keys(values)) {
 		it := def.Item(k)
 		v, ok := answerValue(it, values[k])
 		if !ok {
@@ -545,8 +546,24 @@ func Prefill(def *questionnaire.Definition, meta map[string]json.RawMessage, tod
 		list = append(list, map[string]any{"linkId": k, "value": v})
 		items = append(items, it)
 	}
-	if len(errs) > 0 {
+	// Each error carries, as the parameter "given", the value the metadata
+	// gave (shortened), for a message to the registry.
+	refuse := func(errs questionnaire.AnswerErrors) (map[string][]string, map[string]json.RawMessage, questionnaire.AnswerErrors, error) {
+		for i := range errs {
+			given := string(values[errs[i].LinkID])
+			if len(given) > 40 {
+				given = given[:40] + "…"
+			}
+			errs[i].Params = maps.Clone(errs[i].Params)
+			if errs[i].Params == nil {
+				errs[i].Params = map[string]string{}
+			}
+			errs[i].Params["given"] = given
+		}
 		return nil, rest, errs, nil
+	}
+	if len(errs) > 0 {
+		return refuse(errs)
 	}
 	raw, err := json.Marshal(list)
 	if err != nil {
@@ -557,7 +574,7 @@ func Prefill(def *questionnaire.Definition, meta map[string]json.RawMessage, tod
 	}
 	answers, errs := def.DecodeJSON(raw)
 	if len(errs) > 0 {
-		return nil, rest, errs, nil
+		return refuse(errs)
 	}
 	_, verrs := def.Validate(answers, items, today)
 	for _, e := range verrs {
@@ -566,7 +583,7 @@ func Prefill(def *questionnaire.Definition, meta map[string]json.RawMessage, tod
 		}
 	}
 	if len(errs) > 0 {
-		return nil, rest, errs, nil
+		return refuse(errs)
 	}
 	form = map[string][]string{}
 	for id, v := range answers {
@@ -657,13 +674,4 @@ func answerValue(it *questionnaire.Item, raw json.RawMessage) (any, bool) {
 	default: // choice, text
 		return scalar()
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
