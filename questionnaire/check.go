@@ -610,7 +610,7 @@ func (c *checker) score(path string, s *Score, ids map[string]string) {
 		c.ps.add(join(path, "prorate"), ProblemNotAllowed, "only a sum can be prorated")
 	}
 	c.hiddenScore(path, s)
-	c.bands(path, s.Bands)
+	c.bands(path, s.Bands, s.Feedback)
 }
 
 // hiddenScore checks a score's hiddenScore: it must lie within the score
@@ -663,7 +663,9 @@ func (c *checker) hideable(target *Item) bool {
 	return hidden
 }
 
-func (c *checker) bands(path string, bands []Band) {
+// bands checks a score's bands; with feedback each says in the patient's
+// words what a value in it means, else none may.
+func (c *checker) bands(path string, bands []Band, feedback bool) {
 	codes := map[string]int{}
 	for i, b := range bands {
 		p := fmt.Sprintf("%s.bands[%d]", path, i)
@@ -683,6 +685,11 @@ func (c *checker) bands(path string, bands []Band) {
 			c.ps.add(join(p, "min"), ProblemRange, "min %s is greater than max %s", formatNumber(b.Min), formatNumber(b.Max))
 		}
 		c.text(join(p, "label"), b.Label, true)
+		if feedback {
+			c.text(join(p, "feedback"), b.Feedback, true)
+		} else if b.Feedback != nil {
+			c.ps.add(join(p, "feedback"), ProblemNotAllowed, "only the bands of a score with feedback: true speak to the patient")
+		}
 	}
 	order := make([]int, len(bands))
 	for i := range order {

@@ -3,6 +3,9 @@ package questionnaire
 import (
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -71,6 +74,10 @@ type Order struct {
 	// opens it, as form values by field name (Draft.Answers): the
 	// definition's initial answers. Sealed with the order.
 	Prefill map[string][]string `json:"prefill,omitempty"`
+	// Previous holds the patient's earlier results of the definition's
+	// feedback scores, oldest first, for the done page to show change.
+	// Sealed with the order.
+	Previous []PreviousResult `json:"previous,omitempty"`
 	// AnnouncementID is the message that told the client the order was
 	// placed (HEMIT's "Ordered" callback), put in the outbox with the
 	// order.
@@ -228,7 +235,26 @@ type OrderRequest struct {
 	Language        string     `json:"language"`
 	ExpiresAt       *time.Time `json:"expiresAt"`
 	TTL             string     `json:"ttl"`
+	// Previous are the patient's earlier results, for the feedback the
+	// definition declares; at most MaxPrevious.
+	Previous []PreviousResult `json:"previous"`
 }
+
+// PreviousResult is one of a patient's earlier results, as the ordering
+// system knows it: when (a date), what it was (a measuring point, in the
+// order's language) and the values of some of the definition's feedback
+// scores.
+type PreviousResult struct {
+	At     string             `json:"at"`
+	Label  string             `json:"label,omitempty"`
+	Scores map[string]float64 `json:"scores"`
+}
+
+// Limits of an order's previous results.
+const (
+	MaxPrevious      = 10 // results; the done page shows them and today's
+	MaxPreviousLabel = 40 // characters of a label, to fit under a graph
+)
 
 // Orderer is who orders: a client and the position of its token.
 type Orderer struct {
@@ -283,6 +309,10 @@ func NewOrder(req *OrderRequest, cat *Catalogue, by Orderer, languages []string,
 	if err != nil {
 		return nil, err
 	}
+	previous, err := checkPrevious(def, req.Previous, now)
+	if err != nil {
+		return nil, err
+	}
 	return &Order{
 		ID:              id,
 		Status:          StatusOrdered,
@@ -294,6 +324,7 @@ func NewOrder(req *OrderRequest, cat *Catalogue, by Orderer, languages []string,
 		Client:          by.Client.ID,
 		OrderedBy:       by.Token,
 		Prefill:         def.InitialForm(),
+		Previous:        previous,
 		CreatedAt:       now,
 		UpdatedAt:       now,
 		ExpiresAt:       expires,
@@ -358,6 +389,68 @@ func checkRef(field, v string, required bool) error {
 		}
 	}
 	return nil
+}
+
+// checkPrevious checks an order's previous results against the
+// definition's feedback scores and returns them oldest first, each date as
+// YYYY-MM-DD (a timestamp keeps the date of its own offset).
+func checkPrevious(def *Definition, list []PreviousResult, now time.Time) ([]PreviousResult, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	var ids []string
+	for _, s := range def.FeedbackScores() {
+		ids = append(ids, s.ID)
+	}
+	if len(ids) == 0 {
+		return nil, unprocessable("previous: %s %s shows the patient no scores, so it takes no previous results.", def.ID, def.Version)
+	}
+	if len(list) > MaxPrevious {
+		return nil, unprocessable("previous has %d results; at most %d can be shown.", len(list), MaxPrevious)
+	}
+	out := make([]PreviousResult, 0, len(list))
+	for i, p := range list {
+		path := fmt.Sprintf("previous[%d]", i)
+		at, err := time.Parse(time.DateOnly, p.At)
+		if err != nil {
+			if t, err2 := time.Parse(time.RFC3339, p.At); err2 == nil {
+				at, err = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), nil
+			}
+		}
+		switch {
+		case p.At == "":
+			return nil, unprocessable("%s.at is required: the date of the result, such as \"2026-03-01\".", path)
+		case err != nil:
+			return nil, unprocessable("%s.at %q is not a date such as \"2026-03-01\".", path, p.At)
+		case at.Year() < 1900 || at.After(now.AddDate(0, 0, 1)):
+			return nil, unprocessable("%s.at %s is not a date a result can have (1900 to today).", path, at.Format(time.DateOnly))
+		}
+		if err := checkRef(path+".label", p.Label, false); err != nil {
+			return nil, err
+		}
+		if n := utf8.RuneCountInString(p.Label); n > MaxPreviousLabel {
+			return nil, unprocessable("%s.label has %d characters; at most %d fit under a graph.", path, n, MaxPreviousLabel)
+		}
+		if len(p.Scores) == 0 {
+			return nil, unprocessable("%s.scores is required: at least one of %s.", path, strings.Join(ids, ", "))
+		}
+		for _, id := range slices.Sorted(maps.Keys(p.Scores)) {
+			s, v := def.Score(id), p.Scores[id]
+			if s == nil || !s.Feedback {
+				return nil, unprocessable("%s.scores: %q is not a score %s shows the patient; it shows %s.", path, id, def.ID, strings.Join(ids, ", "))
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, unprocessable("%s.scores.%s is not a number.", path, id)
+			}
+			if lo, hi, ok := def.Range(s); ok && (v < lo || v > hi) {
+				return nil, unprocessable("%s.scores.%s is %s, outside the score's range %s to %s.", path, id,
+					formatNumber(v), formatNumber(lo), formatNumber(hi))
+			}
+		}
+		out = append(out, PreviousResult{At: at.Format(time.DateOnly), Label: p.Label, Scores: maps.Clone(p.Scores)})
+	}
+	slices.SortStableFunc(out, func(a, b PreviousResult) int { return strings.Compare(a.At, b.At) })
+	return out, nil
 }
 
 func unprocessable(format string, args ...any) error {

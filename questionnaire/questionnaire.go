@@ -196,6 +196,11 @@ type Score struct {
 	// counted as it is, never reverse-coded.
 	HiddenScore *float64 `json:"hiddenScore,omitempty"`
 	Bands       []Band   `json:"bands,omitempty"`
+	// Feedback lets the patient see the score after sending, beside the
+	// earlier results the order carries (Order.Previous), with each band's
+	// Feedback wording. Only such scores may be in an order's previous
+	// results.
+	Feedback bool `json:"feedback,omitempty"`
 }
 
 // The scoring methods.
@@ -210,6 +215,9 @@ type Band struct {
 	Min   float64 `json:"min"`
 	Max   float64 `json:"max"`
 	Label Text    `json:"label"`
+	// Feedback is what a patient reads of a value in the band, when the
+	// score has Feedback: plain words, not a diagnosis.
+	Feedback Text `json:"feedback,omitempty"`
 }
 
 // Page is what the patient sees at once: a top-level group, or a run of

@@ -167,3 +167,58 @@ func (it *Item) scoreRange() (lo, hi float64) {
 	}
 	return 0, 0
 }
+
+// Range returns the lowest and highest value the score can take, for the
+// axis of a graph and to check values given for it; ok is false when an
+// item of the score is a number without min and max.
+func (d *Definition) Range(s *Score) (lo, hi float64, ok bool) {
+	first := true
+	for _, id := range s.Items {
+		it := d.byID[id]
+		if it == nil {
+			return 0, 0, false
+		}
+		var a, b float64
+		switch {
+		case it.Type == MultiChoice:
+			// Any number of options: from the lowest single one (or
+			// none ticked) to all that add.
+			a, b = 0, 0
+			for _, o := range it.Options {
+				if o.Score != nil {
+					a, b = min(a, *o.Score), b+max(0, *o.Score)
+				}
+			}
+		case it.Type == Choice:
+			a, b = it.scoreRange()
+		case it.Min != nil && it.Max != nil:
+			a, b = *it.Min, *it.Max
+		default:
+			return 0, 0, false
+		}
+		if s.HiddenScore != nil {
+			a, b = min(a, *s.HiddenScore), max(b, *s.HiddenScore)
+		}
+		switch {
+		case first:
+			lo, hi, first = a, b, false
+		case s.Method == MethodMean:
+			lo, hi = min(lo, a), max(hi, b)
+		default:
+			lo, hi = lo+a, hi+b
+		}
+	}
+	return lo, hi, !first
+}
+
+// FeedbackScores returns the scores the patient may see after sending, in
+// the definition's order.
+func (d *Definition) FeedbackScores() []*Score {
+	var out []*Score
+	for _, s := range d.Scores {
+		if s.Feedback {
+			out = append(out, s)
+		}
+	}
+	return out
+}

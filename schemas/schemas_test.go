@@ -61,14 +61,16 @@ func TestShippedDefinitionsLoad(t *testing.T) {
 		ids = append(ids, d.ID+"@"+d.Version)
 	}
 	want := []string{"audit@1.1.0", "audit@1.0.0", "dudit@1.1.0", "dudit@1.0.0",
-		"kvarus-erfaring@1.1.0", "kvarus-erfaring@1.0.0", "kvarus-maalepunkt@1.1.0", "kvarus-maalepunkt@1.0.0"}
+		"kvarus-erfaring@1.2.0", "kvarus-erfaring@1.1.0", "kvarus-erfaring@1.0.0",
+		"kvarus-maalepunkt@1.2.0", "kvarus-maalepunkt@1.1.0", "kvarus-maalepunkt@1.0.0"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("shipped %v, want %v", ids, want)
 	}
 	// New orders get the latest version; orders of 1.0.0 keep theirs.
+	latest := map[string]string{"audit": "1.1.0", "dudit": "1.1.0", "kvarus-erfaring": "1.2.0", "kvarus-maalepunkt": "1.2.0"}
 	for _, id := range []string{"audit", "dudit", "kvarus-erfaring", "kvarus-maalepunkt"} {
-		if d, err := cat.Get(id, ""); err != nil || d.Version != "1.1.0" {
-			t.Errorf("latest %s: %v %v, want 1.1.0", id, d, err)
+		if d, err := cat.Get(id, ""); err != nil || d.Version != latest[id] {
+			t.Errorf("latest %s: %v %v, want %s", id, d, err, latest[id])
 		}
 		if _, err := cat.Get(id, "1.0.0"); err != nil {
 			t.Errorf("%s 1.0.0: %v", id, err)
@@ -122,7 +124,7 @@ func TestShippedDefinitionsMatchTheJSONSchema(t *testing.T) {
 }
 
 // textFields are the fields of the format that hold a text.
-var textFields = []string{"title", "patientTitle", "description", "text", "help", "unit", "minLabel", "maxLabel", "label"}
+var textFields = []string{"title", "patientTitle", "description", "text", "help", "unit", "minLabel", "maxLabel", "label", "feedback"}
 
 // TestEveryTextInEveryLanguage walks each file's raw JSON, apart from the
 // loader, and checks that every text has exactly the declared languages.
@@ -147,7 +149,7 @@ func TestEveryTextInEveryLanguage(t *testing.T) {
 				}
 			case map[string]any:
 				for k, el := range v {
-					if slices.Contains(textFields, k) {
+					if _, isFlag := el.(bool); slices.Contains(textFields, k) && !isFlag { // a score's feedback is a flag, a band's a text
 						count++
 						text := el.(map[string]any)
 						var got []string

@@ -373,7 +373,7 @@ func TestQuestionnaireList(t *testing.T) {
 	resp := h.do("GET", "/api/v1/questionnaires", "")
 	m := decode(t, resp)
 	list, _ := m["questionnaires"].([]any)
-	if resp.StatusCode != 200 || len(list) != 8 { // four questionnaires, versions 1.0.0 and 1.1.0
+	if resp.StatusCode != 200 || len(list) != 10 { // four questionnaires, versions 1.0.0 and 1.1.0, and the kvarus forms 1.2.0
 		t.Fatalf("%d %v", resp.StatusCode, m)
 	}
 	first := list[0].(map[string]any)

@@ -401,14 +401,22 @@ func (ex *exporter) score(s *questionnaire.Score) *xItem {
 	if s.HiddenScore != nil {
 		spec = append(spec, xExtension{URL: "hiddenScore", ValueDecimal: s.HiddenScore})
 	}
+	if s.Feedback {
+		spec = append(spec, xExtension{URL: "feedback", ValueBoolean: ptr(true)})
+	}
 	for _, b := range s.Bands {
 		label, ext := ex.text(b.Label)
-		spec = append(spec, xExtension{URL: "band", Extension: []xExtension{
+		band := []xExtension{
 			{URL: "code", ValueString: ptr(b.Code)},
 			{URL: "min", ValueDecimal: ptr(b.Min)},
 			{URL: "max", ValueDecimal: ptr(b.Max)},
 			{URL: "label", ValueString: &label, ValueStringExt: ext},
-		}})
+		}
+		if len(b.Feedback) > 0 {
+			fb, ext := ex.text(b.Feedback)
+			band = append(band, xExtension{URL: "feedback", ValueString: &fb, ValueStringExt: ext})
+		}
+		spec = append(spec, xExtension{URL: "band", Extension: band})
 	}
 	x.Extension = append(x.Extension, xExtension{URL: extHidden, ValueBoolean: ptr(true)})
 	if e := ex.sumExpression(s); e != "" {

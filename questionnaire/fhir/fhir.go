@@ -1410,6 +1410,8 @@ func (im *importer) ownScore(path string, it *item, e *extension) {
 			sc["prorate"] = true
 		case part.URL == "hiddenScore" && part.ValueDecimal != nil:
 			sc["hiddenScore"] = *part.ValueDecimal
+		case part.URL == "feedback" && part.ValueBoolean != nil && *part.ValueBoolean:
+			sc["feedback"] = true
 		case part.URL == "band":
 			b := map[string]any{}
 			for _, f := range part.Extension {
@@ -1418,8 +1420,8 @@ func (im *importer) ownScore(path string, it *item, e *extension) {
 					b["code"] = *f.ValueString
 				case (f.URL == "min" || f.URL == "max") && f.ValueDecimal != nil:
 					b[f.URL] = *f.ValueDecimal
-				case f.URL == "label" && f.ValueString != nil:
-					b["label"] = im.text(*f.ValueString, f.ValueStringExt)
+				case (f.URL == "label" || f.URL == "feedback") && f.ValueString != nil:
+					b[f.URL] = im.text(*f.ValueString, f.ValueStringExt)
 				}
 			}
 			bands = append(bands, b)
