@@ -70,6 +70,7 @@ type Secrets struct {
 	Orders   *Sealer   // order records: patientRef, registrationRef, unit
 	Drafts   *Sealer   // answers so far
 	Messages *Sealer   // outbox bodies: signed envelopes with answers and patientRef
+	Browser  *Sealer   // what a patient's browser keeps for a moment: the done page's feedback
 	idemKey  []byte    // HMAC of idempotency request hashes
 	linkKey  []byte    // HMAC of signed links (a clinician's slip)
 }
@@ -85,7 +86,7 @@ func NewSecrets(secret []byte) (*Secrets, error) {
 	for _, k := range []struct {
 		to      **Sealer
 		purpose string
-	}{{&s.Orders, "eprom order seal v1"}, {&s.Drafts, "eprom draft seal v1"}, {&s.Messages, "eprom outbox seal v1"}} {
+	}{{&s.Orders, "eprom order seal v1"}, {&s.Drafts, "eprom draft seal v1"}, {&s.Messages, "eprom outbox seal v1"}, {&s.Browser, "eprom browser seal v1"}} {
 		if *k.to, err = NewSealer(secret, k.purpose); err != nil {
 			return nil, err
 		}
@@ -106,6 +107,13 @@ func (s *Secrets) LinkMAC(data []byte) []byte {
 	m.Write(data)
 	return m.Sum(nil)
 }
+
+// SealBrowser seals what a browser is to keep and give back, under a key
+// of its own.
+func (s *Secrets) SealBrowser(aad string, plain []byte) []byte { return s.Browser.Seal(aad, plain) }
+
+// OpenBrowser opens what SealBrowser sealed; an error for anything else.
+func (s *Secrets) OpenBrowser(aad string, sealed []byte) ([]byte, error) { return s.Browser.Open(aad, sealed) }
 
 // IdempotencyHash returns what a store keeps of a request's hash: an HMAC,
 // so that the stored value reveals nothing of the body.

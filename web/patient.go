@@ -156,8 +156,9 @@ type messageView struct {
 	Code          string // the saved page: the code to go on with
 	ContinueHref  string // and the link that goes on at once
 	ContinueText  string
-	Help          *helpView // the done page: where to get help now
-	Contact       string    // the done page after a reservation: whom to ask
+	Help          *helpView    // the done page: where to get help now
+	Contact       string       // the done page after a reservation: whom to ask
+	Changes       []changeView // the done page: the change of the scores the patient may see
 }
 
 // message renders a plain page of text in lang.
@@ -237,6 +238,9 @@ func (s *Server) handleDone(c *fiber.Ctx) error {
 	if key == "done.declined" && reason == questionnaire.DeclineReservation {
 		v.Paragraphs = append(v.Paragraphs, s.T(lang, "done.reservation"))
 		v.Contact = s.reservationContact(lang, client)
+	}
+	if key == "done" {
+		v.Changes = s.feedbackChanges(c, lang)
 	}
 	v.Paragraphs = append(v.Paragraphs, s.T(lang, "done.close"))
 	h := s.help(lang, client)

@@ -238,6 +238,7 @@ func (s *Server) finish(c *fiber.Ctx, v *visit, r *questionnaire.Response, kind,
 	// usual double click) finds it and is thanked, not told it has ended.
 	// It opens nothing: its order is closed.
 	s.clearCookie(c, s.sessionCookie())
+	s.setFeedback(c, v, r)
 	c.Cookie(&fiber.Cookie{Name: doneCookie, Value: v.order.Owner() + "|" + r.Reason, Path: "/done", MaxAge: 600,
 		HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode})
 	return c.Redirect(done, fiber.StatusSeeOther)

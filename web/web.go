@@ -56,9 +56,10 @@ type Config struct {
 	Orders   store.Orders
 	Patients store.Patients
 	Limits   store.Limits
-	// Links signs the short-lived links to a slip (store.Secrets); nil:
-	// orders carry no slipUrl.
-	Links interface{ LinkMAC(data []byte) []byte }
+	// Links signs the short-lived links to a slip and seals what a
+	// patient's browser keeps for a moment (store.Secrets); nil: orders
+	// carry no slipUrl and the done page shows no feedback.
+	Links Secrets
 
 	// Queue is the outbox, and Submissions closes orders into it. Required.
 	Queue       store.Queue
@@ -102,6 +103,13 @@ type Config struct {
 	// X-Forwarded-For gives the client's address. Default: none, so the
 	// peer's address counts.
 	TrustedProxies []string
+}
+
+// Secrets are the keys web uses of those derived from the server secret.
+type Secrets interface {
+	LinkMAC(data []byte) []byte
+	SealBrowser(aad string, plain []byte) []byte
+	OpenBrowser(aad string, sealed []byte) ([]byte, error)
 }
 
 // Server is the web layer.
