@@ -113,7 +113,9 @@ func (s *Secrets) LinkMAC(data []byte) []byte {
 func (s *Secrets) SealBrowser(aad string, plain []byte) []byte { return s.Browser.Seal(aad, plain) }
 
 // OpenBrowser opens what SealBrowser sealed; an error for anything else.
-func (s *Secrets) OpenBrowser(aad string, sealed []byte) ([]byte, error) { return s.Browser.Open(aad, sealed) }
+func (s *Secrets) OpenBrowser(aad string, sealed []byte) ([]byte, error) {
+	return s.Browser.Open(aad, sealed)
+}
 
 // IdempotencyHash returns what a store keeps of a request's hash: an HMAC,
 // so that the stored value reveals nothing of the body.

@@ -50,7 +50,7 @@ const (
 	graphWidth  = 320
 	graphLeft   = 36 // room for the value axis
 	graphRight  = 12
-	graphTop    = 24 // room for the axis's name
+	graphTop    = 24  // room for the axis's name
 	graphHeight = 150 // of the plot
 )
 

@@ -26,7 +26,7 @@ func TestChangeGraphGolden(t *testing.T) {
 		{"two-points", changeGraph{ID: "g1", Title: "Psykiske plager", Desc: "2 resultater, fra 17 til 6.", Lang: "nb", Axis: "Poeng", Min: 0, Max: 24,
 			Bands: problems, Points: []graphPoint{{Tick: "1.3.2026", Value: ptr(17)}, {Tick: "2.12.2026", Value: ptr(6), Current: true}}}},
 		{"one-point", changeGraph{ID: "g2", Title: "Experience of treatment", Desc: "One result: 3.75.", Lang: "en", Axis: "Score", Min: 1, Max: 5,
-			Bands: []graphBand{{1, 2.49, "A less good experience"}, {2.5, 3.49, "A fair experience"}, {3.5, 5, "A good experience"}},
+			Bands:  []graphBand{{1, 2.49, "A less good experience"}, {2.5, 3.49, "A fair experience"}, {3.5, 5, "A good experience"}},
 			Points: []graphPoint{{Tick: "2026-12-02", Value: ptr(3.75), Current: true}}}},
 		{"eleven-points-one-absent", changeGraph{ID: "g3", Title: "Psykiske plager", Desc: "10 resultater.", Lang: "nb", Axis: "Poeng", Min: 0, Max: 24,
 			Bands: problems, Points: []graphPoint{
