@@ -38,6 +38,9 @@ func (s *Server) registerDemoRoutes(app *fiber.App, r DemoRegistry) {
 	app.Get("/demo/registry", func(c *fiber.Ctx) error { return s.handleDemoRegistry(c, r) })
 	app.Put("/demo/api/PromsFormOrder", s.handleDemoHemit)
 	app.Get("/demo/hemit", s.handleDemoHemitList)
+	if s.clinic != nil {
+		s.registerClinicRoutes(app)
+	}
 }
 
 // demoCallback is one HEMIT callback that reached the demo registry.

@@ -95,7 +95,7 @@ func (g *changeGraph) SVG() template.HTML {
 		fill := [...]string{"#eef2f6", "#dde4ec", "#e6ebf1"}[i%3]
 		fmt.Fprintf(&b, `<rect x="%d" y="%s" width="%s" height="%s" fill="%s"/>`, graphLeft, f1(top), f1(plotW), f1(bot-top), fill)
 		if bot-top >= 12 {
-			fmt.Fprintf(&b, `<text x="%d" y="%s" class="band" font-size="10" fill="#3b4651"%s>%s</text>`, graphLeft+4, f1(top+11), halo, esc(band.Label))
+			fmt.Fprintf(&b, `<text x="%d" y="%s" class="band" font-size="11" fill="#3b4651"%s>%s</text>`, graphLeft+4, f1(top+11), halo, esc(band.Label))
 		}
 		ticks = append(ticks, band.Min)
 	}
@@ -111,7 +111,7 @@ func (g *changeGraph) SVG() template.HTML {
 			continue
 		}
 		drawn = append(drawn, y(t))
-		fmt.Fprintf(&b, `<text x="%d" y="%s" font-size="11" text-anchor="end" fill="#1f2933">%s</text>`, graphLeft-4, f1(y(t)+4), esc(number(g.Lang, t)))
+		fmt.Fprintf(&b, `<text x="%d" y="%s" font-size="12" text-anchor="end" fill="#1f2933">%s</text>`, graphLeft-4, f1(y(t)+4), esc(number(g.Lang, t)))
 	}
 	// The line through the results there are, then the points, each with
 	// its value, and the dates.
@@ -141,7 +141,7 @@ func (g *changeGraph) SVG() template.HTML {
 				if ly < graphTop+4 {
 					ly = py + 20
 				}
-				fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="12" font-weight="%s" text-anchor="middle" fill="#102a43"%s>%s</text>`,
+				fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="13" font-weight="%s" text-anchor="middle" fill="#102a43"%s>%s</text>`,
 					f1(px), f1(ly), weight, halo, esc(number(g.Lang, *p.Value)))
 			}
 		} else {

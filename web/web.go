@@ -81,6 +81,10 @@ type Config struct {
 	// DemoRegistry, when set, is mounted at /demo/registry.
 	DemoRegistry DemoRegistry
 
+	// Clinic, with DemoRegistry, serves the training patient page at
+	// /demo/clinic.
+	Clinic *DemoClinic
+
 	// Delivery, when set, adds the push worker's totals to /metrics.
 	Delivery DeliveryCounters
 
@@ -124,6 +128,7 @@ type Server struct {
 	trusted   []*net.IPNet // proxies whose X-Forwarded-For counts
 
 	demoHemit demoHemit // the demo's HEMIT callbacks
+	clinic    *clinic   // the demo's training patient page
 
 	jwksMu sync.Mutex
 	jwks   []byte // the JWKS document, worked out at jwksAt
@@ -159,6 +164,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, public: u, secure: u.Scheme == "https"}
 	if s.trusted, err = parseCIDRs(cfg.TrustedProxies); err != nil {
 		return nil, err
+	}
+	if cfg.Clinic != nil && cfg.DemoRegistry != nil {
+		s.clinic = newClinic(*cfg.Clinic)
 	}
 	s.static, _ = fs.Sub(staticFiles, "static")
 	s.metrics = newMetrics(cfg.Queue, cfg.Delivery)
@@ -226,7 +234,8 @@ func (s *Server) routes() {
 // pageTemplates are the pages drawn inside layout.html; standalone ones
 // (the slip) have their own HTML head.
 var (
-	pageTemplates       = []string{"code.html", "message.html", "page.html", "review.html", "decline.html", "registry.html"}
+	pageTemplates = []string{"code.html", "message.html", "page.html", "review.html", "decline.html", "registry.html",
+		"clinic.html", "clinic-patient.html", "clinic-code.html", "clinic-result.html"}
 	standaloneTemplates = []string{"slip.html"}
 )
 

@@ -176,6 +176,9 @@ func press(action string) chromedp.Action {
 	return click(fmt.Sprintf(`button[name=action][value=%q]`, action))
 }
 
+// pdfPages counts the pages of a PDF that Chromium printed.
+func pdfPages(pdf []byte) int { return len(regexp.MustCompile(`/Type\s*/Page[^s]`).FindAll(pdf, -1)) }
+
 func mustRun(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action) {
 	t.Helper()
 	if err := chromedp.Run(ctx, actions...); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"eprom/questionnaire"
 	"eprom/store"
+	"eprom/web"
 )
 
 // Config is the configuration of `eprom serve`. Each field is a flag and an
@@ -43,6 +44,7 @@ type Config struct {
 
 	demo       bool                 // eprom demo: a DEMO banner on every page
 	demoHemit  *questionnaire.Hemit // eprom demo: the HEMIT side of the one client
+	demoClinic *web.DemoClinic      // eprom demo: the training patient page's way to the API
 	maxBackoff time.Duration        // DeliveryBackoff, parsed
 	workers    int                  // DeliveryWorkers, parsed
 	sweepEvery time.Duration        // SweepInterval, parsed

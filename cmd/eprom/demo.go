@@ -79,6 +79,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Deliveries go to the built-in receiver, over HTTP as to a registry.
 	cfg.RegistryURL = "http://" + net.JoinHostPort("127.0.0.1", port) + "/demo/registry"
 	cfg.maxBackoff = 10 * time.Second
+	// The training patient page orders through the API, as a registry.
+	cfg.demoClinic = &web.DemoClinic{API: "http://" + net.JoinHostPort("127.0.0.1", port), Token: token}
 	// HEMIT's API too: callbacks to the built-in receiver, as to an MRS
 	// registry's ApiBaseUrl.
 	hemitKey := "demo-hemit-" + strings.ToLower(randomWord(20))
@@ -111,6 +113,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "ePROM demo: data in %s\n\n", data)
 	fmt.Fprintf(stdout, "  Patient pages  %s/\n", cfg.PublicURL)
+	fmt.Fprintf(stdout, "  Clinic         %s/demo/clinic  (training: order for a made-up patient, hand over the code, read the results)\n", cfg.PublicURL)
 	fmt.Fprintf(stdout, "  API token      %s\n", token)
 	fmt.Fprintf(stdout, "                 curl -H 'Authorization: Bearer %s' %s/api/v1/questionnaires\n\n", token, base)
 	fmt.Fprintf(stdout, "  Demo codes (type one at %s/, or open its link on a phone-sized window):\n", cfg.PublicURL)
@@ -124,7 +127,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		codes = append(codes, demoCode{f.id, code, url})
 		fmt.Fprintf(stdout, "    %-18s %s  %s\n", f.id, code, url)
 	}
-	fmt.Fprintf(stdout, "  More codes: curl -H 'Authorization: Bearer %s' -d '{\"questionnaire\": \"audit\", \"patientRef\": \"demo\"}' %s/api/v1/orders\n",
+	fmt.Fprintf(stdout, "  More codes: order them on the clinic page, or curl -H 'Authorization: Bearer %s' -d '{\"questionnaire\": \"audit\", \"patientRef\": \"demo\"}' %s/api/v1/orders\n",
 		token, base)
 	if strings.Contains(cfg.PublicURL, "://localhost") {
 		fmt.Fprintf(stdout, "  (for a phone on the same network: eprom demo -addr 0.0.0.0:%s)\n", port)

@@ -149,7 +149,8 @@ func TestDemoCodesAndQR(t *testing.T) {
 			resp.Body.Close()
 		}
 	}
-	if !strings.Contains(text, "More codes: curl -H 'Authorization: Bearer demo-") || !strings.Contains(text, "eprom demo -addr 0.0.0.0:"+port) {
+	if !strings.Contains(text, "More codes: order them on the clinic page, or curl -H 'Authorization: Bearer demo-") ||
+		!strings.Contains(text, "eprom demo -addr 0.0.0.0:"+port) || !strings.Contains(text, "Clinic         http://localhost:"+port+"/demo/clinic") {
 		t.Errorf("the demo does not say how to get more codes, or how to reach it from a phone:\n%s", text)
 	}
 	if strings.Contains(text, "http://0.0.0.0") {
@@ -190,4 +191,61 @@ func decodeTerminalQR(t *testing.T, block string) string {
 		t.Fatalf("no QR code in the terminal's blocks: %v", err)
 	}
 	return text
+}
+
+// TestDemoClinicRefuses: the training page orders only from its own form,
+// for its own patients and measuring points, and shows a patient only
+// their own orders and results.
+func TestDemoClinicRefuses(t *testing.T) {
+	addr, _ := startDemo(t)
+	base := "http://" + addr + "/demo/clinic"
+	post := func(path, form string, header ...string) *http.Response {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := browserClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	good := "point=baseline&questionnaire=audit&language=en"
+	resp := post("/demo-1001/orders", good)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/demo/clinic/demo-1001/orders/") {
+		t.Fatalf("an order from the form: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	codePage := resp.Header.Get("Location")
+	for _, tt := range []struct {
+		name, path, form string
+		header           []string
+		want             int
+	}{
+		{"from another site", "/demo-1001/orders", good, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"no such patient", "/demo-9999/orders", good, nil, http.StatusNotFound},
+		{"no such measuring point", "/demo-1001/orders", "point=x&questionnaire=audit&language=en", nil, http.StatusUnprocessableEntity},
+		{"no such questionnaire", "/demo-1001/orders", "point=baseline&questionnaire=nope&language=en", nil, http.StatusUnprocessableEntity},
+		{"no such language", "/demo-1001/orders", "point=baseline&questionnaire=audit&language=sv", nil, http.StatusUnprocessableEntity},
+	} {
+		if resp := post(tt.path, tt.form, tt.header...); resp.StatusCode != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
+	}
+	for path, want := range map[string]int{
+		strings.TrimPrefix(codePage, "/demo/clinic"):                                     http.StatusOK,
+		strings.Replace(strings.TrimPrefix(codePage, "/demo/clinic"), "1001", "1002", 1): http.StatusNotFound, // another patient's order
+		"/demo-1001/results/01900000-0000-7000-8000-000000000000":                        http.StatusNotFound,
+		"/demo-9999": http.StatusNotFound,
+	} {
+		resp, err := browserClient().Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
 }

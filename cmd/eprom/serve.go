@@ -235,6 +235,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		Locales:        loc,
 		Demo:           cfg.demo,
 		DemoRegistry:   demoRegistry,
+		Clinic:         cfg.demoClinic,
 		Delivery:       svc.worker,
 		Logger:         logger,
 		Audit:          slog.New(slog.NewJSONHandler(auditFile, nil)).With("log", "audit"),
