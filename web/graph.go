@@ -152,7 +152,15 @@ func (g *changeGraph) SVG() template.HTML {
 			fmt.Fprintf(&b, `<text x="%s" y="%d" font-size="11" text-anchor="end" fill="#1f2933" transform="rotate(-40 %s %d)">%s</text>`,
 				f1(px+4), ty, f1(px+4), ty, esc(p.Tick))
 		} else {
-			fmt.Fprintf(&b, `<text x="%s" y="%d" font-size="11" text-anchor="middle" fill="#1f2933">%s</text>`, f1(px), ty, esc(p.Tick))
+			// A date under the first or last point stays inside the picture.
+			tx, anchor, half := px, "middle", float64(len(p.Tick))*3.2
+			switch {
+			case px+half > graphWidth-1:
+				tx, anchor = graphWidth-1, "end"
+			case px-half < 1:
+				tx, anchor = 1, "start"
+			}
+			fmt.Fprintf(&b, `<text x="%s" y="%d" font-size="11" text-anchor="%s" fill="#1f2933">%s</text>`, f1(tx), ty, anchor, esc(p.Tick))
 		}
 	}
 	b.WriteString(`</svg>`)
