@@ -45,9 +45,10 @@ type graphPoint struct {
 	Current bool // the result just sent (the patient's), or the newest
 }
 
-// The graph's geometry, in the viewBox's units (CSS pixels at 320 px).
+// The graph's geometry, in the viewBox's units: about CSS pixels in a
+// phone's column, so that its text stays readable at 320 px.
 const (
-	graphWidth  = 320
+	graphWidth  = 280
 	graphLeft   = 36 // room for the value axis
 	graphRight  = 12
 	graphTop    = 24  // room for the axis's name

@@ -180,11 +180,22 @@ func TestBrowserClinic(t *testing.T) {
 	if n := circles(t, patient); n != 2 {
 		t.Errorf("the done page's graph has %d points, want 2", n)
 	}
+	// At 320 px too (a reload keeps the feedback for the browser session).
+	narrow := &walk{t: t, ctx: patient, base: base, axe: src, width: 320, dir: dir}
+	mustRun(t, patient, "320 px", chromedp.EmulateViewport(320, 640, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)),
+		chromedp.Reload(), on("done"))
+	narrow.check("done-with-feedback-320")
+	if n := circles(t, patient); n != 2 {
+		t.Errorf("the done page's graph at 320 px has %d points after a reload, want 2", n)
+	}
 	waitForResults(t, clinician, patientPage, 2)
 	w.check("clinic-patient-two-results")
 	if n := circles(t, clinician); n != 2 {
 		t.Errorf("the graph has %d points after two results, want 2", n)
 	}
+	narrowClinic := &walk{t: t, ctx: clinician, base: base, axe: src, width: 320, dir: dir}
+	mustRun(t, clinician, "320 px", chromedp.EmulateViewport(320, 640, chromedp.EmulateMobile, chromedp.EmulateScale(2)), chromedp.Reload(), on("clinic-patient"))
+	narrowClinic.check("clinic-patient-two-results-320")
 	if got := text(clinician, t); !strings.Contains(got, "Målepunkt i behandling") || !strings.Contains(got, "2 resultater, fra 17") {
 		t.Errorf("the patient page after the second result:\n%s", got)
 	}
@@ -194,8 +205,12 @@ func TestBrowserClinic(t *testing.T) {
 	if got := text(clinician, t); !strings.Contains(got, "Change over time") || !strings.Contains(got, "Mental health problems") {
 		t.Errorf("the patient page in English:\n%s", got)
 	}
-	if len(w.findings)+len(pw.findings) > 0 {
-		t.Errorf("axe-core and the width check found:\n%s", strings.Join(append(w.findings, pw.findings...), "\n"))
+	var findings []string
+	for _, walk := range []*walk{w, pw, narrow, narrowClinic} {
+		findings = append(findings, walk.findings...)
+	}
+	if len(findings) > 0 {
+		t.Errorf("axe-core and the width check found:\n%s", strings.Join(findings, "\n"))
 	}
 	fmt.Fprintln(os.Stderr, "clinic screenshots in", dir)
 }
