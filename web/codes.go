@@ -178,6 +178,7 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 	}
 	s.setCookie(c, s.sessionCookie(), sess.ID, 0)
 	s.clearCookie(c, s.csrfCookie())
+	s.clearFeedback(c) // a new form: nothing of an earlier one's results
 	return c.Redirect("/q", fiber.StatusSeeOther)
 }
 

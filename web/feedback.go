@@ -37,10 +37,7 @@ type feedback struct {
 func (s *Server) setFeedback(c *fiber.Ctx, v *visit, r *questionnaire.Response) {
 	shown := v.def.FeedbackScores()
 	if s.cfg.Links == nil || len(shown) == 0 || len(v.order.Previous) == 0 || r.Type != questionnaire.ResponseAnswered {
-		if c.Cookies(feedbackCookie) != "" {
-			c.Cookie(&fiber.Cookie{Name: feedbackCookie, Path: "/done", MaxAge: -1, Expires: time.Unix(0, 0), HTTPOnly: true,
-				Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode})
-		}
+		s.clearFeedback(c)
 		return
 	}
 	fb := feedback{Questionnaire: v.def.ID + "@" + v.def.Version, Language: v.order.Language, At: r.SubmittedAt,
@@ -59,6 +56,14 @@ func (s *Server) setFeedback(c *fiber.Ctx, v *visit, r *questionnaire.Response) 
 	}
 	c.Cookie(&fiber.Cookie{Name: feedbackCookie, Value: base64.RawURLEncoding.EncodeToString(s.cfg.Links.SealBrowser(feedbackCookie, plain)),
 		Path: "/done", HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode})
+}
+
+// clearFeedback takes away any feedback this browser holds. The cookie is
+// sent only to /done, so it is never known here whether there is one: the
+// next patient on a shared tablet must not see the last one's results.
+func (s *Server) clearFeedback(c *fiber.Ctx) {
+	c.Cookie(&fiber.Cookie{Name: feedbackCookie, Path: "/done", MaxAge: -1, Expires: time.Unix(0, 0), HTTPOnly: true,
+		Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode})
 }
 
 // feedbackChanges opens the browser's feedback cookie and builds the

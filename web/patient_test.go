@@ -26,10 +26,13 @@ const sessionCookie = "__Host-eprom"
 type browser struct {
 	h       *harness
 	cookies map[string]string
-	ip      string // sent as X-Forwarded-For when set
+	paths   map[string]string // a cookie's Path, when it has one: sent only there, as a browser does
+	ip      string            // sent as X-Forwarded-For when set
 }
 
-func (h *harness) browser() *browser { return &browser{h: h, cookies: map[string]string{}} }
+func (h *harness) browser() *browser {
+	return &browser{h: h, cookies: map[string]string{}, paths: map[string]string{}}
+}
 
 // page is a response read whole.
 type page struct {
@@ -49,6 +52,9 @@ func (b *browser) do(method, path string, form url.Values) page {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for k, v := range b.cookies {
+		if p := b.paths[k]; p != "" && p != "/" && req.URL.Path != p && !strings.HasPrefix(req.URL.Path, p+"/") {
+			continue
+		}
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
 	}
 	if b.ip != "" {
@@ -62,8 +68,9 @@ func (b *browser) do(method, path string, form url.Values) page {
 	for _, c := range resp.Cookies() {
 		if c.MaxAge < 0 || c.Value == "" {
 			delete(b.cookies, c.Name)
+			delete(b.paths, c.Name)
 		} else {
-			b.cookies[c.Name] = c.Value
+			b.cookies[c.Name], b.paths[c.Name] = c.Value, c.Path
 		}
 	}
 	raw, _ := io.ReadAll(resp.Body)
@@ -333,7 +340,7 @@ func TestSubmitTwice(t *testing.T) {
 	statuses := make([]int, 10)
 	for i := range statuses {
 		wg.Go(func() {
-			c := &browser{h: h, cookies: map[string]string{sessionCookie: b.cookies[sessionCookie]}}
+			c := &browser{h: h, cookies: map[string]string{sessionCookie: b.cookies[sessionCookie]}, paths: map[string]string{}}
 			statuses[i] = c.post("/q/submit", review, url.Values{}).status
 		})
 	}
@@ -345,7 +352,7 @@ func TestSubmitTwice(t *testing.T) {
 	}
 	// A click that comes after the first Send has finished: thanks too,
 	// not "the session has ended".
-	late := &browser{h: h, cookies: map[string]string{sessionCookie: b.cookies[sessionCookie]}}
+	late := &browser{h: h, cookies: map[string]string{sessionCookie: b.cookies[sessionCookie]}, paths: map[string]string{}}
 	if p := late.post("/q/submit", review, url.Values{}); p.status != 303 || !strings.HasPrefix(p.header.Get("Location"), "/done") {
 		t.Errorf("a late second Send: %d %s", p.status, p.header.Get("Location"))
 	}
