@@ -611,6 +611,17 @@ func (c *checker) score(path string, s *Score, ids map[string]string) {
 	}
 	c.hiddenScore(path, s)
 	c.bands(path, s.Bands, s.Feedback)
+	if s.Feedback {
+		// What a patient sees needs words (a band) and an axis (a range).
+		if len(s.Bands) == 0 {
+			c.ps.add(join(path, "feedback"), ProblemRequired, "a score shown to the patient needs bands, each with its feedback words")
+		}
+		for _, id := range s.Items {
+			if it := c.seen[id]; it != nil && it.Type.numeric() && (it.Min == nil || it.Max == nil) {
+				c.ps.add(join(path, "feedback"), ProblemNotAllowed, "%q has no min and max, so the score shown to the patient has no range", id)
+			}
+		}
+	}
 }
 
 // hiddenScore checks a score's hiddenScore: it must lie within the score

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -237,7 +236,15 @@ type OrderRequest struct {
 	TTL             string     `json:"ttl"`
 	// Previous are the patient's earlier results, for the feedback the
 	// definition declares; at most MaxPrevious.
-	Previous []PreviousResult `json:"previous"`
+	Previous []PreviousRequest `json:"previous"`
+}
+
+// PreviousRequest is a PreviousResult as an order request gives it: a
+// score may be null (the registry's absent score), which is refused.
+type PreviousRequest struct {
+	At     string              `json:"at"`
+	Label  string              `json:"label,omitempty"`
+	Scores map[string]*float64 `json:"scores"`
 }
 
 // PreviousResult is one of a patient's earlier results, as the ordering
@@ -394,7 +401,7 @@ func checkRef(field, v string, required bool) error {
 // checkPrevious checks an order's previous results against the
 // definition's feedback scores and returns them oldest first, each date as
 // YYYY-MM-DD (a timestamp keeps the date of its own offset).
-func checkPrevious(def *Definition, list []PreviousResult, now time.Time) ([]PreviousResult, error) {
+func checkPrevious(def *Definition, list []PreviousRequest, now time.Time) ([]PreviousResult, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
@@ -434,20 +441,24 @@ func checkPrevious(def *Definition, list []PreviousResult, now time.Time) ([]Pre
 		if len(p.Scores) == 0 {
 			return nil, unprocessable("%s.scores is required: at least one of %s.", path, strings.Join(ids, ", "))
 		}
+		scores := make(map[string]float64, len(p.Scores))
 		for _, id := range slices.Sorted(maps.Keys(p.Scores)) {
-			s, v := def.Score(id), p.Scores[id]
+			s, given := def.Score(id), p.Scores[id]
 			if s == nil || !s.Feedback {
 				return nil, unprocessable("%s.scores: %q is not a score %s shows the patient; it shows %s.", path, id, def.ID, strings.Join(ids, ", "))
 			}
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, unprocessable("%s.scores.%s is not a number.", path, id)
+			if given == nil {
+				return nil, unprocessable("%s.scores.%s is null; leave out a score that could not be worked out.", path, id)
 			}
+			// Rounded as the service rounds its own: two decimals.
+			v := round2(*given)
 			if lo, hi, ok := def.Range(s); ok && (v < lo || v > hi) {
 				return nil, unprocessable("%s.scores.%s is %s, outside the score's range %s to %s.", path, id,
 					formatNumber(v), formatNumber(lo), formatNumber(hi))
 			}
+			scores[id] = v
 		}
-		out = append(out, PreviousResult{At: at.Format(time.DateOnly), Label: p.Label, Scores: maps.Clone(p.Scores)})
+		out = append(out, PreviousResult{At: at.Format(time.DateOnly), Label: p.Label, Scores: scores})
 	}
 	slices.SortStableFunc(out, func(a, b PreviousResult) int { return strings.Compare(a.At, b.At) })
 	return out, nil

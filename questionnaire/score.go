@@ -181,12 +181,12 @@ func (d *Definition) Range(s *Score) (lo, hi float64, ok bool) {
 		var a, b float64
 		switch {
 		case it.Type == MultiChoice:
-			// Any number of options: from the lowest single one (or
-			// none ticked) to all that add.
+			// Any number of options: from all that subtract (or none
+			// ticked) to all that add.
 			a, b = 0, 0
 			for _, o := range it.Options {
 				if o.Score != nil {
-					a, b = min(a, *o.Score), b+max(0, *o.Score)
+					a, b = a+min(0, *o.Score), b+max(0, *o.Score)
 				}
 			}
 		case it.Type == Choice:
@@ -198,6 +198,9 @@ func (d *Definition) Range(s *Score) (lo, hi float64, ok bool) {
 		}
 		if s.HiddenScore != nil {
 			a, b = min(a, *s.HiddenScore), max(b, *s.HiddenScore)
+		}
+		if s.Method == MethodSum && !s.Prorate && s.MinAnswered != nil && *s.MinAnswered < len(s.Items) {
+			a, b = min(a, 0), max(b, 0) // an item left out adds nothing
 		}
 		switch {
 		case first:

@@ -18,6 +18,7 @@ import (
 	"eprom/questionnaire"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 )
 
 // DemoClinic is the demo's training patient page at /demo/clinic: made-up
@@ -70,7 +71,7 @@ func newClinic(cfg DemoClinic) *clinic {
 
 // api calls the service's API as a registry would; out, when not nil,
 // receives the JSON answer. An error answer is returned as its message.
-func (k *clinic) api(ctx context.Context, method, path string, in, out any) error {
+func (k *clinic) api(ctx context.Context, method, path string, in, out any, header ...string) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -86,6 +87,11 @@ func (k *clinic) api(ctx context.Context, method, path string, in, out any) erro
 	req.Header.Set("Authorization", "Bearer "+k.cfg.Token)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] != "" {
+			req.Header.Set(header[i], header[i+1])
+		}
 	}
 	resp, err := k.client.Do(req)
 	if err != nil {
@@ -182,6 +188,7 @@ type clinicPatientView struct {
 	Href           string
 	Points         []clinicPointRow
 	PointChoices   []clinicChoice
+	Attempt        string // the order form's Idempotency-Key: a double click orders once
 	Questionnaires []clinicChoice
 	Languages      []clinicChoice
 	Error          string
@@ -302,8 +309,12 @@ func (s *Server) renderClinicPatient(c *fiber.Ctx, status int, problem string) e
 		v.Points = append(v.Points, row)
 	}
 
-	// The order form: the next measuring point is chosen.
-	next := clinicPoints[min(len(orders), len(clinicPoints)-1)]
+	// The order form: the point after the last one ordered is chosen.
+	next := clinicPoints[0]
+	if len(orders) > 0 {
+		next = clinicPoints[min(slices.Index(clinicPoints, orders[len(orders)-1].Point)+1, len(clinicPoints)-1)]
+	}
+	v.Attempt = uuid.NewString()
 	for _, pt := range clinicPoints {
 		v.PointChoices = append(v.PointChoices, clinicChoice{Value: pt, Label: s.pointLabel(lang, pt), Selected: pt == next})
 	}
@@ -453,12 +464,17 @@ func (s *Server) handleClinicOrder(c *fiber.Ctx) error {
 	if prev := s.previousFor(p.Ref, def, orderLang); len(prev) > 0 {
 		req["previous"] = prev
 	}
+	// The form's own key: a second click on the button, or a reload of
+	// its answer, gets the same order back, not a second one.
+	key := strings.Clone(c.FormValue("attempt"))
 	var ao clinicAPIOrder
-	if err := s.clinic.api(c.UserContext(), "POST", "/api/v1/orders", req, &ao); err != nil {
+	if err := s.clinic.api(c.UserContext(), "POST", "/api/v1/orders", req, &ao, "Idempotency-Key", key); err != nil {
 		return s.renderClinicPatient(c, fiber.StatusBadGateway, s.T(lang, "clinic.order_failed", map[string]any{"Error": err.Error()}))
 	}
 	s.clinic.mu.Lock()
-	s.clinic.orders[p.Ref] = append(s.clinic.orders[p.Ref], clinicOrder{ID: ao.ID, Point: point, Questionnaire: def.ID, Language: orderLang, At: s.now()})
+	if !slices.ContainsFunc(s.clinic.orders[p.Ref], func(o clinicOrder) bool { return o.ID == ao.ID }) {
+		s.clinic.orders[p.Ref] = append(s.clinic.orders[p.Ref], clinicOrder{ID: ao.ID, Point: point, Questionnaire: def.ID, Language: orderLang, At: s.now()})
+	}
 	s.clinic.mu.Unlock()
 	return c.Redirect("/demo/clinic/"+p.Ref+"/orders/"+ao.ID, fiber.StatusSeeOther)
 }
@@ -476,8 +492,10 @@ func (s *Server) previousFor(ref string, def *questionnaire.Definition, lang str
 		if a.e.Questionnaire.ID != def.ID {
 			continue
 		}
-		pr := questionnaire.PreviousResult{At: a.e.SubmittedAt.In(s.cfg.Location).Format(time.DateOnly), Label: s.pointLabel(lang, a.point),
-			Scores: map[string]float64{}}
+		pr := questionnaire.PreviousResult{At: a.e.SubmittedAt.In(s.cfg.Location).Format(time.DateOnly), Scores: map[string]float64{}}
+		if a.point != "" { // a result ordered elsewhere goes by its date alone
+			pr.Label = s.pointLabel(lang, a.point)
+		}
 		for _, sc := range shown {
 			for _, r := range a.e.Scores {
 				if r.ID == sc.ID && r.Value != nil {

@@ -218,6 +218,11 @@ func TestDemoClinicRefuses(t *testing.T) {
 		t.Fatalf("an order from the form: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	codePage := resp.Header.Get("Location")
+	// A double click on the button (the form's own key): one order.
+	first := post("/demo-1002/orders", good+"&attempt=3f9c2c1e").Header.Get("Location")
+	if again := post("/demo-1002/orders", good+"&attempt=3f9c2c1e").Header.Get("Location"); first == "" || again != first {
+		t.Errorf("a double click ordered twice: %s then %s", first, again)
+	}
 	for _, tt := range []struct {
 		name, path, form string
 		header           []string
