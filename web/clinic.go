@@ -450,9 +450,7 @@ func (s *Server) handleClinicOrder(c *fiber.Ctx) error {
 		return questionnaire.Errorf(questionnaire.EFORBIDDEN, "An order comes from the training page's own form.")
 	}
 	lang := s.language(c, "")
-	// fiber's values point into the request's buffer, reused after it: the
-	// point and language are kept, so copied.
-	point, form, orderLang := strings.Clone(c.FormValue("point")), c.FormValue("questionnaire"), strings.Clone(c.FormValue("language"))
+	point, form, orderLang := postValue(c, "point"), postValue(c, "questionnaire"), postValue(c, "language")
 	if !slices.Contains(clinicPoints, point) || !locales.Supported(orderLang) {
 		return s.renderClinicPatient(c, fiber.StatusUnprocessableEntity, s.T(lang, "clinic.order_choose"))
 	}
@@ -466,7 +464,7 @@ func (s *Server) handleClinicOrder(c *fiber.Ctx) error {
 	}
 	// The form's own key: a second click on the button, or a reload of
 	// its answer, gets the same order back, not a second one.
-	key := strings.Clone(c.FormValue("attempt"))
+	key := postValue(c, "attempt")
 	var ao clinicAPIOrder
 	if err := s.clinic.api(c.UserContext(), "POST", "/api/v1/orders", req, &ao, "Idempotency-Key", key); err != nil {
 		return s.renderClinicPatient(c, fiber.StatusBadGateway, s.T(lang, "clinic.order_failed", map[string]any{"Error": err.Error()}))

@@ -52,6 +52,8 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			code, msg = questionnaire.ETOOLARGE, "The request body is larger than 64 KiB."
 		case fiber.StatusBadRequest:
 			code, msg = questionnaire.EINVALID, "The request is malformed."
+		case fiber.StatusUnsupportedMediaType:
+			code, msg = "unsupported_encoding", "A request body must not be compressed: send it without Content-Encoding."
 		default:
 			status = http.StatusInternalServerError
 		}

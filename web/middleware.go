@@ -90,3 +90,15 @@ func (s *Server) handleStatic(fsys fs.FS) fiber.Handler {
 		return c.Send(b)
 	}
 }
+
+// refuseEncodedBodies answers 415 to a request whose body is compressed
+// (any Content-Encoding but identity): fiber would decode up to three
+// stacked encodings after the 64 KiB wire limit was checked, so a
+// kilobyte of gzip could become gigabytes in memory. No client of this
+// service needs to compress what it sends.
+func (s *Server) refuseEncodedBodies(c *fiber.Ctx) error {
+	if ce := strings.TrimSpace(c.Get(fiber.HeaderContentEncoding)); ce != "" && !strings.EqualFold(ce, "identity") {
+		return fiber.NewError(fiber.StatusUnsupportedMediaType)
+	}
+	return c.Next()
+}

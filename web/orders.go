@@ -286,6 +286,14 @@ func decodeStrict(body []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return questionnaire.Errorf(questionnaire.EINVALID, "The body has data after the JSON object.")
 	}
+	// I-JSON (RFC 7493), as the definitions and HEMIT's API are read:
+	// Go's decoder would turn invalid UTF-8 and a lone surrogate into
+	// U+FFFD and let a repeated key win silently, so a patientRef could be
+	// stored other than it was sent. The same rule with or without an
+	// Idempotency-Key.
+	if _, err := questionnaire.Canonical(body); err != nil {
+		return questionnaire.Errorf(questionnaire.EINVALID, "The body is not I-JSON (RFC 7493): %s.", strings.Replace(err.Error(), "the file", "the body", 1))
+	}
 	return nil
 }
 

@@ -110,12 +110,12 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	v := getVisit(c)
 	ctx, now := c.UserContext(), s.now()
 	pages := v.def.Pages()
-	n, err := strconv.Atoi(c.FormValue("page"))
+	n, err := strconv.Atoi(postValue(c, "page"))
 	if err != nil || n < 1 || n > len(pages) {
 		return questionnaire.Errorf(questionnaire.EINVALID, "The form has no valid page number.")
 	}
 	i := n - 1
-	action := c.FormValue("action")
+	action := postValue(c, "action")
 	switch action {
 	case "next", "back", "review", "finish", "save", "autosave", "decline":
 	default:
@@ -409,6 +409,12 @@ func (s *Server) typedErrors(v *visit, items []*questionnaire.Item) questionnair
 }
 
 // formValues returns the posted form as url.Values-like map.
+// postValue is a field of a POST's urlencoded body, never of its query
+// string: a link cannot carry a CSRF token, a code or a confirmation.
+func postValue(c *fiber.Ctx, name string) string {
+	return string(c.Request().PostArgs().Peek(name)) // a copy: kept beyond the request
+}
+
 func formValues(c *fiber.Ctx) map[string][]string {
 	out := map[string][]string{}
 	c.Request().PostArgs().VisitAll(func(k, v []byte) {

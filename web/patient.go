@@ -204,11 +204,11 @@ func (s *Server) renderCodeForm(c *fiber.Ctx, status int, lang, code, msg string
 // handleCodeSubmit serves POST /: a typed code.
 func (s *Server) handleCodeSubmit(c *fiber.Ctx) error {
 	lang := s.language(c, "")
-	cookie, field := c.Cookies(s.csrfCookie()), c.FormValue("csrf")
+	cookie, field := c.Cookies(s.csrfCookie()), postValue(c, "csrf")
 	if cookie == "" || subtle.ConstantTimeCompare([]byte(cookie), []byte(field)) != 1 {
 		return s.renderCodeForm(c, fiber.StatusForbidden, lang, "", s.T(lang, "code.csrf"))
 	}
-	return s.enterCode(c, lang, c.FormValue("code"))
+	return s.enterCode(c, lang, postValue(c, "code"))
 }
 
 // handleCodeLink serves GET /c/:code: the link in the QR code.
@@ -317,7 +317,7 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 		}
 		return s.message(c, fiber.StatusGone, lang, key, true)
 	}
-	if c.Method() == fiber.MethodPost && subtle.ConstantTimeCompare([]byte(c.FormValue("csrf")), []byte(sess.CSRF)) != 1 {
+	if c.Method() == fiber.MethodPost && subtle.ConstantTimeCompare([]byte(postValue(c, "csrf")), []byte(sess.CSRF)) != 1 {
 		s.cfg.Logger.Warn("csrf token mismatch", "route", c.Route().Path)
 		v := messageView{base: s.newBase(lang, s.T(lang, "session.csrf.title"), "/q")}
 		v.Page, v.Heading = "session.csrf", v.Title

@@ -294,7 +294,7 @@ func (s *Server) handleDeclineForm(c *fiber.Ctx) error {
 // session ends; confirm=later saves and leaves instead.
 func (s *Server) handleDecline(c *fiber.Ctx) error {
 	v := getVisit(c)
-	switch c.FormValue("confirm") {
+	switch postValue(c, "confirm") {
 	case "later":
 		_, _, err := s.cfg.Patients.UpdateDraft(c.UserContext(), v.order.ID, s.now(), func(d *questionnaire.Draft) error {
 			d.Device = "" // this device leaves: coming back is not a second device
@@ -311,7 +311,7 @@ func (s *Server) handleDecline(c *fiber.Ctx) error {
 	default:
 		return c.Redirect("/q/decline", fiber.StatusSeeOther)
 	}
-	reason := c.FormValue("reason")
+	reason := postValue(c, "reason")
 	if !questionnaire.ValidDeclineReason(reason) {
 		reason = "" // a reason the page does not offer is no reason given
 	}

@@ -213,7 +213,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWith
 
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.logRequests, s.recover, s.securityHeaders, compress.New())
+	app.Use(s.logRequests, s.recover, s.securityHeaders, s.refuseEncodedBodies, compress.New())
 	app.Get("/static/*", s.handleStatic(s.static))
 	app.Get("/healthz", s.handleHealthz)
 	app.Get("/readyz", s.handleReadyz)

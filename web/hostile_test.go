@@ -1,0 +1,116 @@
+package web_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func gzipped(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
+// TestCompressedBodiesAreRefused: a body with any Content-Encoding is 415,
+// before anything decodes it: gzip(gzip(64 MiB)) is a few kilobytes on
+// the wire and would be 64 MiB in memory.
+func TestCompressedBodiesAreRefused(t *testing.T) {
+	h := newHarness(t)
+	bomb := gzipped(t, gzipped(t, bytes.Repeat([]byte(" "), 64<<20)))
+	if len(bomb) > 64<<10 {
+		t.Fatalf("the bomb is %d bytes, over the body limit", len(bomb))
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	resp := h.do("POST", "/api/v1/orders", string(bomb), "Content-Encoding", "gzip, gzip")
+	runtime.ReadMemStats(&after)
+	m := decode(t, resp)
+	if resp.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(m["error"].(map[string]any)["message"].(string), "must not be compressed") {
+		t.Errorf("the bomb: %d %v", resp.StatusCode, m)
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Error("the 415 lacks the security headers")
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 50<<20 {
+		t.Errorf("the refused bomb allocated %d MiB", grown>>20)
+	}
+	// Any encoding, on any body: the API and the patient pages alike.
+	for _, ce := range []string{"gzip", "deflate", "br", "GZIP"} {
+		if resp := h.do("POST", "/api/v1/orders", `{"questionnaire": "audit", "patientRef": "p"}`, "Content-Encoding", ce); resp.StatusCode != 415 {
+			t.Errorf("Content-Encoding %s: %d", ce, resp.StatusCode)
+		}
+	}
+	req := httptest.NewRequest("POST", "/", strings.NewReader(string(gzipped(t, []byte("code=AAAAA-AAAAA")))))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Content-Encoding", "gzip")
+	if resp, err := h.srv.App().Test(req, -1); err != nil || resp.StatusCode != 415 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("a compressed code form: %v %v", resp, err)
+	}
+	// identity is no encoding.
+	if resp := h.do("POST", "/api/v1/orders", `{"questionnaire": "audit", "patientRef": "p"}`, "Content-Encoding", "identity"); resp.StatusCode != 201 {
+		t.Errorf("Content-Encoding identity: %d", resp.StatusCode)
+	}
+}
+
+// TestOrderBodiesAreIJSON: invalid UTF-8, a lone surrogate and a repeated
+// key are 400, with and without an Idempotency-Key, and nothing is stored.
+func TestOrderBodiesAreIJSON(t *testing.T) {
+	h := newHarness(t)
+	for _, tt := range []struct{ name, body, want string }{
+		{"invalid UTF-8", "{\"questionnaire\": \"audit\", \"patientRef\": \"12345\xd8678901\"}", "not valid UTF-8"},
+		{"a lone surrogate", `{"questionnaire": "audit", "patientRef": "\ud800x"}`, "lone surrogate"},
+		{"a repeated key", `{"questionnaire": "audit", "patientRef": "a", "patientRef": "b"}`, `the key "patientRef" appears twice`},
+		{"a repeated key in previous", `{"questionnaire": "kvarus-maalepunkt", "patientRef": "a", "previous": [{"at": "2026-01-01", "scores": {"mental": 1, "mental": 20}}]}`,
+			`the key "mental" appears twice`},
+	} {
+		for _, idem := range []string{"", "key-" + strings.ReplaceAll(tt.name, " ", "-")} {
+			resp := h.do("POST", "/api/v1/orders", tt.body, "Idempotency-Key", idem)
+			m := decode(t, resp)
+			msg, _ := m["error"].(map[string]any)["message"].(string)
+			if resp.StatusCode != 400 || !strings.Contains(msg, tt.want) {
+				t.Errorf("%s (Idempotency-Key %q): %d %v, want 400 saying %q", tt.name, idem, resp.StatusCode, m, tt.want)
+			}
+		}
+	}
+}
+
+// TestPostFieldsComeFromTheBody: the CSRF token, the code and the
+// confirmation are read from the urlencoded body, never from the query
+// string, which a link can carry.
+func TestPostFieldsComeFromTheBody(t *testing.T) {
+	h := newHarness(t)
+	id, code := h.order("audit", "nb")
+	b := h.browser()
+	form := b.get("/")
+	token := hiddenCSRF.FindStringSubmatch(form.body)[1]
+	// The code and the token in the query string: refused, nothing opened.
+	if p := b.do("POST", "/?code="+url.QueryEscape(code)+"&csrf="+token, url.Values{}); p.status == http.StatusSeeOther {
+		t.Errorf("a code in the query string was taken: %d %s", p.status, p.header.Get("Location"))
+	}
+	if o := decode(t, h.do("GET", "/api/v1/orders/"+id, "")); o["status"] != "ordered" {
+		t.Errorf("the order is %v after a code in the query string", o["status"])
+	}
+	page1 := b.enter(code)
+	wantPage(t, page1, 200, `data-page="page-1"`)
+	csrf := hiddenCSRF.FindStringSubmatch(page1.body)[1]
+	// A decline whose token rides in the query string: refused.
+	if p := b.do("POST", "/q/decline?csrf="+csrf, url.Values{"confirm": {"yes"}}); p.status != http.StatusForbidden {
+		t.Errorf("a decline with the token in the query string: %d", p.status)
+	}
+	if p := b.do("POST", "/q/decline?confirm=yes", url.Values{"csrf": {csrf}}); p.status != http.StatusSeeOther || p.header.Get("Location") != "/q/decline" {
+		t.Errorf("a decline confirmed in the query string: %d %s", p.status, p.header.Get("Location"))
+	}
+	if o := decode(t, h.do("GET", "/api/v1/orders/"+id, "")); o["status"] == "declined" {
+		t.Error("the order was declined through the query string")
+	}
+}
