@@ -54,10 +54,16 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			code, msg = questionnaire.EINVALID, "The request is malformed."
 		case fiber.StatusUnsupportedMediaType:
 			code, msg = "unsupported_encoding", "A request body must not be compressed: send it without Content-Encoding."
+		case fiber.StatusRequestTimeout, fiber.StatusRequestHeaderFieldsTooLarge, fiber.StatusRequestURITooLong:
+			// fasthttp could not read the request: too slow, or headers
+			// past the read buffer. The client's fault, not ours.
+			code, msg = questionnaire.EINVALID, http.StatusText(fe.Code)+"."
+			s.cfg.Logger.Warn("client error", "status", fe.Code, "err", err.Error())
 		default:
 			status = http.StatusInternalServerError
 		}
 	}
+	s.setSecurityHeaders(c)
 	if status == http.StatusServiceUnavailable {
 		s.cfg.Logger.Warn("unavailable", "route", c.Route().Path, "err", err.Error())
 	}

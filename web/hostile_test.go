@@ -1,14 +1,17 @@
 package web_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func gzipped(t *testing.T, data []byte) []byte {
@@ -112,5 +115,52 @@ func TestPostFieldsComeFromTheBody(t *testing.T) {
 	}
 	if o := decode(t, h.do("GET", "/api/v1/orders/"+id, "")); o["status"] == "declined" {
 		t.Error("the order was declined through the query string")
+	}
+}
+
+// rawRequest sends head (a request line and headers) over a connection of
+// its own and returns the answer's status line and headers.
+func rawRequest(t *testing.T, addr, head string) (string, http.Header) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(addr, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte(head)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	resp.Body.Close()
+	return resp.Status, resp.Header
+}
+
+// TestClientFaultsAreNot500: long headers, cookies and paths are the
+// client's fault: 431, or served as usual, with the security headers and
+// a warning, never a 500 and an ERROR.
+func TestClientFaultsAreNot500(t *testing.T) {
+	h := newHarness(t)
+	addr := h.listen()
+	for _, tt := range []struct{ name, head, want string }{
+		{"a 5 KB header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: " + strings.Repeat("a", 5<<10) + "\r\n\r\n", "200 OK"},
+		{"a 9 KB cookie", "GET / HTTP/1.1\r\nHost: x\r\nCookie: junk=" + strings.Repeat("a", 9<<10) + "\r\n\r\n", "200 OK"},
+		{"a 5,000-character code path", "GET /c/" + strings.Repeat("A", 5000) + " HTTP/1.1\r\nHost: x\r\n\r\n", "414 Request URI Too Long"},
+		{"a code path of a wrong length", "GET /c/" + strings.Repeat("A", 300) + " HTTP/1.1\r\nHost: x\r\n\r\n", "422 Unprocessable Entity"},
+		{"a 40 KB header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: " + strings.Repeat("a", 40<<10) + "\r\n\r\n", "431 Request Header Fields Too Large"},
+	} {
+		status, header := rawRequest(t, addr, tt.head)
+		if status != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, status, tt.want)
+		}
+		if header.Get("X-Content-Type-Options") != "nosniff" || header.Get("Content-Security-Policy") == "" {
+			t.Errorf("%s: the answer lacks the security headers: %v", tt.name, header)
+		}
+	}
+	if strings.Contains(h.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("a client's fault was logged as an error:\n%s", h.logs.String())
 	}
 }

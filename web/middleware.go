@@ -25,6 +25,13 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // securityHeaders sets the headers every response carries. Responses are
 // not cached (they may hold codes or answers) unless a handler says so.
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	s.setSecurityHeaders(c)
+	return c.Next()
+}
+
+// setSecurityHeaders sets the headers every answer carries, also those
+// made for a request fasthttp could not read (no middleware ran).
+func (s *Server) setSecurityHeaders(c *fiber.Ctx) {
 	h := &c.Response().Header
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -36,7 +43,6 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	if s.secure {
 		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
-	return c.Next()
 }
 
 // logRequests logs one line per request: the route pattern, never the path
@@ -91,12 +97,19 @@ func (s *Server) handleStatic(fsys fs.FS) fiber.Handler {
 	}
 }
 
-// refuseEncodedBodies answers 415 to a request whose body is compressed
+// maxPathLength is the longest path served: every route of the service
+// fits in a tenth of it.
+const maxPathLength = 2048
+
+// refuseEncodedBodies answers 414 to a path over maxPathLength, and 415 to a request whose body is compressed
 // (any Content-Encoding but identity): fiber would decode up to three
 // stacked encodings after the 64 KiB wire limit was checked, so a
 // kilobyte of gzip could become gigabytes in memory. No client of this
 // service needs to compress what it sends.
 func (s *Server) refuseEncodedBodies(c *fiber.Ctx) error {
+	if len(c.Request().URI().PathOriginal()) > maxPathLength {
+		return fiber.NewError(fiber.StatusRequestURITooLong)
+	}
 	if ce := strings.TrimSpace(c.Get(fiber.HeaderContentEncoding)); ce != "" && !strings.EqualFold(ce, "identity") {
 		return fiber.NewError(fiber.StatusUnsupportedMediaType)
 	}

@@ -185,6 +185,9 @@ func New(cfg Config) (*Server, error) {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
+		// Room for a long cookie or path (a 9 KB cookie, a 5,000-character
+		// /c/ path are a client's business: 404 or ignored); past it, 431.
+		ReadBufferSize: 16 << 10,
 		// /C/7KQM2-XPD9R, typed from a slip in capitals, is /c/7KQM2-XPD9R.
 		CaseSensitive: false,
 	})
