@@ -11,6 +11,7 @@ package sink
 import (
 	"bufio"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,7 +61,14 @@ type Sink struct {
 	file   *os.File
 	seen   map[string]bool
 	recent []Record // newest last, at most keepRecent
+
+	unknownMu sync.Mutex
+	unknown   map[string]time.Time // kid → when it was first not in the JWKS
 }
+
+// rotationGrace is how long a kid the JWKS does not show is taken for a
+// key just rotated in (503, retry later) before it is refused (400).
+const rotationGrace = 10 * time.Second
 
 const keepRecent = 200
 
@@ -134,7 +142,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST a signed envelope"})
 		return
 	}
-	if s.cfg.Token != "" && r.Header.Get("Authorization") != "Bearer "+s.cfg.Token {
+	if s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+s.cfg.Token)) != 1 {
 		answer(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
 		return
 	}
@@ -203,7 +211,12 @@ func (s *Sink) verify(ctx context.Context, jws string) (*questionnaire.Envelope,
 		}
 		payload, kid, err = signing.Verify(jws, set)
 		if err != nil && len(set.Key(kid)) == 0 {
-			return nil, kid, &retryLater{err}
+			// A key rotated in a moment ago may not be in the JWKS yet:
+			// retry later, for rotationGrace; after that it is unknown.
+			if s.unknownSince(kid) < rotationGrace {
+				return nil, kid, &retryLater{err}
+			}
+			return nil, kid, fmt.Errorf("%w; the JWKS has not shown it for %s", err, rotationGrace)
 		}
 	}
 	if err != nil {
@@ -214,6 +227,23 @@ func (s *Sink) verify(ctx context.Context, jws string) (*questionnaire.Envelope,
 		return nil, kid, errors.New("the payload is not an envelope")
 	}
 	return &env, kid, nil
+}
+
+// unknownSince notes a kid the JWKS does not show and says how long ago it
+// was first seen so; the list is kept small.
+func (s *Sink) unknownSince(kid string) time.Duration {
+	s.unknownMu.Lock()
+	defer s.unknownMu.Unlock()
+	now := s.cfg.Now()
+	if s.unknown == nil || len(s.unknown) > 1000 {
+		s.unknown = map[string]time.Time{}
+	}
+	first, ok := s.unknown[kid]
+	if !ok {
+		s.unknown[kid] = now
+		return 0
+	}
+	return now.Sub(first)
 }
 
 // store appends a new envelope and syncs; false for a duplicate.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ type fixture struct {
 	keys *signing.Keyring
 	out  string
 	sink *sink.Sink
+	skew atomic.Int64 // how far the sink's clock is ahead, in nanoseconds
 }
 
 func newFixture(t *testing.T, token string) *fixture {
@@ -44,7 +46,8 @@ func (f *fixture) open(token string) {
 		set := f.keys.JWKS(nil, time.Now())
 		return &set, nil
 	}
-	s, err := sink.Open(sink.Config{Keys: source, Out: f.out, Token: token})
+	now := func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }
+	s, err := sink.Open(sink.Config{Keys: source, Out: f.out, Token: token, Now: now})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -142,6 +145,12 @@ func TestSink(t *testing.T) {
 		if n := len(f.lines()); n != 1 {
 			t.Fatalf("%d lines", n)
 		}
+		// Still not in the JWKS after the grace of a rotation: refused.
+		f.skew.Store(int64(11 * time.Second))
+		if code, m := f.post(jws); code != 400 || !strings.Contains(m["error"], "unknown key") || !strings.Contains(m["error"], "has not shown it") {
+			t.Fatalf("an unknown key after 11 s: %d %v", code, m)
+		}
+		f.skew.Store(0)
 	})
 
 	t.Run("ErrBadRequest: not a JWS, or an Idempotency-Key that is not the id", func(t *testing.T) {
