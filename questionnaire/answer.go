@@ -286,19 +286,28 @@ func parseDate(s string) (time.Time, error) {
 }
 
 // sortOptions de-duplicates ticked option values and puts them in the order
-// of the definition; values that are not options come last, for Validate to
-// report.
+// of the definition; of the values that are not options, the first is kept,
+// last, for Validate to report. It is linear in the values posted: a post of
+// thousands of made-up values costs no more than reading them, and no more
+// than one of them is kept.
 func (it *Item) sortOptions(vals []string) []string {
+	ticked := make(map[string]bool, min(len(vals), len(it.Options)+1))
+	foreign := ""
+	for _, v := range vals {
+		if it.Option(v) != nil {
+			ticked[v] = true
+		} else if foreign == "" {
+			foreign = v
+		}
+	}
 	var out []string
 	for _, o := range it.Options {
-		if slices.Contains(vals, o.Value) {
+		if ticked[o.Value] {
 			out = append(out, o.Value)
 		}
 	}
-	for _, v := range vals {
-		if it.Option(v) == nil && !slices.Contains(out, v) {
-			out = append(out, v)
-		}
+	if foreign != "" {
+		out = append(out, foreign)
 	}
 	return out
 }

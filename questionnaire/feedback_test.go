@@ -1,6 +1,8 @@
 package questionnaire_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,27 @@ func TestFeedbackNeedsBandsAndARange(t *testing.T) {
 		if _, err := questionnaire.Parse([]byte(tt.def)); err == nil || !strings.Contains(err.Error(), "scores[0].feedback") {
 			t.Errorf("%s: %v, want a problem at scores[0].feedback", tt.name, err)
 		}
+	}
+}
+
+// TestMultichoiceKeepsOneForeignValue: thousands of made-up values for
+// one multichoice item keep only the real options and the first made-up
+// one, which Validate refuses; nothing else of them is kept.
+func TestMultichoiceKeepsOneForeignValue(t *testing.T) {
+	d := mustParse(t, scored)
+	vals := []string{"y", "x", "y"}
+	for i := range 5800 {
+		vals = append(vals, fmt.Sprintf("junk-%d", i))
+	}
+	a, errs := d.DecodeForm(map[string][]string{"tick": vals}, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := a["tick"].Strings; !slices.Equal(got, []string{"x", "y", "junk-0"}) {
+		t.Errorf("kept %d values: %.80v", len(got), got)
+	}
+	_, verrs := d.Validate(a, nil, time.Now())
+	if len(verrs) != 1 || verrs[0].LinkID != "tick" || verrs[0].Code != questionnaire.AnswerOption {
+		t.Errorf("Validate: %v, want one answer.option for tick", verrs)
 	}
 }

@@ -408,13 +408,13 @@ func (s *Server) typedErrors(v *visit, items []*questionnaire.Item) questionnair
 	return out
 }
 
-// formValues returns the posted form as url.Values-like map.
 // postValue is a field of a POST's urlencoded body, never of its query
 // string: a link cannot carry a CSRF token, a code or a confirmation.
 func postValue(c *fiber.Ctx, name string) string {
 	return string(c.Request().PostArgs().Peek(name)) // a copy: kept beyond the request
 }
 
+// formValues returns the posted form as url.Values-like map.
 func formValues(c *fiber.Ctx) map[string][]string {
 	out := map[string][]string{}
 	c.Request().PostArgs().VisitAll(func(k, v []byte) {
