@@ -110,6 +110,9 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		return nil, fmt.Errorf("EPROM_DATA: %w", err)
 	}
 
+	if err := private("EPROM_DATA", cfg.Data); err != nil {
+		return nil, err
+	}
 	secretPath, generate := cfg.SecretFile, false
 	if secretPath == "" {
 		secretPath, generate = filepath.Join(cfg.Data, "secret"), true
@@ -117,6 +120,9 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	secret, err := store.LoadSecret(secretPath, generate)
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_SECRET_FILE: %w", err)
+	}
+	if err := private("EPROM_SECRET_FILE", secretPath); err != nil {
+		return nil, err
 	}
 	secrets, err := store.NewSecrets(secret)
 	if err != nil {
@@ -158,6 +164,9 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	keys, err := signing.Load(keysPath, generate)
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_SIGNING_KEYS_FILE: %w", err)
+	}
+	if err := private("EPROM_SIGNING_KEYS_FILE", keysPath); err != nil {
+		return nil, err
 	}
 	keys.OnReloadError(func(err error) {
 		logger.Error("signing keys: the changed file is not used; the keys read before still sign", "err", err.Error())
@@ -293,6 +302,25 @@ func (s *service) reloadClients() {
 	s.clients.Store(clients)
 	s.logger.Info("reload: clients read", "clients", len(clients.List()))
 	s.warnStranded(clients)
+}
+
+// private refuses a data folder, secret or key file that its group or
+// others may read or change: it holds health data and the keys that seal
+// and sign it. The one line says which file and what fixes it.
+func private(setting, path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", setting, err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		fix := "600"
+		if st.IsDir() {
+			fix = "700"
+		}
+		return fmt.Errorf("%s: %s is open to its group or others (mode %04o); only the service's user may read it: chmod %s %s",
+			setting, path, perm, fix, path)
+	}
+	return nil
 }
 
 // demoSink shows the reference receiver to the demo's registry page.

@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
@@ -140,6 +144,17 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 	data := t.TempDir()
 	short := filepath.Join(data, "short-secret")
 	os.WriteFile(short, []byte("too short"), 0o600)
+	// Files and a folder open to others (as cp or an editor may leave them).
+	loose := filepath.Join(data, "loose-secret")
+	os.WriteFile(loose, bytes.Repeat([]byte{7}, 32), 0o644)
+	looseKeys := filepath.Join(data, "loose-keys.pem")
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	os.WriteFile(looseKeys, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	os.Chmod(looseKeys, 0o640)
+	openData := filepath.Join(data, "open")
+	os.Mkdir(openData, 0o700)
+	os.Chmod(openData, 0o755)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +174,10 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"a bad public URL", []string{"-api-tokens", testToken, "-public-url", "eprom.example.no"}, nil, "EPROM_PUBLIC_URL"},
 		{"an unknown store", []string{"-api-tokens", testToken, "-store", "postgres://x"}, nil, "EPROM_STORE"},
 		{"a short secret", []string{"-api-tokens", testToken, "-secret-file", short}, nil, "EPROM_SECRET_FILE"},
+		{"a secret others may read", []string{"-api-tokens", testToken, "-secret-file", loose}, nil,
+			"EPROM_SECRET_FILE: " + loose + " is open to its group or others (mode 0644); only the service's user may read it: chmod 600 " + loose},
+		{"a keys file its group may read", []string{"-api-tokens", testToken, "-signing-keys-file", looseKeys}, nil, "chmod 600 " + looseKeys},
+		{"a data folder others may enter", []string{"-api-tokens", testToken, "-data", openData}, nil, "EPROM_DATA: " + openData + " is open to its group or others (mode 0755)"},
 		{"a missing secret file", []string{"-api-tokens", testToken, "-secret-file", filepath.Join(data, "nope")}, nil, "EPROM_SECRET_FILE"},
 		{"a missing schemas folder", []string{"-api-tokens", testToken, "-schemas", filepath.Join(data, "nope")}, nil, "EPROM_SCHEMAS"},
 		{"a broken schemas folder", []string{"-api-tokens", testToken, "-schemas", "../../schemas/testdata/broken"}, nil, "EPROM_SCHEMAS"},
