@@ -164,3 +164,21 @@ func TestClientFaultsAreNot500(t *testing.T) {
 		t.Errorf("a client's fault was logged as an error:\n%s", h.logs.String())
 	}
 }
+
+// TestHeadDoesNotOpenTheOrder: a HEAD of the code's link (link previews,
+// checkers) answers 200 and opens nothing: no session, the order stays
+// ordered.
+func TestHeadDoesNotOpenTheOrder(t *testing.T) {
+	h := newHarness(t)
+	id, code := h.order("audit", "nb")
+	resp, err := h.srv.App().Test(httptest.NewRequest("HEAD", "/c/"+code, nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || len(resp.Cookies()) > 0 {
+		t.Errorf("HEAD: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	if o := decode(t, h.do("GET", "/api/v1/orders/"+id, "")); o["status"] != "ordered" {
+		t.Errorf("the order is %v after a HEAD of its link", o["status"])
+	}
+}

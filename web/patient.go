@@ -213,6 +213,12 @@ func (s *Server) handleCodeSubmit(c *fiber.Ctx) error {
 
 // handleCodeLink serves GET /c/:code: the link in the QR code.
 func (s *Server) handleCodeLink(c *fiber.Ctx) error {
+	if c.Method() == fiber.MethodHead {
+		// A link checker or preview asks whether the page is there: it
+		// is, and nothing is looked up, opened or counted.
+		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+		return c.SendStatus(fiber.StatusOK)
+	}
 	code, _ := url.PathUnescape(c.Params("code"))
 	return s.enterCode(c, s.language(c, ""), code)
 }
