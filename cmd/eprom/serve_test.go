@@ -146,7 +146,8 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 	os.WriteFile(short, []byte("too short"), 0o600)
 	// Files and a folder open to others (as cp or an editor may leave them).
 	loose := filepath.Join(data, "loose-secret")
-	os.WriteFile(loose, bytes.Repeat([]byte{7}, 32), 0o644)
+	os.WriteFile(loose, bytes.Repeat([]byte{7}, 32), 0o600)
+	os.Chmod(loose, 0o644)
 	looseKeys := filepath.Join(data, "loose-keys.pem")
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	der, _ := x509.MarshalPKCS8PrivateKey(priv)
