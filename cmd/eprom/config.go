@@ -40,6 +40,7 @@ type Config struct {
 	SigningKeysFile   string // EPROM_SIGNING_KEYS_FILE
 	DeliveryBackoff   string // EPROM_DELIVERY_MAX_BACKOFF: the longest wait between two tries of one envelope
 	DeliveryWorkers   string // EPROM_DELIVERY_CONCURRENCY: deliveries in flight at once
+	DeliveryTimeout   string // EPROM_DELIVERY_TIMEOUT: how long one delivery attempt may take
 	SweepInterval     string // EPROM_SWEEP_INTERVAL: how often expiry, purges and recovery run
 
 	demo       bool                 // eprom demo: a DEMO banner on every page
@@ -47,6 +48,7 @@ type Config struct {
 	demoClinic *web.DemoClinic      // eprom demo: the training patient page's way to the API
 	maxBackoff time.Duration        // DeliveryBackoff, parsed
 	workers    int                  // DeliveryWorkers, parsed
+	attemptTTL time.Duration        // DeliveryTimeout, parsed
 	sweepEvery time.Duration        // SweepInterval, parsed
 }
 
@@ -59,6 +61,7 @@ func DefaultConfig() Config {
 		PublicURL:       "http://localhost:8080",
 		DeliveryBackoff: "5m",
 		DeliveryWorkers: "4",
+		DeliveryTimeout: "10s",
 		SweepInterval:   "30s",
 	}
 }
@@ -86,6 +89,7 @@ var settings = []setting{
 	{"signing-keys-file", "EPROM_SIGNING_KEYS_FILE", "PEM file of Ed25519 signing keys (default: generated in the data folder)", func(c *Config) *string { return &c.SigningKeysFile }},
 	{"delivery-max-backoff", "EPROM_DELIVERY_MAX_BACKOFF", "longest wait between two tries to deliver one envelope", func(c *Config) *string { return &c.DeliveryBackoff }},
 	{"delivery-concurrency", "EPROM_DELIVERY_CONCURRENCY", "envelopes delivered at once", func(c *Config) *string { return &c.DeliveryWorkers }},
+	{"delivery-timeout", "EPROM_DELIVERY_TIMEOUT", "how long one delivery attempt may take before it is retried", func(c *Config) *string { return &c.DeliveryTimeout }},
 	{"sweep-interval", "EPROM_SWEEP_INTERVAL", "how often orders are expired and old data purged", func(c *Config) *string { return &c.SweepInterval }},
 }
 
@@ -151,6 +155,9 @@ func (c *Config) check() error {
 		return fmt.Errorf("EPROM_DELIVERY_CONCURRENCY: %q is not a whole number from 1 to 64", c.DeliveryWorkers)
 	}
 	c.workers = n
+	if c.attemptTTL, err = time.ParseDuration(c.DeliveryTimeout); err != nil || c.attemptTTL < 100*time.Millisecond || c.attemptTTL > 10*time.Minute {
+		return fmt.Errorf("EPROM_DELIVERY_TIMEOUT: %q is not a duration from 100ms to 10m, such as 10s", c.DeliveryTimeout)
+	}
 	sw, err := time.ParseDuration(c.SweepInterval)
 	if err != nil || sw < 100*time.Millisecond || sw > time.Hour {
 		return fmt.Errorf("EPROM_SWEEP_INTERVAL: %q is not a duration from 100ms to 1h, such as 30s", c.SweepInterval)

@@ -200,7 +200,7 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		Done: func(ctx context.Context, m *store.Message, now time.Time) error {
 			return svc.submissions.Delivered(ctx, m.ID, delivery.Holder, "", now)
 		},
-		MaxBackoff: cfg.maxBackoff, Concurrency: cfg.workers, Logger: logger,
+		MaxBackoff: cfg.maxBackoff, Concurrency: cfg.workers, Timeout: cfg.attemptTTL, Logger: logger,
 	})
 	if err != nil {
 		return nil, err

@@ -179,6 +179,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 			"EPROM_SECRET_FILE: " + loose + " is open to its group or others (mode 0644); only the service's user may read it: chmod 600 " + loose},
 		{"a keys file its group may read", []string{"-api-tokens", testToken, "-signing-keys-file", looseKeys}, nil, "chmod 600 " + looseKeys},
 		{"a data folder others may enter", []string{"-api-tokens", testToken, "-data", openData}, nil, "EPROM_DATA: " + openData + " is open to its group or others (mode 0755)"},
+		{"a delivery timeout too short", []string{"-api-tokens", testToken, "-delivery-timeout", "5ms"}, nil, "EPROM_DELIVERY_TIMEOUT: \"5ms\" is not a duration from 100ms to 10m"},
 		{"a missing secret file", []string{"-api-tokens", testToken, "-secret-file", filepath.Join(data, "nope")}, nil, "EPROM_SECRET_FILE"},
 		{"a missing schemas folder", []string{"-api-tokens", testToken, "-schemas", filepath.Join(data, "nope")}, nil, "EPROM_SCHEMAS"},
 		{"a broken schemas folder", []string{"-api-tokens", testToken, "-schemas", "../../schemas/testdata/broken"}, nil, "EPROM_SCHEMAS"},

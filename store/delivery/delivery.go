@@ -63,7 +63,8 @@ type Config struct {
 	Routes func(kind, destination string) (Route, bool)
 	// Done records a delivery. Default: Queue.Delete as Holder.
 	Done        func(ctx context.Context, m *store.Message, now time.Time) error
-	Client      *http.Client  // default: 30 s timeout, no redirects followed
+	Client      *http.Client  // default: no redirects followed
+	Timeout     time.Duration // how long one attempt may take, the answer read; default 10 s
 	Concurrency int           // deliveries in flight at once; default 4
 	LeaseTTL    time.Duration // how long a delivery may take before another may try; default 2 minutes
 	MinBackoff  time.Duration // default 1 s
@@ -114,9 +115,11 @@ func New(cfg Config) (*Worker, error) {
 			return err
 		}
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{
-			Timeout: 30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse // a redirect is an answer, not a place to resend answers
 			},
@@ -390,6 +393,10 @@ func (w *Worker) post(ctx context.Context, route Route, m *store.Message) (statu
 	if method == "" {
 		method = http.MethodPost
 	}
+	// A registry that takes the connection and never answers holds up
+	// only this attempt, for Timeout: then it is retried, like a 503.
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, route.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, false, err

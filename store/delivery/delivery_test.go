@@ -396,3 +396,44 @@ func TestWorkerCallsBackAsHemit(t *testing.T) {
 		t.Errorf("a message refused with 404 for RetryFor: %+v, want a dead letter after RetryFor of refusals", dead)
 	}
 }
+
+// TestWorkerTimesOutARegistryThatNeverAnswers: a registry that takes the
+// connection and never answers holds an attempt for Timeout, then the
+// envelope is retried, and another destination is delivered meanwhile.
+func TestWorkerTimesOutARegistryThatNeverAnswers(t *testing.T) {
+	s := openQueue(t)
+	var hangs atomic.Int32
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hangs.Add(1) <= 2 {
+			<-release // never answers (until the test ends)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	defer hang.Close()
+	defer close(release)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }))
+	defer up.Close()
+	routes := func(kind, dest string) (delivery.Route, bool) {
+		if dest == "hang" {
+			return delivery.Route{URL: hang.URL}, true
+		}
+		return delivery.Route{URL: up.URL}, true
+	}
+	stuck := submitTo(t, s, "hang")
+	w, stop := run(t, delivery.Config{Queue: s, Routes: routes, Concurrency: 2, Timeout: 200 * time.Millisecond})
+	defer stop()
+	other := submitTo(t, s, "up")
+	eventually(t, "the other destination delivered", func() bool {
+		_, err := s.Message(context.Background(), other)
+		return questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND
+	})
+	eventually(t, "the silent registry's envelope delivered on the third attempt", func() bool {
+		_, err := s.Message(context.Background(), stuck)
+		return questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND
+	})
+	if n := hangs.Load(); n != 3 || w.Counters.Failures.Load() != 2 {
+		t.Errorf("%d attempts at the silent registry, %d failures; want 3 and 2", n, w.Counters.Failures.Load())
+	}
+}
