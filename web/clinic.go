@@ -141,14 +141,6 @@ func (s *Server) registerClinicRoutes(app *fiber.App) {
 	app.Get("/demo/clinic/:patient/results/:id", s.handleClinicResult)
 }
 
-// clinicBase is the layout of a training page, in the clinician's language.
-func (s *Server) clinicBase(c *fiber.Ctx, title, path string) base {
-	lang := s.language(c, "")
-	b := s.newBase(lang, title, path)
-	c.Set("Cache-Control", "no-store")
-	return b
-}
-
 type clinicListView struct {
 	base
 	Patients []clinicPatientRow
@@ -163,7 +155,7 @@ type clinicPatientRow struct {
 // handleClinicList serves GET /demo/clinic: the made-up patients.
 func (s *Server) handleClinicList(c *fiber.Ctx) error {
 	lang := s.language(c, "")
-	v := clinicListView{base: s.clinicBase(c, s.T(lang, "clinic.title"), "/demo/clinic")}
+	v := clinicListView{base: s.newBase(lang, s.T(lang, "clinic.title"), "/demo/clinic")}
 	v.Page = "clinic"
 	arrived := s.cfg.DemoRegistry.Arrived()
 	for _, p := range clinicPatients {
@@ -279,7 +271,7 @@ func (s *Server) renderClinicPatient(c *fiber.Ctx, status int, problem string) e
 	}
 	lang := s.language(c, "")
 	href := "/demo/clinic/" + p.Ref
-	v := clinicPatientView{base: s.clinicBase(c, p.Name+" – "+s.T(lang, "clinic.title"), href), Patient: p, Href: href, Error: problem}
+	v := clinicPatientView{base: s.newBase(lang, p.Name+" – "+s.T(lang, "clinic.title"), href), Patient: p, Href: href, Error: problem}
 	v.Page = "clinic-patient"
 
 	// The measuring points ordered, each with its status as the API says now.
@@ -369,11 +361,6 @@ func (s *Server) renderClinicPatient(c *fiber.Ctx, status int, problem string) e
 }
 
 func (s *Server) pointLabel(lang, point string) string { return s.T(lang, clinicPointText[point]) }
-
-// dateTime is a date and a time of day in the service's time zone.
-func (s *Server) dateTime(lang string, t time.Time) string {
-	return s.cfg.Locales.DateTime(lang, t.In(s.cfg.Location))
-}
 
 // clinicPointText and clinicStatusText name the measuring points and the
 // order statuses.
@@ -470,7 +457,7 @@ func (s *Server) handleClinicOrder(c *fiber.Ctx) error {
 		return s.renderClinicPatient(c, fiber.StatusBadGateway, s.T(lang, "clinic.order_failed", map[string]any{"Error": err.Error()}))
 	}
 	s.clinic.mu.Lock()
-	if !slices.ContainsFunc(s.clinic.orders[p.Ref], func(o clinicOrder) bool { return o.ID == ao.ID }) {
+	if !slices.ContainsFunc(s.clinic.orders[p.Ref], func(o clinicOrder) bool { return o.ID == ao.ID }) { // a replay of the same click
 		s.clinic.orders[p.Ref] = append(s.clinic.orders[p.Ref], clinicOrder{ID: ao.ID, Point: point, Questionnaire: def.ID, Language: orderLang, At: s.now()})
 	}
 	s.clinic.mu.Unlock()
@@ -525,7 +512,8 @@ func (s *Server) handleClinicCode(c *fiber.Ctx) error {
 		return fiber.ErrNotFound
 	}
 	id := c.Params("id")
-	if !s.clinicOrdered(p.Ref, id) {
+	o, ok := s.clinicOrderOf(p.Ref, id)
+	if !ok {
 		return fiber.ErrNotFound
 	}
 	lang := s.language(c, "")
@@ -533,19 +521,12 @@ func (s *Server) handleClinicCode(c *fiber.Ctx) error {
 	if err := s.clinic.api(c.UserContext(), "GET", "/api/v1/orders/"+id, nil, &ao); err != nil {
 		return err
 	}
-	v := clinicCodeView{base: s.clinicBase(c, s.T(lang, "clinic.code_title")+" – "+p.Name, c.Path()), Patient: p,
-		Back: "/demo/clinic/" + p.Ref, Code: ao.Code, URL: ao.URL, Slip: ao.SlipURL, Status: s.T(lang, clinicStatusText[ao.Status])}
+	v := clinicCodeView{base: s.newBase(lang, s.T(lang, "clinic.code_title")+" – "+p.Name, c.Path()), Patient: p,
+		Back: "/demo/clinic/" + p.Ref, Point: s.pointLabel(lang, o.Point), Code: ao.Code, URL: ao.URL, Slip: ao.SlipURL, Status: s.T(lang, clinicStatusText[ao.Status])}
 	v.Page = "clinic-code"
 	if def, err := s.cfg.Catalogue.Get(ao.Questionnaire.ID, ao.Questionnaire.Version); err == nil {
 		v.Title = def.Title.Get(lang, ao.Language)
 	}
-	s.clinic.mu.Lock()
-	for _, o := range s.clinic.orders[p.Ref] {
-		if o.ID == id {
-			v.Point = s.pointLabel(lang, o.Point)
-		}
-	}
-	s.clinic.mu.Unlock()
 	if ao.Code != "" {
 		v.Expires = s.dateTime(lang, ao.ExpiresAt)
 		var svg string
@@ -558,10 +539,15 @@ func (s *Server) handleClinicCode(c *fiber.Ctx) error {
 	return s.render(c, fiber.StatusOK, "clinic-code.html", v)
 }
 
-func (s *Server) clinicOrdered(ref, id string) bool {
+// clinicOrderOf returns the patient's order the training page placed.
+func (s *Server) clinicOrderOf(ref, id string) (clinicOrder, bool) {
 	s.clinic.mu.Lock()
 	defer s.clinic.mu.Unlock()
-	return slices.ContainsFunc(s.clinic.orders[ref], func(o clinicOrder) bool { return o.ID == id })
+	i := slices.IndexFunc(s.clinic.orders[ref], func(o clinicOrder) bool { return o.ID == id })
+	if i < 0 {
+		return clinicOrder{}, false
+	}
+	return s.clinic.orders[ref][i], true
 }
 
 type clinicResultView struct {
@@ -585,7 +571,7 @@ func (s *Server) handleClinicResult(c *fiber.Ctx) error {
 	for _, a := range s.patientArrivals(p.Ref) {
 		if a.e.ID == c.Params("id") {
 			r := s.clinicResultOf(lang, href, a)
-			v := clinicResultView{base: s.clinicBase(c, r.Title+" – "+p.Name, c.Path()), Patient: p, Back: href, Result: r,
+			v := clinicResultView{base: s.newBase(lang, r.Title+" – "+p.Name, c.Path()), Patient: p, Back: href, Result: r,
 				Ordered: s.dateTime(lang, a.e.OrderedAt)}
 			v.Page = "clinic-result"
 			return s.render(c, fiber.StatusOK, "clinic-result.html", v)

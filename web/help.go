@@ -120,7 +120,7 @@ func (s *Server) savedPage(c *fiber.Ctx, v *visit) error {
 	mv := messageView{base: s.newBase(lang, s.T(lang, "saved.title"), "/")}
 	mv.Page, mv.Heading = "saved", mv.Title
 	mv.Paragraphs = []string{s.T(lang, "saved.text", map[string]any{
-		"Date": s.cfg.Locales.DateTime(lang, v.order.ExpiresAt.In(s.cfg.Location))})}
+		"Date": s.dateTime(lang, v.order.ExpiresAt)})}
 	if code != "" {
 		// Continue now posts the code, as the code form does: a link with
 		// the code would keep it in the browser's history.

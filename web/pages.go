@@ -658,6 +658,12 @@ func (s *Server) date(lang string, d time.Time) string {
 	return s.T(lang, "date.day", map[string]any{"Day": d.Day(), "Month": s.T(lang, fmt.Sprintf("month.%d", int(d.Month()))), "Year": d.Year()})
 }
 
+// dateTime is a date and a time of day, as people read it, in the
+// service's time zone.
+func (s *Server) dateTime(lang string, t time.Time) string {
+	return s.cfg.Locales.DateTime(lang, t.In(s.cfg.Location))
+}
+
 // number formats a number for lang: a decimal comma in Norwegian.
 func number(lang string, f float64) string {
 	s := strconv.FormatFloat(f, 'f', -1, 64)

@@ -65,7 +65,7 @@ func (s *Server) renderSlip(c *fiber.Ctx, o *questionnaire.Order, code, size str
 		Site:  s.public.Host + s.public.Path,
 		URL:   url,
 		Code:  questionnaire.FormatCode(code),
-		Date:  s.cfg.Locales.DateTime(lang, o.ExpiresAt.In(s.cfg.Location)),
+		Date:  s.dateTime(lang, o.ExpiresAt),
 		QR:    template.HTML(qr), // built here from a bitmap: no outside text
 		Size:  size,
 
