@@ -101,6 +101,9 @@ type Session struct {
 	CSRF      string    `json:"csrf"`    // the token every form of the session carries
 	CreatedAt time.Time `json:"createdAt"`
 	SeenAt    time.Time `json:"seenAt"`
+	// Pending: begun by a link that a link preview may have followed;
+	// the order is opened by the session's first page view (OpenSession).
+	Pending bool `json:"pending,omitempty"`
 }
 
 // Patients is what the patient pages need: sessions, drafts and the moves
@@ -109,8 +112,14 @@ type Patients interface {
 	// StartSession records that a current code of an open order was used:
 	// the order becomes opened (the first time), an "opened" event is
 	// logged, and the session is stored. Returns ECONFLICT when the order
-	// is closed or expired.
+	// is closed or expired. A Pending session is only stored: the order
+	// is checked but not opened.
 	StartSession(ctx context.Context, s *Session, now time.Time) (*questionnaire.Order, error)
+
+	// OpenSession opens the order of a Pending session, as StartSession
+	// does for one that is not, and stores the session as no longer
+	// pending. Returns ECONFLICT when the order is closed or expired.
+	OpenSession(ctx context.Context, s *Session, now time.Time) (*questionnaire.Order, error)
 
 	// Session returns the session with the given id, as of now, and notes
 	// that it was seen. Returns ENOTFOUND when there is none or it has been

@@ -122,8 +122,10 @@ type refusal struct {
 	wait  time.Duration
 }
 
-// enterCode exchanges a code for a session, or says clearly why not.
-func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
+// enterCode exchanges a code for a session, or says clearly why not. A
+// code from a link (link true) may have been followed by a link preview,
+// so its session is pending: the order is opened by the first page view.
+func (s *Server) enterCode(c *fiber.Ctx, lang, typed string, link bool) error {
 	ctx := c.UserContext()
 	code, ok := questionnaire.NormalizeCode(typed)
 	if !ok {
@@ -165,7 +167,7 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 			return c.Redirect("/q", fiber.StatusSeeOther)
 		}
 	}
-	sess := &store.Session{ID: randomToken(), OrderID: o.ID, CodeGen: o.CodeGeneration, CSRF: randomToken(), CreatedAt: now, SeenAt: now}
+	sess := &store.Session{ID: randomToken(), OrderID: o.ID, CodeGen: o.CodeGeneration, CSRF: randomToken(), CreatedAt: now, SeenAt: now, Pending: link}
 	opened, err := s.cfg.Patients.StartSession(ctx, sess, now)
 	if err != nil {
 		if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
@@ -173,7 +175,7 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string) error {
 		}
 		return err
 	}
-	if o.Status == questionnaire.StatusOrdered {
+	if o.Status == questionnaire.StatusOrdered && opened.Status != o.Status {
 		s.metrics.order(opened.Status)
 	}
 	s.setCookie(c, s.sessionCookie(), sess.ID, 0)

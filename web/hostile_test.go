@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"eprom/questionnaire"
 )
 
 func gzipped(t *testing.T, data []byte) []byte {
@@ -181,4 +183,60 @@ func TestHeadDoesNotOpenTheOrder(t *testing.T) {
 	if o := decode(t, h.do("GET", "/api/v1/orders/"+id, "")); o["status"] != "ordered" {
 		t.Errorf("the order is %v after a HEAD of its link", o["status"])
 	}
+}
+
+// TestLinkPreviewDoesNotOpenTheOrder: a preview that fetches the code's
+// link with GET (and follows its redirect without cookies, or prefetches
+// the page) opens nothing; the first page the patient sees opens it.
+func TestLinkPreviewDoesNotOpenTheOrder(t *testing.T) {
+	onBothStores(t, func(t *testing.T, opts []option) {
+		h := newHarness(t, opts...)
+		id, code := h.order("audit", "nb")
+		status := func() string { return decode(t, h.do("GET", "/api/v1/orders/"+id, ""))["status"].(string) }
+
+		// The preview: GET of the link, then of where it points, without
+		// the cookie it was given.
+		preview := h.browser()
+		first := preview.get("/c/" + code)
+		if first.status != 303 || first.header.Get("Location") != "/q" {
+			t.Fatalf("GET of the link: %d → %q", first.status, first.header.Get("Location"))
+		}
+		wantPage(t, h.browser().get("/q"), 401)
+		if got := status(); got != "ordered" {
+			t.Fatalf("the order is %s after a preview's GET of its link, want ordered", got)
+		}
+
+		// A browser's prefetch of the page, and a HEAD of it, with the cookie.
+		for _, r := range []struct{ method, header, value string }{
+			{"GET", "Sec-Purpose", "prefetch;prerender"},
+			{"GET", "Purpose", "prefetch"},
+			{"GET", "X-Purpose", "preview"},
+			{"HEAD", "", ""},
+		} {
+			req := httptest.NewRequest(r.method, "/q", nil)
+			req.AddCookie(&http.Cookie{Name: "__Host-eprom", Value: preview.cookies["__Host-eprom"]})
+			if r.header != "" {
+				req.Header.Set(r.header, r.value)
+			}
+			resp, err := h.srv.App().Test(req, -1)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("%s /q with %s: %v %v", r.method, r.header, resp.StatusCode, err)
+			}
+			if got := status(); got != "ordered" {
+				t.Fatalf("the order is %s after %s /q with %s: %s, want ordered", got, r.method, r.header, r.value)
+			}
+		}
+
+		// The patient's first page view opens it, once.
+		wantPage(t, preview.get("/q"), 200)
+		o := decode(t, h.do("GET", "/api/v1/orders/"+id, ""))
+		if o["status"] != "opened" || o["openedAt"] == nil {
+			t.Fatalf("after the first page view: %v, want opened", o)
+		}
+		preview.get("/q")
+		d, err := h.store.Draft(t.Context(), id)
+		if err != nil || len(d.Events) != 1 || d.Events[0].Type != questionnaire.EventOpened {
+			t.Errorf("events %+v (%v) after two page views, want one opened", d.Events, err)
+		}
+	})
 }

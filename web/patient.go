@@ -208,7 +208,7 @@ func (s *Server) handleCodeSubmit(c *fiber.Ctx) error {
 	if cookie == "" || subtle.ConstantTimeCompare([]byte(cookie), []byte(field)) != 1 {
 		return s.renderCodeForm(c, fiber.StatusForbidden, lang, "", s.T(lang, "code.csrf"))
 	}
-	return s.enterCode(c, lang, postValue(c, "code"))
+	return s.enterCode(c, lang, postValue(c, "code"), false)
 }
 
 // handleCodeLink serves GET /c/:code: the link in the QR code.
@@ -220,7 +220,7 @@ func (s *Server) handleCodeLink(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusOK)
 	}
 	code, _ := url.PathUnescape(c.Params("code"))
-	return s.enterCode(c, s.language(c, ""), code)
+	return s.enterCode(c, s.language(c, ""), code, true)
 }
 
 // doneCookie carries, from the last post to /done, which client the order
@@ -331,6 +331,22 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 		v.ContinueHref, v.ContinueText = "/q", s.T(lang, "session.csrf.back")
 		return s.render(c, fiber.StatusForbidden, "message.html", v)
 	}
+	if sess.Pending && c.Method() == fiber.MethodGet && !prefetched(c) {
+		// The first page a person sees: the order is opened now, not when
+		// a link preview followed the link.
+		opened, err := s.cfg.Patients.OpenSession(ctx, sess, now)
+		if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
+			s.endSession(ctx, id)
+			s.clearCookie(c, s.sessionCookie())
+			return s.message(c, fiber.StatusGone, lang, "closed.expired", true)
+		} else if err != nil {
+			return err
+		}
+		if o.Status == questionnaire.StatusOrdered && opened.Status != o.Status {
+			s.metrics.order(opened.Status)
+		}
+		o = opened
+	}
 	def, err := s.cfg.Catalogue.Get(o.Questionnaire.ID, o.Questionnaire.Version)
 	if err != nil {
 		return fmt.Errorf("order %s: definition: %w", o.ID, err)
@@ -341,6 +357,18 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 	}
 	c.Locals(visitKey, &visit{session: sess, order: o, def: def, draft: draft, lang: lang})
 	return c.Next()
+}
+
+// prefetched reports whether a request is a browser's prefetch or
+// prerender of a page, or a preview, rather than a person looking at it.
+func prefetched(c *fiber.Ctx) bool {
+	for _, h := range []string{"Sec-Purpose", "Purpose", "X-Purpose", "X-Moz"} {
+		v := strings.ToLower(c.Get(h))
+		if strings.Contains(v, "prefetch") || strings.Contains(v, "prerender") || strings.Contains(v, "preview") {
+			return true
+		}
+	}
+	return false
 }
 
 func getVisit(c *fiber.Ctx) *visit { return c.Locals(visitKey).(*visit) }

@@ -33,6 +33,24 @@ func sessionKey(id string) []byte {
 
 // StartSession implements store.Patients.
 func (s *Store) StartSession(ctx context.Context, sess *store.Session, now time.Time) (*questionnaire.Order, error) {
+	o, err := s.startSession(sess, now)
+	return o, wrap("start session", err)
+}
+
+// OpenSession implements store.Patients.
+func (s *Store) OpenSession(ctx context.Context, sess *store.Session, now time.Time) (*questionnaire.Order, error) {
+	open := *sess
+	open.Pending = false
+	o, err := s.startSession(&open, now)
+	if err == nil {
+		sess.Pending = false
+	}
+	return o, wrap("open session", err)
+}
+
+// startSession stores a session of an open order and, unless the session
+// is pending, opens the order.
+func (s *Store) startSession(sess *store.Session, now time.Time) (*questionnaire.Order, error) {
 	var o *questionnaire.Order
 	err := s.db.Batch(func(tx *bolt.Tx) error {
 		var err error
@@ -42,22 +60,24 @@ func (s *Store) StartSession(ctx context.Context, sess *store.Session, now time.
 		if o.Expired(now) || !o.Status.Open() {
 			return questionnaire.Errorf(questionnaire.ECONFLICT, "order %s is closed", o.ID)
 		}
-		o.Open(now)
-		d, err := s.getDraft(tx, o.ID)
-		if err != nil {
-			return err
-		}
-		d.Start(o)
-		d.AddEvent(questionnaire.Event{Type: questionnaire.EventOpened, At: now})
-		if err := s.putDraft(tx, o.ID, d); err != nil {
-			return err
-		}
-		if err := s.putOrder(tx, o); err != nil {
-			return err
+		if !sess.Pending {
+			o.Open(now)
+			d, err := s.getDraft(tx, o.ID)
+			if err != nil {
+				return err
+			}
+			d.Start(o)
+			d.AddEvent(questionnaire.Event{Type: questionnaire.EventOpened, At: now})
+			if err := s.putDraft(tx, o.ID, d); err != nil {
+				return err
+			}
+			if err := s.putOrder(tx, o); err != nil {
+				return err
+			}
 		}
 		return putJSON(tx, bucketSessions, sessionKey(sess.ID), sess)
 	})
-	return o, wrap("start session", err)
+	return o, err
 }
 
 // Session implements store.Patients.

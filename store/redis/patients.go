@@ -18,14 +18,37 @@ const touchEvery = time.Minute
 
 // StartSession implements store.Patients.
 func (s *Store) StartSession(ctx context.Context, sess *store.Session, now time.Time) (*questionnaire.Order, error) {
+	return s.startSession(ctx, "start session", sess, now)
+}
+
+// OpenSession implements store.Patients.
+func (s *Store) OpenSession(ctx context.Context, sess *store.Session, now time.Time) (*questionnaire.Order, error) {
+	open := *sess
+	open.Pending = false
+	o, err := s.startSession(ctx, "open session", &open, now)
+	if err == nil {
+		sess.Pending = false
+	}
+	return o, err
+}
+
+// startSession stores a session of an open order and, unless the session
+// is pending, opens the order.
+func (s *Store) startSession(ctx context.Context, op string, sess *store.Session, now time.Time) (*questionnaire.Order, error) {
 	var o *questionnaire.Order
-	err := s.transact(ctx, "start session", func(tx *goredis.Tx) error {
+	err := s.transact(ctx, op, func(tx *goredis.Tx) error {
 		var err error
 		if o, err = s.getOrder(ctx, tx, sess.OrderID); err != nil {
 			return err
 		}
 		if o.Expired(now) || !o.Status.Open() {
 			return questionnaire.Errorf(questionnaire.ECONFLICT, "order %s is closed", o.ID)
+		}
+		if sess.Pending {
+			_, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+				return p.Set(ctx, s.sessionKey(sess.ID), mustJSON(sess), store.IdleTimeout).Err()
+			})
+			return err
 		}
 		o.Open(now)
 		d, err := s.getDraft(ctx, tx, o.ID)

@@ -49,6 +49,47 @@ func runPatients(t *testing.T, open Opener, create func(*testing.T, *Store, *que
 		}
 	})
 
+	t.Run("a pending session opens nothing until OpenSession", func(t *testing.T) {
+		s, _ := open(t)
+		o := NewOrder(day)
+		o.Prefill = map[string][]string{"q1": {"2"}}
+		create(t, s, o)
+		sess := newSession(o.ID, t0)
+		sess.Pending = true
+		got, err := s.StartSession(ctx, sess, t0)
+		if err != nil || got.Status != questionnaire.StatusOrdered || got.OpenedAt != nil {
+			t.Fatalf("StartSession of a pending session: %+v, %v; want the order still ordered", got, err)
+		}
+		if now, _ := s.Order(ctx, o.ID); now.Status != questionnaire.StatusOrdered {
+			t.Fatalf("stored order %s after a pending session, want ordered", now.Status)
+		}
+		if d, _ := s.Draft(ctx, o.ID); len(d.Events) != 0 || len(d.Answers) != 0 {
+			t.Fatalf("draft %+v after a pending session, want untouched", d)
+		}
+		found, err := s.Session(ctx, sess.ID, t0.Add(time.Minute))
+		if err != nil || !found.Pending {
+			t.Fatalf("Session: %+v, %v; want it pending", found, err)
+		}
+		opened, err := s.OpenSession(ctx, found, t0.Add(2*time.Minute))
+		if err != nil || opened.Status != questionnaire.StatusOpened || !opened.OpenedAt.Equal(t0.Add(2*time.Minute)) || found.Pending {
+			t.Fatalf("OpenSession: %+v, %v (pending %v)", opened, err, found.Pending)
+		}
+		if again, _ := s.Session(ctx, sess.ID, t0.Add(3*time.Minute)); again.Pending {
+			t.Fatal("the stored session is still pending after OpenSession")
+		}
+		d, _ := s.Draft(ctx, o.ID)
+		if len(d.Events) != 1 || d.Events[0].Type != questionnaire.EventOpened || d.Answers["q1"][0] != "2" {
+			t.Fatalf("draft %+v after OpenSession, want one opened event and the prefill", d)
+		}
+		s.CancelOrder(ctx, o.ID, t0.Add(4*time.Minute))
+		late := newSession(o.ID, t0)
+		late.Pending = true
+		_, err = s.OpenSession(ctx, late, t0.Add(5*time.Minute))
+		errCode(t, err, questionnaire.ECONFLICT)
+		_, err = s.StartSession(ctx, late, t0.Add(5*time.Minute))
+		errCode(t, err, questionnaire.ECONFLICT)
+	})
+
 	t.Run("the first session starts the draft from the order's prefill, once", func(t *testing.T) {
 		s, _ := open(t)
 		o := NewOrder(day)
