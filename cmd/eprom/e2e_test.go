@@ -506,4 +506,25 @@ func TestQueueCommandOnAStoppedService(t *testing.T) {
 	if got := out("keys", "list"); strings.Count(got, "\n") != 2 || !strings.Contains(got, "retired") {
 		t.Errorf("keys after rotate: %s", got)
 	}
+
+	// A keys file replaced by one without the key that signed the three
+	// waiting envelopes: start-up refuses it, rather than stop publishing
+	// the key the registry needs to verify them.
+	keysFile := filepath.Join(data, "signing-keys.pem")
+	kept, _ := os.ReadFile(keysFile)
+	other := filepath.Join(t.TempDir(), "other.pem")
+	if _, err := signing.Load(other, true); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(other)
+	os.WriteFile(keysFile, raw, 0o600)
+	stderr.Reset()
+	serve := []string{"serve", "-data", data, "-api-tokens", testToken, "-addr", freeAddr(t)}
+	code := run(t.Context(), serve, io.Discard, &stderr)
+	line := strings.TrimSpace(stderr.String())
+	if code != 1 || strings.Count(line, "\n") != 0 || !strings.Contains(line, "EPROM_SIGNING_KEYS_FILE: "+keysFile+" lacks the keys that signed envelopes still waiting") || !strings.Contains(line, "(3 envelopes)") {
+		t.Errorf("serve on a keys file without the waiting envelopes' key: exit %d, %q", code, line)
+	}
+	os.WriteFile(keysFile, kept, 0o600)
+	startService(t, data)
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,6 +170,10 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 		return nil, err
 	}
 	keys.OnReloadError(func(err error) {
+		if d := (*signing.DroppedError)(nil); errors.As(err, &d) {
+			logger.Warn("signing keys: "+d.Error(), "kids", d.IDs)
+			return
+		}
 		logger.Error("signing keys: the changed file is not used; the keys read before still sign", "err", err.Error())
 	})
 	svc.keys = keys
@@ -179,6 +184,9 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	}
 	svc.orders, svc.patients, svc.limits, svc.queue = db, db, store.NewMemoryLimits(), db.Queue()
 	svc.closer = append(svc.closer, db)
+	if err := keysCover(svc.queue, keys, keysPath); err != nil {
+		return nil, err
+	}
 	if redisMode {
 		if warning := redisWarning(cfg.Store); warning != "" {
 			logger.Warn(warning)
@@ -386,6 +394,9 @@ func (s *service) Run(ctx context.Context, ln net.Listener) error {
 		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = s.web.Shutdown(shutCtx)
 		cancel()
+		// A stop that came before the server began to accept would leave
+		// it serving: Shutdown closes only the listeners it has seen.
+		ln.Close()
 		<-served
 	case err = <-served:
 	}
@@ -520,4 +531,26 @@ func firstLine(err error) error {
 		}
 	}
 	return err
+}
+
+// keysCover refuses a keys file that lacks a key which signed envelopes
+// still waiting: the registry could not verify them once it is no longer
+// published.
+func keysCover(q *bolt.Queue, keys *signing.Keyring, path string) error {
+	used, err := q.KeysInUse(context.Background())
+	if err != nil {
+		return fmt.Errorf("EPROM_DATA: %w", err)
+	}
+	var missing []string
+	for kid, n := range used {
+		if !slices.ContainsFunc(keys.Keys(), func(k signing.Key) bool { return k.ID == kid }) {
+			missing = append(missing, fmt.Sprintf("%s (%d envelopes)", kid, n))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	return fmt.Errorf("EPROM_SIGNING_KEYS_FILE: %s lacks the keys that signed envelopes still waiting for delivery: %s; "+
+		"put them back in the file, marked \"# retired: <time>\", so that registries can verify them", path, strings.Join(missing, ", "))
 }

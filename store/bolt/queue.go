@@ -582,6 +582,30 @@ func (q *Queue) KeyInUse(ctx context.Context, kid string) (bool, error) {
 	return inUse, wrap("key in use", err)
 }
 
+// KeysInUse counts the undelivered messages (waiting, pending or dead)
+// that each key signed.
+func (q *Queue) KeysInUse(ctx context.Context) (map[string]int, error) {
+	kids := map[string]int{}
+	needle := []byte(`"kid":"`)
+	err := q.db.View(func(tx *bolt.Tx) error {
+		for _, bucket := range [][]byte{bucketQueue, bucketDead, bucketPending} {
+			err := tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+				if _, rest, ok := bytes.Cut(v, needle); ok {
+					if kid, _, ok := bytes.Cut(rest, []byte(`"`)); ok {
+						kids[string(kid)]++
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return kids, wrap("keys in use", err)
+}
+
 // PurgeTombstones implements store.Queue.
 func (q *Queue) PurgeTombstones(ctx context.Context, now time.Time) (int, error) {
 	n := 0

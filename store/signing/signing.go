@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,23 @@ type Key struct {
 	ID        string // RFC 7638 thumbprint, base64url
 	Private   ed25519.PrivateKey
 	RetiredAt time.Time // zero while the key may sign
+	// Dropped: no longer in the file, which was replaced while running.
+	// The key signs no more and is published only while envelopes it
+	// signed wait (JWKS's inUse), with no grace period: whoever removed
+	// it may have had a reason.
+	Dropped bool
+}
+
+// DroppedError tells that a replaced keys file lacks keys that were in it;
+// they stay published while their envelopes wait, until a restart.
+type DroppedError struct {
+	Path string
+	IDs  []string
+}
+
+func (e *DroppedError) Error() string {
+	return fmt.Sprintf("%s no longer holds the keys %s; they stay published while envelopes they signed wait, "+
+		"but a restart refuses the file while it lacks them: put them back, marked retired", e.Path, strings.Join(e.IDs, ", "))
 }
 
 // Keyring holds the keys of a file, reloading it when it changes.
@@ -119,7 +137,26 @@ func (k *Keyring) reload() error {
 	if err != nil {
 		return err
 	}
+	// A key the new file lacks may have signed envelopes still waiting:
+	// the registry must still be able to verify them.
+	var dropped []string
+	for _, old := range k.keys {
+		if slices.ContainsFunc(keys, func(n Key) bool { return n.ID == old.ID }) {
+			continue
+		}
+		if !old.Dropped {
+			dropped = append(dropped, old.ID)
+		}
+		old.Dropped = true
+		if old.RetiredAt.IsZero() {
+			old.RetiredAt = st.ModTime()
+		}
+		keys = append(keys, old)
+	}
 	k.keys, k.signer, k.signKID, k.modTime = keys, signer, active.ID, st.ModTime()
+	if len(dropped) > 0 {
+		return &DroppedError{Path: k.path, IDs: dropped}
+	}
 	return nil
 }
 
@@ -170,10 +207,14 @@ func (k *Keyring) Keys() []Key {
 }
 
 // JWKS returns the public keys to publish: every key not retired, and
-// retired keys that inUse still needs or that retired within Grace.
+// retired keys that inUse still needs or that retired within Grace; a
+// dropped key only while inUse needs it.
 func (k *Keyring) JWKS(inUse func(kid string) bool, now time.Time) jose.JSONWebKeySet {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	for _, key := range k.Keys() {
+		if key.Dropped && inUse != nil && !inUse(key.ID) {
+			continue
+		}
 		if !key.RetiredAt.IsZero() && now.Sub(key.RetiredAt) > Grace && (inUse == nil || !inUse(key.ID)) {
 			continue
 		}

@@ -177,3 +177,55 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestReplacedFileKeepsKeysInUse: a keys file overwritten while running
+// without the key that signed waiting envelopes does not unpublish it
+// while they wait; the operator is told once.
+func TestReplacedFileKeepsKeysInUse(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "k.pem")
+	k := mustLoad(t, path, true)
+	var told []error
+	k.OnReloadError(func(err error) { told = append(told, err) })
+	oldKid := k.Keys()[0].ID
+	oldJWS, _, _ := k.Sign([]byte(`{"waiting":true}`))
+
+	other := filepath.Join(dir, "other.pem")
+	newKid := mustLoad(t, other, true).Keys()[0].ID
+	raw, _ := os.ReadFile(other)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Second)
+	os.Chtimes(path, later, later)
+	k.ReloadNow()
+
+	if len(told) != 1 || !strings.Contains(told[0].Error(), oldKid) {
+		t.Fatalf("told %v, want once about %s", told, oldKid)
+	}
+	if _, kid, _ := k.Sign([]byte(`{}`)); kid != newKid {
+		t.Errorf("signed by %s, want the new file's key", kid)
+	}
+	keys := k.Keys()
+	if len(keys) != 2 || keys[1].ID != oldKid || !keys[1].Dropped || keys[1].RetiredAt.IsZero() {
+		for _, key := range keys {
+			t.Logf("key %s dropped %v retired %v", key.ID, key.Dropped, key.RetiredAt)
+		}
+		t.Fatalf("%d keys after the file was replaced, want the new one and the old one dropped", len(keys))
+	}
+	inUse := func(kid string) bool { return kid == oldKid }
+	set := k.JWKS(inUse, time.Now())
+	if len(set.Keys) != 2 {
+		t.Fatalf("published %d keys while the old key's envelopes wait, want 2", len(set.Keys))
+	}
+	if _, _, err := signing.Verify(oldJWS, &set); err != nil {
+		t.Fatalf("a waiting envelope no longer verifies: %v", err)
+	}
+	if set := k.JWKS(func(string) bool { return false }, time.Now()); len(set.Keys) != 1 || set.Keys[0].KeyID != newKid {
+		t.Fatalf("published %v once nothing waits, want only the new key", set.Keys)
+	}
+	k.ReloadNow()
+	if len(told) != 1 {
+		t.Errorf("told again: %v", told)
+	}
+}
