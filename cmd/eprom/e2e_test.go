@@ -528,3 +528,37 @@ func TestQueueCommandOnAStoppedService(t *testing.T) {
 	os.WriteFile(keysFile, kept, 0o600)
 	startService(t, data)
 }
+
+// TestDamagedDataFileStopsStartUp: eprom.db with 8 KB of random bytes at
+// offset 4096 stops `eprom serve` and `eprom queue stats` with one line
+// each, never a panic, never a service listening on it.
+func TestDamagedDataFileStopsStartUp(t *testing.T) {
+	data := t.TempDir()
+	base, stop := startService(t, data)
+	for range 3 {
+		orderRetrying(t, base)
+	}
+	stop()
+	f, err := os.OpenFile(filepath.Join(data, "eprom.db"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, 8192)
+	for i := range junk {
+		junk[i] = byte(rand.Uint32())
+	}
+	f.WriteAt(junk, 4096)
+	f.Close()
+
+	for _, args := range [][]string{
+		{"serve", "-data", data, "-api-tokens", testToken, "-addr", freeAddr(t)},
+		{"queue", "stats", "-data", data},
+	} {
+		var stderr strings.Builder
+		code := run(t.Context(), args, io.Discard, &stderr)
+		line := strings.TrimSpace(stderr.String())
+		if code != 1 || strings.Count(line, "\n") != 0 || !strings.Contains(line, "eprom.db: meta page 1") || !strings.Contains(line, "restore it from a backup") {
+			t.Errorf("%s on a damaged eprom.db: exit %d, %q; want one line saying so", args[0], code, line)
+		}
+	}
+}

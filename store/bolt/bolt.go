@@ -116,8 +116,10 @@ func open(path string, secrets *store.Secrets) (*Store, error) {
 	for try := 0; ; try++ {
 		before, _ := os.Stat(path)
 		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-		if errors.Is(err, bolterrors.ErrTimeout) {
+		db, err = openChecked(path, &bolt.Options{Timeout: time.Second})
+		if errors.Is(err, ErrDamaged) {
+			return nil, fmt.Errorf("%w; nothing may run on it: restore it from a backup", err)
+		} else if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w: %s (is another eprom running on this data folder?)", ErrInUse, path)
 		} else if err != nil {
 			return nil, fmt.Errorf("bolt: open %s: %w", path, err)

@@ -1,0 +1,129 @@
+package bolt_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"eprom/store"
+	"eprom/store/bolt"
+	"eprom/store/storetest"
+)
+
+// filled writes a file of some hundred orders and closes it; it returns
+// the path and the file's page size.
+func filled(t *testing.T) (string, int64) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "eprom.db")
+	s := MustOpen(t, path)
+	for range 300 {
+		if _, _, _, err := s.CreateOrder(context.Background(), storetest.NewOrder(time.Hour), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	raw, _ := os.ReadFile(path)
+	return path, int64(binary.NativeEndian.Uint32(raw[16+8:]))
+}
+
+// damage writes n random bytes into the file at off.
+func damage(t *testing.T, path string, off int64, n int) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, n)
+	r := rand.New(rand.NewPCG(uint64(off), uint64(n)))
+	for i := range junk {
+		junk[i] = byte(r.Uint32())
+	}
+	if _, err := f.WriteAt(junk, off); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+// TestDamagedFileIsRefused: a truncated file, or one with pages that are
+// not what bbolt wrote, is refused by Open with ErrDamaged, never a panic
+// and never a store that serves from it.
+func TestDamagedFileIsRefused(t *testing.T) {
+	secrets, _ := store.NewSecrets(secret)
+	tests := []struct {
+		name string
+		harm func(t *testing.T, path string, page int64)
+		want string
+	}{
+		{"8 KB of random bytes at offset 4096", func(t *testing.T, path string, page int64) { damage(t, path, 4096, 8192) }, "meta page 1"},
+		{"random bytes over the first meta page", func(t *testing.T, path string, page int64) { damage(t, path, 0, 512) }, "meta page 0"},
+		{"the root bucket's page overwritten", func(t *testing.T, path string, page int64) {
+			raw, _ := os.ReadFile(path)
+			m := raw[16:] // the meta with the later transaction is the one in use
+			if binary.NativeEndian.Uint64(raw[page+16+48:]) > binary.NativeEndian.Uint64(m[48:]) {
+				m = raw[page+16:]
+			}
+			root := int64(binary.NativeEndian.Uint64(m[16:]))
+			damage(t, path, root*page, int(page))
+		}, "damaged"},
+		{"every data page past the metas overwritten", func(t *testing.T, path string, page int64) {
+			st, _ := os.Stat(path)
+			damage(t, path, 2*page, int(st.Size()-2*page))
+		}, "damaged"},
+		{"truncated to half", func(t *testing.T, path string, page int64) {
+			st, _ := os.Stat(path)
+			os.Truncate(path, st.Size()/2/page*page)
+		}, "truncated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, page := filled(t)
+			tt.harm(t, path, page)
+			s, err := bolt.Open(path, secrets)
+			if err == nil {
+				s.Close()
+				t.Fatal("a damaged file was opened")
+			}
+			if !errors.Is(err, bolt.ErrDamaged) || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Open: %v; want ErrDamaged on one line, with %q", err, tt.want)
+			}
+		})
+	}
+
+	t.Run("a sound file opens, again and again", func(t *testing.T) {
+		path, _ := filled(t)
+		for range 3 {
+			s, err := bolt.Open(path, secrets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+		}
+	})
+}
+
+// BenchmarkOpenChecked: the check at every start, on a file of 10,000
+// orders.
+func BenchmarkOpenChecked(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "eprom.db")
+	s := MustOpen(b, path)
+	for range 10000 {
+		s.CreateOrder(context.Background(), storetest.NewOrder(time.Hour), nil)
+	}
+	s.Close()
+	st, _ := os.Stat(path)
+	b.ReportMetric(float64(st.Size())/1e6, "MB")
+	secrets, _ := store.NewSecrets(secret)
+	for b.Loop() {
+		s, err := bolt.Open(path, secrets)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
