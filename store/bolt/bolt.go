@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"eprom/questionnaire"
@@ -668,5 +669,14 @@ func wrap(op string, err error) error {
 	if err == nil || errors.As(err, &e) {
 		return err
 	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		// The transaction was rolled back: nothing changed, and the same
+		// request succeeds once there is room again.
+		return fmt.Errorf("bolt: %s: %w: %w", op, errDiskFull, err)
+	}
 	return fmt.Errorf("bolt: %s: %w", op, err)
 }
+
+// errDiskFull is what a write to a full disk answers: unavailable, with
+// nothing lost.
+var errDiskFull = questionnaire.Errorf(questionnaire.EUNAVAILABLE, "The service cannot store anything just now; nothing was changed. Try again in a minute.")
