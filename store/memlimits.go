@@ -87,3 +87,16 @@ func (m *MemoryLimits) PurgeLimits(ctx context.Context, before time.Time) (int, 
 	}
 	return n, nil
 }
+
+// Shift moves every time kept by d, for a wall clock that stepped by d:
+// failures counted before a step back of an hour still leave their window
+// when it ends, not an hour later.
+func (m *MemoryLimits) Shift(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, times := range m.keys {
+		for i := range times {
+			times[i] = times[i].Add(d)
+		}
+	}
+}

@@ -85,6 +85,7 @@ type service struct {
 	worker      *delivery.Worker
 	web         *web.Server
 	closer      []io.Closer
+	clock       *clockGuard // notices steps of the wall clock
 }
 
 // openService builds everything `serve` needs from the configuration. Its
@@ -92,7 +93,7 @@ type service struct {
 func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	// SIGHUP is caught from the start: one sent while the service opens
 	// must not end it.
-	svc := &service{cfg: cfg, logger: logger, hup: make(chan os.Signal, 1)}
+	svc := &service{cfg: cfg, logger: logger, hup: make(chan os.Signal, 1), clock: newClockGuard()}
 	signal.Notify(svc.hup, syscall.SIGHUP)
 	ok := false
 	defer func() {
@@ -417,6 +418,7 @@ func (s *service) sweep(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		s.checkClock(ctx)
 		now := time.Now()
 		if _, err := s.submissions.SettleDeliveries(ctx); err != nil {
 			s.logger.Warn("sweep: settle deliveries", "err", err.Error())

@@ -127,3 +127,41 @@ func BenchmarkOpenChecked(b *testing.B) {
 		s.Close()
 	}
 }
+
+// TestShiftWithAStepBack: after the wall clock steps back an hour and the
+// queue's times are shifted with it, a lease of 30 seconds still ends 30
+// seconds after it was taken (the message is neither sent again at once
+// nor held for an hour), and a retry due in 10 seconds is due in 10.
+func TestShiftWithAStepBack(t *testing.T) {
+	ctx := context.Background()
+	q := MustOpen(t, filepath.Join(t.TempDir(), "eprom.db")).Queue()
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	const lease = 30 * time.Second
+	for _, id := range []string{"01900000-0000-7000-8000-000000000001", "01900000-0000-7000-8000-000000000002"} {
+		m := &store.Message{ID: id, Kind: store.KindEnvelope, Destination: "registry", Body: []byte("x"), CreatedAt: t0, NextAt: t0}
+		if err := q.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := q.Receive(ctx, "push", 2, lease, t0, nil)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Receive: %d, %v", len(got), err)
+	}
+	// One is being sent; the other failed and is due again in 10 seconds.
+	if err := q.Retry(ctx, got[1].ID, "push", t0.Add(10*time.Second), "503", false, t0); err != nil {
+		t.Fatal(err)
+	}
+	back := t0.Add(-time.Hour + time.Second) // a second later, by a clock set an hour back
+	if n, err := q.Shift(ctx, -time.Hour); err != nil || n != 2 {
+		t.Fatalf("Shift: %d, %v", n, err)
+	}
+	if again, _ := q.Receive(ctx, "pull:registry", 2, lease, back, nil); len(again) != 0 {
+		t.Fatalf("received %d at once after the step: the lease and the retry time were lost", len(again))
+	}
+	if due, _ := q.Receive(ctx, "push", 2, lease, back.Add(9*time.Second), nil); len(due) != 1 || due[0].ID != got[1].ID {
+		t.Fatalf("received %v 10 seconds after the retry was set, want only the retried message", due)
+	}
+	if _, err := q.Delete(ctx, got[0].ID, "push", "", back.Add(20*time.Second)); err != nil {
+		t.Errorf("the sender's lease did not hold its 30 seconds across the step: %v", err)
+	}
+}
