@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -239,4 +240,47 @@ func TestLinkPreviewDoesNotOpenTheOrder(t *testing.T) {
 			t.Errorf("events %+v (%v) after two page views, want one opened", d.Events, err)
 		}
 	})
+}
+
+// TestSlowAndIdleConnections: a connection that sends nothing, or half a
+// request, for longer than the read timeout gets 408 or is closed, with
+// the security headers on any answer and a WARN at most, never 500 or an
+// ERROR line.
+func TestSlowAndIdleConnections(t *testing.T) {
+	h := newHarness(t, func(h *harness) { h.cfg.ReadTimeout = 300 * time.Millisecond })
+	addr := strings.TrimPrefix(h.listen(), "http://")
+	for _, tt := range []struct{ name, send string }{
+		{"idle", ""},
+		{"half the headers", "GET / HTTP/1.1\r\nHost: eprom.example.no\r\nAccept: text/"},
+		{"half the body", "POST / HTTP/1.1\r\nHost: eprom.example.no\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ncode=7KQM2"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.Write([]byte(tt.send))
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					t.Fatal("the connection was neither answered nor closed after the read timeout")
+				}
+				return // closed without an answer: fine
+			}
+			resp.Body.Close()
+			t.Logf("answered %d", resp.StatusCode)
+			if resp.StatusCode != http.StatusRequestTimeout {
+				t.Errorf("status %d, want 408 (or the connection closed)", resp.StatusCode)
+			}
+			if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Content-Type-Options") == "" {
+				t.Errorf("the 408 lacks the security headers: %v", resp.Header)
+			}
+		})
+	}
+	if logs := h.logs.String(); strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("a slow client was logged as an error:\n%s", logs)
+	}
 }

@@ -6,6 +6,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -41,6 +42,10 @@ const MaxBodySize = 64 << 10
 // Config holds what the web layer needs. Zero values get the defaults
 // documented on each field.
 type Config struct {
+	// ReadTimeout is how long a request may take to arrive, headers and
+	// body; a slower or idle one gets 408. Default 30 seconds.
+	ReadTimeout time.Duration
+
 	// PublicURL is the address patients use, without a trailing slash;
 	// patient URLs are PublicURL + "/c/" + code. Required.
 	PublicURL string
@@ -182,7 +187,7 @@ func New(cfg Config) (*Server, error) {
 		BodyLimit:             MaxBodySize,
 		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
+		ReadTimeout:           cmp.Or(cfg.ReadTimeout, 30*time.Second),
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 		// Room for a long cookie or path (a 9 KB cookie, a 5,000-character
