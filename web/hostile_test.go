@@ -284,3 +284,22 @@ func TestSlowAndIdleConnections(t *testing.T) {
 		t.Errorf("a slow client was logged as an error:\n%s", logs)
 	}
 }
+
+// TestOrderTypeErrorsNameJSONTypes: a value of the wrong JSON type is
+// named as a JSON type and a field, never as a Go type.
+func TestOrderTypeErrorsNameJSONTypes(t *testing.T) {
+	h := newHarness(t)
+	for _, tt := range []struct{ body, want string }{
+		{`[]`, "The body must be a JSON object."},
+		{`"audit"`, "The body must be a JSON object."},
+		{`{"questionnaire": 7, "patientRef": "p"}`, "questionnaire must be a JSON string."},
+		{`{"questionnaire": "kvarus-maalepunkt", "patientRef": "p", "previous": [7]}`, "previous must be a JSON object."},
+		{`{"questionnaire": "kvarus-maalepunkt", "patientRef": "p", "previous": {}}`, "previous must be a JSON array."},
+		{`{"questionnaire": "kvarus-maalepunkt", "patientRef": "p", "previous": [{"at": "2026-01-01", "scores": {"mental": "high"}}]}`, "previous.scores must be a JSON number."},
+	} {
+		e := wantError(t, h.do("POST", "/api/v1/orders", tt.body), 400, "invalid")
+		if msg := e["message"].(string); msg != tt.want {
+			t.Errorf("%s: %q, want %q", tt.body, msg, tt.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -272,7 +273,11 @@ func decodeStrict(body []byte, v any) error {
 		case errors.As(err, &se):
 			return questionnaire.Errorf(questionnaire.EINVALID, "The body is not valid JSON (at byte %d): %s.", se.Offset, se.Error())
 		case errors.As(err, &te):
-			return questionnaire.Errorf(questionnaire.EINVALID, "%s must be a JSON %s.", te.Field, jsonTypeName(te.Type.String()))
+			field := te.Field
+			if field == "" {
+				field = "The body"
+			}
+			return questionnaire.Errorf(questionnaire.EINVALID, "%s must be a JSON %s.", field, jsonTypeName(te.Type))
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return questionnaire.Errorf(questionnaire.EINVALID, "The body is not valid JSON: it ends too early.")
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
@@ -297,17 +302,29 @@ func decodeStrict(body []byte, v any) error {
 	return nil
 }
 
-func jsonTypeName(goType string) string {
-	switch goType {
-	case "string", "time.Time":
+// jsonTypeName names the JSON type a Go type is decoded from, for an
+// error a registry's developer reads (never a Go type name).
+func jsonTypeName(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Time]() {
+		return "string (an RFC 3339 time)"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
 		return "string"
-	case "bool":
+	case reflect.Bool:
 		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "whole number"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
 	}
-	if strings.HasPrefix(goType, "web.") || strings.HasPrefix(goType, "struct") {
-		return "object"
-	}
-	return goType
+	return "object"
 }
 
 func unprocessable(format string, args ...any) error {
