@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -88,15 +89,37 @@ func (m *MemoryLimits) PurgeLimits(ctx context.Context, before time.Time) (int, 
 	return n, nil
 }
 
-// Shift moves every time kept by d, for a wall clock that stepped by d:
+// Shift moves the times kept by d, for a wall clock that stepped by d and
+// was noticed at now (only those set before the step: see Stepped):
 // failures counted before a step back of an hour still leave their window
 // when it ends, not an hour later.
-func (m *MemoryLimits) Shift(d time.Duration) {
+func (m *MemoryLimits) Shift(d time.Duration, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, times := range m.keys {
 		for i := range times {
-			times[i] = times[i].Add(d)
+			if Stepped(times[i], d, now) {
+				times[i] = times[i].Add(d)
+			}
 		}
+		slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	}
+}
+
+// Stepped reports whether t, a time kept by the service, was set before a
+// step of the wall clock by d noticed at now, and so should move with it.
+// Times set after the step are near now (a wait of minutes at most); those
+// set before it are off by about the step, so half the step tells them
+// apart: after a step back (d < 0) the ones more than |d|/2 ahead of now,
+// after a step forward the ones more than d/2 behind it. A zero time is
+// no time.
+func Stepped(t time.Time, d time.Duration, now time.Time) bool {
+	switch {
+	case t.IsZero() || d == 0:
+		return false
+	case d < 0:
+		return t.After(now.Add(-d / 2))
+	default:
+		return t.Before(now.Add(-d / 2))
 	}
 }

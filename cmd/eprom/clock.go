@@ -38,35 +38,35 @@ func newClockGuardReading(read func() (time.Time, time.Duration)) *clockGuard {
 }
 
 // step returns how far the wall clock stepped since the last look: zero,
-// or a step beyond stepTolerance (negative: back).
-func (g *clockGuard) step() time.Duration {
+// or a step beyond stepTolerance (negative: back); and the wall time now.
+func (g *clockGuard) step() (time.Duration, time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	wall, mono := g.read()
 	d := wall.Sub(g.lastWall) - (mono - g.lastMono)
 	g.lastWall, g.lastMono = wall, mono
 	if d > -stepTolerance && d < stepTolerance {
-		return 0
+		return 0, wall
 	}
-	return d
+	return d, wall
 }
 
 // checkClock moves what measures a wait with a step of the wall clock:
 // the outbox's leases and retry times, and the failure counts of code
-// entry kept in memory. Order expiry is a date the registry chose and is
+// entry kept in memory, those set before the step (store.Stepped). Order expiry is a date the registry chose and is
 // not moved.
 func (s *service) checkClock(ctx context.Context) {
-	d := s.clock.step()
+	d, now := s.clock.step()
 	if d == 0 {
 		return
 	}
-	n, err := s.queue.Shift(ctx, d)
+	n, err := s.queue.Shift(ctx, d, now)
 	if err != nil {
 		s.logger.Error("the wall clock stepped; the outbox's leases and retry times could not move with it", "by", d.String(), "err", err.Error())
 		return
 	}
 	if m, ok := s.limits.(*store.MemoryLimits); ok {
-		m.Shift(d)
+		m.Shift(d, now)
 	}
 	s.logger.Warn("the wall clock stepped; the outbox's leases and retry times moved with it", "by", d.String(), "messages", n)
 }

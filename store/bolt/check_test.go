@@ -152,13 +152,23 @@ func TestShiftWithAStepBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := t0.Add(-time.Hour + time.Second) // a second later, by a clock set an hour back
-	if n, err := q.Shift(ctx, -time.Hour); err != nil || n != 2 {
-		t.Fatalf("Shift: %d, %v", n, err)
+	// A third message, leased after the step by the clock as it is now,
+	// before the step is noticed: its lease is right and must not move.
+	third := &store.Message{ID: "01900000-0000-7000-8000-000000000003", Kind: store.KindEnvelope, Destination: "other", Body: []byte("x"), CreatedAt: back, NextAt: back}
+	q.Send(ctx, third)
+	if got, _ := q.Receive(ctx, "push", 1, lease, back, nil); len(got) != 1 || got[0].ID != third.ID {
+		t.Fatalf("the third message was not leased: %v", got)
 	}
-	if again, _ := q.Receive(ctx, "pull:registry", 2, lease, back, nil); len(again) != 0 {
+	if n, err := q.Shift(ctx, -time.Hour, back.Add(time.Second)); err != nil || n != 2 {
+		t.Fatalf("Shift: %d, %v; want the two messages of before the step", n, err)
+	}
+	if m, _ := q.Message(ctx, third.ID); !m.LeaseUntil.Equal(back.Add(lease)) {
+		t.Errorf("a lease taken after the step moved to %v", m.LeaseUntil)
+	}
+	if again, _ := q.Receive(ctx, "pull:registry", 3, lease, back.Add(time.Second), nil); len(again) != 0 {
 		t.Fatalf("received %d at once after the step: the lease and the retry time were lost", len(again))
 	}
-	if due, _ := q.Receive(ctx, "push", 2, lease, back.Add(9*time.Second), nil); len(due) != 1 || due[0].ID != got[1].ID {
+	if due, _ := q.Receive(ctx, "push", 3, lease, back.Add(9*time.Second), nil); len(due) != 1 || due[0].ID != got[1].ID {
 		t.Fatalf("received %v 10 seconds after the retry was set, want only the retried message", due)
 	}
 	if _, err := q.Delete(ctx, got[0].ID, "push", "", back.Add(20*time.Second)); err != nil {

@@ -462,39 +462,47 @@ func (q *Queue) ReleaseLeases(ctx context.Context, holder string, now time.Time)
 
 // Shift moves the times that measure a wait — each queued message's lease
 // and the time of its next attempt — by d, for a wall clock that stepped
-// by d: after a step back of an hour (d = -1h), a lease of 30 seconds
-// still ends 30 seconds after it was taken, not an hour and a half later,
-// and a retry due in 10 seconds is tried in 10 seconds. When a message was
-// made and what was delivered are facts, and are not moved.
-func (q *Queue) Shift(ctx context.Context, d time.Duration) (int, error) {
+// by d and was noticed at now: after a step back of an hour (d = -1h), a
+// lease of 30 seconds still ends 30 seconds after it was taken, not an hour
+// and a half later, and a retry due in 10 seconds is tried in 10 seconds.
+// Only times set before the step move (Stepped tells them apart); when a
+// message was made and what was delivered are facts, and are not moved.
+func (q *Queue) Shift(ctx context.Context, d time.Duration, now time.Time) (int, error) {
+	type move struct {
+		r   *record
+		old time.Time // its due time before the move
+	}
 	n := 0
 	err := q.db.Update(func(tx *bolt.Tx) error {
-		n = 0
-		var all []*record
+		var moves []move
 		err := tx.Bucket(bucketQueue).ForEach(func(k, v []byte) error {
-			var r record
-			if err := json.Unmarshal(v, &r); err != nil {
+			r := &record{}
+			if err := json.Unmarshal(v, r); err != nil {
 				return err
 			}
-			all = append(all, &r)
+			lease, next := store.Stepped(r.LeaseUntil, d, now), store.Stepped(r.NextAt, d, now)
+			if !lease && !next {
+				return nil
+			}
+			m := move{r, due(&r.Message)}
+			if lease {
+				r.LeaseUntil = r.LeaseUntil.Add(d)
+			}
+			if next {
+				r.NextAt = r.NextAt.Add(d)
+			}
+			moves = append(moves, m)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		for _, r := range all {
-			old := due(&r.Message)
-			if !r.LeaseUntil.IsZero() {
-				r.LeaseUntil = r.LeaseUntil.Add(d)
-			}
-			if !r.NextAt.IsZero() {
-				r.NextAt = r.NextAt.Add(d)
-			}
-			if err := moveTx(tx, r, old); err != nil {
+		for _, m := range moves {
+			if err := moveTx(tx, m.r, m.old); err != nil {
 				return err
 			}
-			n++
 		}
+		n = len(moves)
 		return nil
 	})
 	return n, wrap("shift", err)
