@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -301,5 +302,41 @@ func TestOrderTypeErrorsNameJSONTypes(t *testing.T) {
 		if msg := e["message"].(string); msg != tt.want {
 			t.Errorf("%s: %q, want %q", tt.body, msg, tt.want)
 		}
+	}
+}
+
+// TestPrerenderedPageThenPost: the patient's first request on a pending
+// session is a POST (the page they see was prerendered): the order is
+// opened then, and the draft keeps the order's prefill.
+func TestPrerenderedPageThenPost(t *testing.T) {
+	h := newHarness(t, withDefinition("forhand-1.0.0.json", prefilledForm))
+	id, code := h.order("forhand", "nb")
+	b := h.browser()
+	b.get("/c/" + code)
+	req := httptest.NewRequest("GET", "/q", nil)
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	req.Header.Set("Sec-Purpose", "prefetch;prerender")
+	resp, err := h.srv.App().Test(req, -1)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("prerender: %v %v", resp, err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(raw), "Avd. Rus") {
+		t.Error("the prerendered page lacks the prefill")
+	}
+	page := page{status: 200, body: string(raw)}
+	b.answer(page, 1, "autosave", url.Values{})
+	o := decode(t, h.do("GET", "/api/v1/orders/"+id, ""))
+	if o["openedAt"] == nil {
+		t.Errorf("a POST as the first request left the order unopened: %v", o["status"])
+	}
+	d, _ := h.store.Draft(t.Context(), id)
+	if got := d.Answers["enhet"]; len(got) != 1 || got[0] != "Avd. Rus" {
+		t.Errorf("the draft's prefill after a first POST: %v", d.Answers)
+	}
+	if len(d.Events) == 0 || d.Events[0].Type != questionnaire.EventOpened {
+		t.Errorf("events %+v, want opened first", d.Events)
 	}
 }

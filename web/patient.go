@@ -331,9 +331,11 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 		v.ContinueHref, v.ContinueText = "/q", s.T(lang, "session.csrf.back")
 		return s.render(c, fiber.StatusForbidden, "message.html", v)
 	}
-	if sess.Pending && c.Method() == fiber.MethodGet && !prefetched(c) {
-		// The first page a person sees: the order is opened now, not when
-		// a link preview followed the link.
+	preview := c.Method() != fiber.MethodPost && (c.Method() != fiber.MethodGet || prefetched(c))
+	if sess.Pending && !preview {
+		// The first page a person sees, or the first form they send (its
+		// page was prerendered): the order is opened now, not when a link
+		// preview followed the link.
 		opened, err := s.cfg.Patients.OpenSession(ctx, sess, now)
 		if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {
 			s.endSession(ctx, id)
@@ -354,6 +356,9 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 	draft, err := s.cfg.Patients.Draft(ctx, o.ID)
 	if err != nil {
 		return err
+	}
+	if sess.Pending {
+		draft.Start(o) // a prerendered page shows the prefill, as the stored draft will once opened
 	}
 	c.Locals(visitKey, &visit{session: sess, order: o, def: def, draft: draft, lang: lang})
 	return c.Next()

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -100,9 +101,24 @@ func walk(db *bolt.DB) (err error) {
 		}
 	}()
 	return db.View(func(tx *bolt.Tx) error {
+		// Every byte of every key and value is read here, where a fault
+		// is an error, so that the check below (in a goroutine of its
+		// own, where it would end the process) reads only what has been.
+		var sum byte
 		var bucket func(b *bolt.Bucket) error
 		bucket = func(b *bolt.Bucket) error {
+			var prev []byte
 			return b.ForEach(func(k, v []byte) error {
+				if prev != nil && bytes.Compare(prev, k) >= 0 {
+					return fmt.Errorf("keys out of order in a bucket")
+				}
+				prev = k
+				for _, c := range k {
+					sum ^= c
+				}
+				for _, c := range v {
+					sum ^= c
+				}
 				if v == nil {
 					if nested := b.Bucket(k); nested != nil {
 						return bucket(nested)
@@ -114,6 +130,7 @@ func walk(db *bolt.DB) (err error) {
 		if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return bucket(b) }); err != nil {
 			return err
 		}
+		readSum = sum
 		var first error
 		for err := range tx.Check() { // read to its end: the check runs in the transaction
 			if first == nil {
@@ -123,6 +140,9 @@ func walk(db *bolt.DB) (err error) {
 		return first
 	})
 }
+
+// readSum keeps walk's reading of every byte from being optimised away.
+var readSum byte
 
 // openChecked opens a bbolt file that checkFile and walk find sound.
 func openChecked(path string, opts *bolt.Options) (*bolt.DB, error) {
@@ -156,11 +176,23 @@ func openChecked(path string, opts *bolt.Options) (*bolt.DB, error) {
 // openRecovered is bolt.Open, with a panic or a fault of a page that is
 // not what bbolt wrote (the freelist, read as it opens) as ErrDamaged.
 func openRecovered(path string, opts *bolt.Options) (db *bolt.DB, err error) {
+	// The file bbolt opens, to close it (and so give up its lock) when
+	// bbolt panics before it can.
+	var file *os.File
+	o := *opts
+	o.OpenFile = func(name string, flag int, mode os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, mode)
+		file = f
+		return f, err
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
+			if file != nil {
+				file.Close()
+			}
 			db, err = nil, fmt.Errorf("%w: %s: %v", ErrDamaged, path, p)
 		}
 	}()
-	return bolt.Open(path, 0o600, opts)
+	return bolt.Open(path, 0o600, &o)
 }

@@ -60,7 +60,7 @@ func TestDamagedFileIsRefused(t *testing.T) {
 		harm func(t *testing.T, path string, page int64)
 		want string
 	}{
-		{"8 KB of random bytes at offset 4096", func(t *testing.T, path string, page int64) { damage(t, path, 4096, 8192) }, "meta page 1"},
+		{"8 KB of random bytes at offset 4096 (meta page 1, where pages are 4 KiB)", func(t *testing.T, path string, page int64) { damage(t, path, page, 8192) }, "meta page 1"},
 		{"random bytes over the first meta page", func(t *testing.T, path string, page int64) { damage(t, path, 0, 512) }, "meta page 0"},
 		{"the root bucket's page overwritten", func(t *testing.T, path string, page int64) {
 			raw, _ := os.ReadFile(path)
