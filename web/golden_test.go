@@ -1,0 +1,140 @@
+package web_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"eprom/questionnaire"
+)
+
+// TestPagesAreAsBefore renders every page of every shipped form (and the
+// prefilled test form: read-only answers, own answers, text checks) in
+// each language, fresh, with the errors of an empty Next, and with an
+// answer to every question, and the review of those answers, and compares each byte with its golden copy
+// in testdata/pages/ (go test ./web -run PagesAreAsBefore -update writes
+// them). Rendering may be made faster; what a patient gets may not change
+// unnoticed.
+func TestPagesAreAsBefore(t *testing.T) {
+	h := newHarness(t, withDefinition("forhand-1.0.0.json", prefilledForm))
+	csrf := regexp.MustCompile(`name="csrf" value="[^"]+"`)
+	for _, id := range []string{"audit", "dudit", "kvarus-maalepunkt", "kvarus-erfaring", "forhand"} {
+		def, err := h.cfg.Catalogue.Get(id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lang := range def.Languages {
+			t.Run(id+"-"+lang, func(t *testing.T) {
+				_, code := h.order(id, lang)
+				b := h.browser()
+				b.enter(code)
+				var all bytes.Buffer
+				for n, pg := range def.Pages() {
+					path := fmt.Sprintf("/q?page=%d", n+1)
+					fresh := b.get(path)
+					errs := b.answer(fresh, n+1, "next", url.Values{})
+					b.answer(fresh, n+1, "autosave", answerAll(pg.Questions()))
+					answered := b.get(path)
+					for _, s := range []struct {
+						name string
+						p    page
+					}{{"fresh", fresh}, {"errors", errs}, {"answered", answered}} {
+						fmt.Fprintf(&all, "=== page %d %s: %d\n", n+1, s.name, s.p.status)
+						all.WriteString(csrf.ReplaceAllString(s.p.body, `name="csrf" value="CSRF"`))
+						all.WriteString("\n")
+					}
+				}
+				review := b.get("/q/review")
+				fmt.Fprintf(&all, "=== review: %d\n", review.status)
+				all.WriteString(csrf.ReplaceAllString(review.body, `name="csrf" value="CSRF"`))
+				golden(t, filepath.Join("testdata", "pages", id+"-"+lang+".html.gz"), all.Bytes())
+			})
+		}
+	}
+}
+
+// answerAll answers every question: the first option (two for a multiple
+// choice, and an own answer where there is one), numbers, a date, and text
+// that needs escaping.
+func answerAll(questions []*questionnaire.Item) url.Values {
+	form := url.Values{}
+	for _, it := range questions {
+		switch it.Type {
+		case questionnaire.Choice, questionnaire.Scale:
+			if len(it.Options) > 0 {
+				form.Set(it.LinkID, it.Options[0].Value)
+			} else {
+				form.Set(it.LinkID, "3") // a scale of numbers
+			}
+		case questionnaire.MultiChoice:
+			for _, o := range it.Options[:min(2, len(it.Options))] {
+				form.Add(it.LinkID, o.Value)
+			}
+		case questionnaire.Boolean:
+			form.Set(it.LinkID, "true")
+		case questionnaire.Integer:
+			form.Set(it.LinkID, "3")
+		case questionnaire.Decimal:
+			form.Set(it.LinkID, "2,5")
+		case questionnaire.Date:
+			form.Set(it.LinkID, "2026-11-02")
+		case questionnaire.TextType:
+			form.Set(it.LinkID, `Svar med <b>"tegn"</b> & 'mer' +1`)
+		}
+		if it.Other {
+			form.Set(it.OtherField(), "Noe annet <i>&</i>")
+		}
+	}
+	return form
+}
+
+// golden compares got with the gzipped golden file, or writes it with
+// -update.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	// -update is the flag graph_test.go defines, in the same test binary.
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		var z bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+		w.Write(got)
+		w.Close()
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, z.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./web -run PagesAreAsBefore -update)", err)
+	}
+	defer f.Close()
+	r, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := io.ReadAll(r)
+	if bytes.Equal(got, want) {
+		return
+	}
+	gl, wl := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
+	for i := range max(len(gl), len(wl)) {
+		var g, w []byte
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if !bytes.Equal(g, w) {
+			t.Fatalf("%s differs at line %d:\n got: %.300s\nwant: %.300s", path, i+1, g, w)
+		}
+	}
+}
