@@ -132,10 +132,3 @@ func (s *Server) savedPage(c *fiber.Ctx, v *visit) error {
 	}
 	return s.render(c, fiber.StatusOK, "message.html", mv)
 }
-
-// itemInContext is an item and the page's help notice, for the item
-// template (which shows the notice's short form beside a sensitive item).
-type itemInContext struct {
-	Item *itemView
-	Help helpView
-}

@@ -251,8 +251,8 @@ var (
 // a template that is missing or does not parse stops the start-up.
 func parseTemplates(loc *locales.Catalog, assets map[string]string) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"t":    loc.T,
-		"item": func(iv *itemView, h helpView) itemInContext { return itemInContext{Item: iv, Help: h} },
+		"t":     loc.T,
+		"items": itemWriter{loc}.items,
 		"asset": func(name string) (string, error) {
 			if v, ok := assets[name]; ok {
 				return "/static/" + name + "?v=" + v, nil
