@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -782,6 +783,9 @@ func conditionsJSON(def *questionnaire.Definition, it *questionnaire.Item, onPag
 	if len(it.EnableWhen) == 0 {
 		return "", false
 	}
+	if when, ok := localConditions.Load(it); ok {
+		return when.(string), true
+	}
 	type cond struct {
 		Q     string `json:"q,omitempty"`
 		Op    string `json:"op,omitempty"`
@@ -811,5 +815,15 @@ func conditionsJSON(def *questionnaire.Definition, it *questionnaire.Item, onPag
 		return "", false
 	}
 	b, _ := json.Marshal(out)
+	if holds == nil {
+		// Every condition is on the item's own page, always the same one:
+		// the same JSON for every patient.
+		localConditions.Store(it, string(b))
+	}
 	return string(b), true
 }
+
+// localConditions keeps conditionsJSON of the items whose conditions are
+// all on their own page, by item (definitions are never changed once
+// loaded).
+var localConditions sync.Map
