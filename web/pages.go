@@ -22,8 +22,27 @@ import (
 
 // answers returns the draft's typed answers.
 func (v *visit) answers() questionnaire.Answers {
-	a, _ := v.def.DecodeForm(v.draft.Answers, nil) // the draft holds only values that decoded before
-	return a
+	v.decode()
+	return maps.Clone(v.decoded) // callers change theirs
+}
+
+// enabled is the set of items enabled by the draft's answers; callers
+// must not change it.
+func (v *visit) enabled() map[string]bool {
+	v.decode()
+	if v.enabledSet == nil {
+		v.enabledSet = v.def.Enabled(v.decoded)
+	}
+	return v.enabledSet
+}
+
+// decode decodes the draft's answers, once for each draft the visit has.
+func (v *visit) decode() {
+	if v.decodedFrom == v.draft && v.decoded != nil {
+		return
+	}
+	v.decoded, _ = v.def.DecodeForm(v.draft.Answers, nil) // the draft holds only values that decoded before
+	v.decodedFrom, v.enabledSet = v.draft, nil
 }
 
 // today is the patient's calendar day, for date bounds.
@@ -86,7 +105,7 @@ func firstUnanswered(def *questionnaire.Definition, a questionnaire.Answers) int
 func (s *Server) handlePageShow(c *fiber.Ctx) error {
 	v := getVisit(c)
 	a := v.answers()
-	enabled := v.def.Enabled(a)
+	enabled := v.enabled()
 	i := -1
 	if p := c.Query("page"); p != "" {
 		n, err := strconv.Atoi(p)
@@ -123,7 +142,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 		action = "next" // Enter in a field, or an old browser without the button's value
 	}
 
-	before := v.def.Enabled(v.answers())
+	before := v.enabled()
 	form := formValues(c)
 	questions := editable(pages[i].Questions()) // a read-only answer stays what the order made it
 	in := s.readPage(v, form, questions)
@@ -190,7 +209,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	case "decline":
 		return c.Redirect("/q/decline?page="+strconv.Itoa(n), fiber.StatusSeeOther)
 	case "back":
-		if j := nextVisible(v.def, v.def.Enabled(v.answers()), i-1, -1); j >= 0 {
+		if j := nextVisible(v.def, v.enabled(), i-1, -1); j >= 0 {
 			return c.Redirect("/q?page="+strconv.Itoa(j+1), fiber.StatusSeeOther)
 		}
 		return c.Redirect("/q?page=1", fiber.StatusSeeOther)
@@ -205,7 +224,7 @@ func (s *Server) handlePagePost(c *fiber.Ctx) error {
 	var fresh []string
 	_, script := form["js"]
 	isFresh := map[string]bool{}
-	after := v.def.Enabled(v.answers())
+	after := v.enabled()
 	if !script {
 		for _, it := range questions {
 			_, answered := in.keep[it.LinkID]

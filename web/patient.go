@@ -278,6 +278,12 @@ type visit struct {
 	def     *questionnaire.Definition
 	draft   *questionnaire.Draft
 	lang    string
+
+	// The draft's answers decoded, and their enabled set, once per draft
+	// (answers and enabled): a page post needed them four times.
+	decodedFrom *questionnaire.Draft
+	decoded     questionnaire.Answers
+	enabledSet  map[string]bool
 }
 
 const visitKey = "visit"

@@ -43,7 +43,7 @@ func (s *Server) handleReview(c *fiber.Ctx) error {
 func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionnaire.AnswerErrors) error {
 	def, lang := v.def, v.lang
 	a := v.answers()
-	enabled := def.Enabled(a)
+	enabled := v.enabled()
 	title := def.ShownTitle().Get(lang, v.order.Language)
 	docTitle := s.T(lang, "review.title") + " – " + title
 	if len(errs) > 0 {
