@@ -136,30 +136,10 @@ func fuzzDo(b *browser, method, target, contentType string, body []byte, header 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	for k, v := range b.cookies {
-		req.AddCookie(&http.Cookie{Name: k, Value: v})
-	}
-	if b.ip != "" {
-		req.Header.Set("X-Forwarded-For", b.ip)
-	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := b.h.srv.App().Test(req, -1)
-	if err != nil {
-		b.h.t.Fatalf("%s %.200q: app.Test: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	for _, c := range resp.Cookies() {
-		if c.MaxAge < 0 || c.Value == "" {
-			delete(b.cookies, c.Name)
-			delete(b.paths, c.Name)
-		} else {
-			b.cookies[c.Name], b.paths[c.Name] = c.Value, c.Path
-		}
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	return page{status: resp.StatusCode, header: resp.Header, body: string(raw)}
+	return b.send(req)
 }
 
 // fuzzHeader is a fuzzed header value as the server reads it: line breaks

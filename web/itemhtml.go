@@ -92,12 +92,7 @@ func (s itemWriter) writeItem(b *strings.Builder, iv *itemView, help helpView) {
 	}
 	attr("data-link", iv.LinkID)
 	b.WriteString(">\n")
-	question := func() { // the question's words: new, prefix, text, optional
-		if iv.New {
-			b.WriteString(`<span class="new-label">`)
-			escape(b, s.T(help.Lang, "page.new_question"))
-			b.WriteString(`</span> `)
-		}
+	words := func() { // the question's prefix and text
 		if iv.Prefix != "" {
 			b.WriteString(`<span class="prefix">`)
 			escape(b, iv.Prefix)
@@ -108,6 +103,14 @@ func (s itemWriter) writeItem(b *strings.Builder, iv *itemView, help helpView) {
 		} else {
 			escape(b, iv.Text)
 		}
+	}
+	question := func() { // and whether it is new or optional
+		if iv.New {
+			b.WriteString(`<span class="new-label">`)
+			escape(b, s.T(help.Lang, "page.new_question"))
+			b.WriteString(`</span> `)
+		}
+		words()
 		if !iv.Required {
 			b.WriteString(` <span class="optional">`)
 			escape(b, iv.OptionalLabel)
@@ -168,16 +171,7 @@ func (s itemWriter) writeItem(b *strings.Builder, iv *itemView, help helpView) {
 		b.WriteString("\n  <p class=\"question\" id=\"")
 		escape(b, iv.ID)
 		b.WriteString(`">`)
-		if iv.Prefix != "" {
-			b.WriteString(`<span class="prefix">`)
-			escape(b, iv.Prefix)
-			b.WriteString(`</span> `)
-		}
-		if iv.Markup != "" {
-			b.WriteString(string(iv.Markup))
-		} else {
-			escape(b, iv.Text)
-		}
+		words()
 		b.WriteString("</p>\n  ")
 		if iv.Help != "" {
 			b.WriteString(`<p class="hint">`)

@@ -51,6 +51,13 @@ func (b *browser) do(method, path string, form url.Values) page {
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	return b.send(req)
+}
+
+// send sends a request with the browser's cookies (those of its path) and
+// address, keeps the cookies the answer sets, and reads the answer.
+func (b *browser) send(req *http.Request) page {
+	b.h.t.Helper()
 	for k, v := range b.cookies {
 		if p := b.paths[k]; p != "" && p != "/" && req.URL.Path != p && !strings.HasPrefix(req.URL.Path, p+"/") {
 			continue
@@ -62,7 +69,7 @@ func (b *browser) do(method, path string, form url.Values) page {
 	}
 	resp, err := b.h.srv.App().Test(req, -1)
 	if err != nil {
-		b.h.t.Fatal(err)
+		b.h.t.Fatalf("%s %.200q: app.Test: %v", req.Method, req.RequestURI, err)
 	}
 	defer resp.Body.Close()
 	for _, c := range resp.Cookies() {
