@@ -110,8 +110,8 @@ func SanitizeMarkup(s string, inline bool) (MarkupResult, error) {
 			for _, a := range t.Attr {
 				switch {
 				case name == "a" && a.Name.Local == "href" && a.Name.Space == "":
-					if safeLink(a.Value) {
-						out.WriteString(` href="` + html.EscapeString(a.Value) + `"`)
+					if link, ok := safeLink(a.Value); ok {
+						out.WriteString(` href="` + html.EscapeString(link) + `"`)
 					} else {
 						drop("a link that is not https, mailto or tel")
 					}
@@ -153,10 +153,17 @@ func SanitizeMarkup(s string, inline bool) (MarkupResult, error) {
 }
 
 // safeLink reports whether a link goes somewhere a patient page may send
-// a patient: an absolute https, mailto or tel URL.
-func safeLink(href string) bool {
-	u, err := url.Parse(strings.TrimSpace(href))
-	return err == nil && slices.Contains(linkSchemes, strings.ToLower(u.Scheme)) && !strings.ContainsAny(href, "\x00\r\n\t")
+// a patient: an absolute https, mailto or tel URL. It returns the link
+// trimmed, with its scheme in lower case.
+func safeLink(href string) (string, bool) {
+	href = strings.TrimSpace(href)
+	u, err := url.Parse(href)
+	if err != nil || !slices.Contains(linkSchemes, strings.ToLower(u.Scheme)) || strings.ContainsAny(href, "\x00\r\n\t") {
+		return "", false
+	}
+	// The link as written, its scheme in the canonical lower case (HTTPS:
+	// and https: are the same link; a check that reads it again sees one).
+	return strings.ToLower(u.Scheme) + href[len(u.Scheme):], true
 }
 
 // MarkupHTML returns the item's formatted text in the first of langs that
