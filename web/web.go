@@ -123,6 +123,7 @@ type Secrets interface {
 
 // Server is the web layer.
 type Server struct {
+	pageWords sync.Map // language → *pageWords
 	cfg       Config
 	app       *fiber.App
 	public    *url.URL
