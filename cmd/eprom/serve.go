@@ -543,9 +543,10 @@ func keysCover(q *bolt.Queue, keys *signing.Keyring, path string) error {
 	if err != nil {
 		return fmt.Errorf("EPROM_DATA: %w", err)
 	}
+	have := keys.Keys()
 	var missing []string
 	for kid, n := range used {
-		if !slices.ContainsFunc(keys.Keys(), func(k signing.Key) bool { return k.ID == kid }) {
+		if !slices.ContainsFunc(have, func(k signing.Key) bool { return k.ID == kid }) {
 			missing = append(missing, fmt.Sprintf("%s (%d envelopes)", kid, n))
 		}
 	}

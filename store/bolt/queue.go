@@ -611,23 +611,8 @@ func (q *Queue) Stats(ctx context.Context, now time.Time) (store.OutboxStats, er
 
 // KeyInUse implements store.Queue.
 func (q *Queue) KeyInUse(ctx context.Context, kid string) (bool, error) {
-	inUse := false
-	needle := []byte(`"kid":"` + kid + `"`)
-	err := q.db.View(func(tx *bolt.Tx) error {
-		for _, bucket := range [][]byte{bucketQueue, bucketDead, bucketPending} {
-			err := tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-				if bytes.Contains(v, needle) {
-					inUse = true
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return inUse, wrap("key in use", err)
+	used, err := q.KeysInUse(ctx)
+	return used[kid] > 0, err
 }
 
 // KeysInUse counts the undelivered messages (waiting, pending or dead)
