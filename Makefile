@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 
 
 # Every fuzz target, as package:Target.
-FUZZ_TARGETS := ./questionnaire:FuzzParse ./questionnaire:FuzzDecodeForm ./questionnaire:FuzzDecodeJSON ./questionnaire:FuzzSanitizeMarkup ./questionnaire/fhir:FuzzImport ./web:FuzzCodeForm ./web:FuzzPagePost ./web:FuzzOrderCreate ./web:FuzzAck
+FUZZ_TARGETS := ./questionnaire:FuzzParse ./questionnaire:FuzzDecodeForm ./questionnaire:FuzzDecodeJSON ./questionnaire:FuzzSanitizeMarkup ./questionnaire/fhir:FuzzImport ./web:FuzzCodeForm ./web:FuzzPagePost ./web:FuzzOrderCreate ./web:FuzzAck ./web:FuzzEscapingAsTemplates
 
 .PHONY: all build demo test unit fuzz lint bench clean
 

@@ -31,6 +31,10 @@ func Supported(lang string) bool { return slices.Contains(Languages, lang) }
 type Catalog struct {
 	localizers map[string]*i18n.Localizer
 	ids        map[string][]string // the message ids of each language
+	// plain holds every message of each language as T gives it without
+	// template data, worked out once: go-i18n parses and runs a message's
+	// template on every call, and most calls have no data (issue 16).
+	plain map[string]map[string]string
 }
 
 // New loads every language. It fails when a file does not parse or when the
@@ -38,7 +42,7 @@ type Catalog struct {
 func New() (*Catalog, error) {
 	bundle := i18n.NewBundle(language.MustParse(Default))
 	bundle.RegisterUnmarshalFunc("json", json.Unmarshal)
-	c := &Catalog{localizers: map[string]*i18n.Localizer{}, ids: map[string][]string{}}
+	c := &Catalog{localizers: map[string]*i18n.Localizer{}, ids: map[string][]string{}, plain: map[string]map[string]string{}}
 	for _, lang := range Languages {
 		name := lang + ".json"
 		mf, err := bundle.LoadMessageFileFS(files, name)
@@ -57,6 +61,12 @@ func New() (*Catalog, error) {
 			return nil, fmt.Errorf("locales: %s.json and %s.json do not have the same messages", lang, Default)
 		}
 	}
+	for _, lang := range Languages {
+		c.plain[lang] = map[string]string{}
+		for _, id := range c.ids[lang] {
+			c.plain[lang][id] = c.localize(lang, id, nil)
+		}
+	}
 	return c, nil
 }
 
@@ -70,15 +80,26 @@ func Files() fs.FS { return files }
 // unknown id is a programming error that the locale tests catch; at run
 // time it shows the id rather than fail the page.
 func (c *Catalog) T(lang, id string, data ...any) string {
+	if len(data) == 0 {
+		m, ok := c.plain[lang]
+		if !ok {
+			m = c.plain[Default]
+		}
+		if s, ok := m[id]; ok {
+			return s
+		}
+		return c.localize(lang, id, nil)
+	}
+	return c.localize(lang, id, data[0])
+}
+
+// localize asks go-i18n for a message in lang, with its template data.
+func (c *Catalog) localize(lang, id string, data any) string {
 	l, ok := c.localizers[lang]
 	if !ok {
 		l = c.localizers[Default]
 	}
-	cfg := &i18n.LocalizeConfig{MessageID: id}
-	if len(data) > 0 {
-		cfg.TemplateData = data[0]
-	}
-	s, err := l.Localize(cfg)
+	s, err := l.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
 	if err != nil {
 		return id
 	}

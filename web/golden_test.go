@@ -138,3 +138,35 @@ func golden(t *testing.T, path string, got []byte) {
 		}
 	}
 }
+
+// TestReviewStatesAreAsBefore adds what TestPagesAreAsBefore does not
+// reach, in the demo (its banner on every page): the review with nothing
+// answered (how many are missing, and a link to the first), the review of
+// a Send with required answers missing (the error summary with links to
+// other pages), and a page's errors after it.
+func TestReviewStatesAreAsBefore(t *testing.T) {
+	h := newHarness(t, func(h *harness) { h.cfg.Demo = true })
+	csrf := regexp.MustCompile(`name="csrf" value="[^"]+"`)
+	for _, id := range []string{"audit", "kvarus-maalepunkt"} {
+		for _, lang := range []string{"nb", "en"} {
+			t.Run(id+"-"+lang, func(t *testing.T) {
+				_, code := h.order(id, lang)
+				b := h.browser()
+				first := b.enter(code)
+				var all bytes.Buffer
+				review := b.get("/q/review")
+				sent := b.post("/q/submit", review, url.Values{})
+				errs := b.answer(first, 1, "next", url.Values{})
+				for _, s := range []struct {
+					name string
+					p    page
+				}{{"review", review}, {"send", sent}, {"errors", errs}} {
+					fmt.Fprintf(&all, "=== %s: %d\n", s.name, s.p.status)
+					all.WriteString(csrf.ReplaceAllString(s.p.body, `name="csrf" value="CSRF"`))
+					all.WriteString("\n")
+				}
+				golden(t, filepath.Join("testdata", "pages", "states-"+id+"-"+lang+".html.gz"), all.Bytes())
+			})
+		}
+	}
+}

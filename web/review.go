@@ -108,7 +108,7 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 		}
 		rv.Errors = append(rv.Errors, errorLink{Href: hrefOf[e.LinkID], Anchor: "q-" + e.LinkID, Label: label, Message: s.answerMessage(lang, def, e)})
 	}
-	return s.render(c, status, "review.html", rv)
+	return s.writeHTML(c, status, "review.html", func(b *strings.Builder) { s.writeReview(b, &rv) })
 }
 
 // typedText is what the draft holds as typed for an item, as the patient

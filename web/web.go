@@ -123,7 +123,9 @@ type Secrets interface {
 
 // Server is the web layer.
 type Server struct {
-	pageWords sync.Map // language → *pageWords
+	pageWords sync.Map          // language → *pageWords
+	chrome    sync.Map          // language → *chrome
+	assets    map[string]string // static file → its content version
 	cfg       Config
 	app       *fiber.App
 	public    *url.URL
@@ -177,6 +179,7 @@ func New(cfg Config) (*Server, error) {
 	s.static, _ = fs.Sub(staticFiles, "static")
 	s.metrics = newMetrics(cfg.Queue, cfg.Delivery)
 	assets, err := assetVersions(s.static)
+	s.assets = assets
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +225,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWith
 
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.logRequests, s.recover, s.securityHeaders, s.refuseEncodedBodies, compress.New())
+	app.Use(s.logRequests, s.recover, s.securityHeaders, s.refuseEncodedBodies, compress.New(compress.Config{Level: compress.LevelBestSpeed}))
 	app.Get("/static/*", s.handleStatic(s.static))
 	app.Get("/healthz", s.handleHealthz)
 	app.Get("/readyz", s.handleReadyz)

@@ -30,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,6 +56,7 @@ func main() {
 	duration := flag.Duration("d", 20*time.Second, "how long to run the journeys")
 	baseline := flag.Duration("baseline", 5*time.Second, "how long to run each baseline")
 	drafts := flag.Int("drafts", 10000, "open drafts for the memory figure")
+	cpuprofile := flag.String("cpuprofile", "", "write the load generator's own CPU profile of the journeys here")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "eprom-load-")
@@ -74,7 +76,15 @@ func main() {
 	fmt.Printf("eprom-load: %s, %d cores, concurrency %d\n\n", time.Now().Format("2006-01-02"), numCPU(), *concurrency)
 
 	// The journey.
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+	}
 	res := journeys(base, *concurrency, *duration)
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	res.print()
 
 	// A bare fiber hello-world, on the same machine, now.

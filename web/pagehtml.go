@@ -1,0 +1,392 @@
+package web
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// The pages a patient walks through on every journey (a question page and
+// the review) are written here by Go, layout and all, rather than by
+// html/template, which spent most of their time calling functions and
+// reading fields by reflection (issue 16). What is written is what the
+// templates layout.html, page.html and review.html write, byte for byte
+// (TestPagesAreAsBefore), with html/template's escaping: escape for text
+// and quoted attributes, writeURL and writeURLPart for links.
+
+// chrome is a page's fixed words in one language that the layout, the
+// question page and the review show, looked up once.
+type chrome struct {
+	Demo, AppName, ChooseLang                    string
+	ErrorsTitle, ErrorsTitleSend                 string
+	ReviewTitle, ReviewIntro, ReviewFirstMissing string
+	ReviewAnswer, ReviewChange, ReviewSendNote   string
+	ReviewSubmit, PageBack, DeclineLink          string
+	Favicon, Stylesheet, Script                  string // the static files' versioned paths
+}
+
+// chromeOf returns the fixed words of lang, looked up the first time.
+func (s *Server) chromeOf(lang string) *chrome {
+	if w, ok := s.chrome.Load(lang); ok {
+		return w.(*chrome)
+	}
+	t := func(id string) string { return s.T(lang, id) }
+	w := &chrome{
+		Demo: t("demo.banner"), AppName: t("app.name"), ChooseLang: t("lang.choose"),
+		ErrorsTitle: t("errors.title"), ErrorsTitleSend: t("errors.title_send"),
+		ReviewTitle: t("review.title"), ReviewIntro: t("review.intro"), ReviewFirstMissing: t("review.first_missing"),
+		ReviewAnswer: t("review.answer"), ReviewChange: t("review.change"), ReviewSendNote: t("review.send_note"),
+		ReviewSubmit: t("review.submit"), PageBack: t("page.back"), DeclineLink: t("decline.link"),
+		Favicon: s.asset("favicon.svg"), Stylesheet: s.asset("eprom.css"), Script: s.asset("eprom.js"),
+	}
+	s.chrome.Store(lang, w)
+	return w
+}
+
+// asset is a static file's path with its content version, as the
+// templates' asset function gives it.
+func (s *Server) asset(name string) string {
+	return "/static/" + name + "?v=" + s.assets[name]
+}
+
+// writeHTML answers with a page that write writes, timed as render times
+// a template.
+func (s *Server) writeHTML(c *fiber.Ctx, status int, name string, write func(b *strings.Builder)) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Status(status)
+	start := s.now()
+	var b strings.Builder
+	b.Grow(16 << 10)
+	write(&b)
+	c.Response().SetBodyString(b.String())
+	s.metrics.pageRender.WithLabelValues(name).Observe(s.now().Sub(start).Seconds())
+	return nil
+}
+
+// writeLayout writes the template "layout" of layout.html around content.
+func writeLayout(b *strings.Builder, v *base, w *chrome, content func()) {
+	b.WriteString("<!doctype html>\n<html lang=\"")
+	escape(b, v.Lang)
+	b.WriteString("\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+		"<meta name=\"referrer\" content=\"no-referrer\">\n<meta name=\"robots\" content=\"noindex, nofollow\">\n<title>")
+	escape(b, v.Title)
+	b.WriteString("</title>\n<link rel=\"icon\" href=\"")
+	writeURL(b, w.Favicon)
+	b.WriteString("\" type=\"image/svg+xml\">\n<link rel=\"stylesheet\" href=\"")
+	writeURL(b, w.Stylesheet)
+	b.WriteString("\">\n</head>\n<body>\n<header class=\"top\">\n  ")
+	if v.Demo {
+		b.WriteString(`<p class="demo">`)
+		escape(b, w.Demo)
+		b.WriteString(`</p>`)
+	}
+	b.WriteString("\n  <div class=\"bar\">\n    <span class=\"brand\">")
+	escape(b, w.AppName)
+	b.WriteString("</span>\n    <nav class=\"langs\" aria-label=\"")
+	escape(b, w.ChooseLang)
+	b.WriteString(`">`)
+	for _, l := range v.Langs {
+		if l.Current {
+			b.WriteString(`<span aria-current="true" lang="`)
+			escape(b, l.Code)
+			b.WriteString(`">`)
+			escape(b, l.Label)
+			b.WriteString(`</span>`)
+		} else {
+			b.WriteString(`<a href="`)
+			writeURL(b, l.Href)
+			b.WriteString(`" lang="`)
+			escape(b, l.Code)
+			b.WriteString(`" hreflang="`)
+			escape(b, l.Code)
+			b.WriteString(`">`)
+			escape(b, l.Label)
+			b.WriteString(`</a>`)
+		}
+		b.WriteString(" ")
+	}
+	b.WriteString("</nav>\n  </div>\n</header>\n<main id=\"main\" data-page=\"")
+	escape(b, v.Page)
+	b.WriteString("\">\n")
+	content()
+	b.WriteString("\n</main>\n")
+	if v.Script {
+		b.WriteString(`<script src="`)
+		writeURL(b, w.Script)
+		b.WriteString(`" defer></script>`)
+	}
+	b.WriteString("\n</body>\n</html>\n")
+}
+
+// writeErrorSummary writes the template "errorsummary".
+func writeErrorSummary(b *strings.Builder, v *base, w *chrome) {
+	if len(v.Errors) == 0 {
+		return
+	}
+	b.WriteString("\n<div class=\"summary\" role=\"alert\" tabindex=\"-1\" id=\"errors\"")
+	if v.Plain != "" {
+		b.WriteString(` data-title="`)
+		escape(b, v.Plain)
+		b.WriteString(`"`)
+	}
+	b.WriteString(">\n  <h2>")
+	if v.Page == "review" {
+		escape(b, w.ErrorsTitleSend)
+	} else {
+		escape(b, w.ErrorsTitle)
+	}
+	b.WriteString("</h2>\n  <ul>")
+	for _, e := range v.Errors {
+		b.WriteString(`<li><a href="`)
+		if e.Href != "" {
+			writeURL(b, e.Href)
+		} else {
+			b.WriteString("#")
+			writeURLPart(b, e.Anchor)
+		}
+		b.WriteString(`">`)
+		if e.Label != "" {
+			b.WriteString(`<span class="summary-q">`)
+			escape(b, e.Label)
+			b.WriteString(`</span> `)
+		}
+		b.WriteString(`<span class="summary-m">`)
+		escape(b, e.Message)
+		b.WriteString(`</span></a></li>`)
+	}
+	b.WriteString("</ul>\n</div>")
+}
+
+// writeHelp writes the template "help": where to get help now.
+func writeHelp(b *strings.Builder, h *helpView) {
+	b.WriteString("\n<aside class=\"help-now\" aria-labelledby=\"help-now-title\">\n  <h2 id=\"help-now-title\">")
+	escape(b, h.Title)
+	b.WriteString("</h2>\n  ")
+	for _, l := range h.Lines {
+		b.WriteString("<p>")
+		b.WriteString(string(l)) // HTML made by telLinks from escaped text
+		b.WriteString("</p>")
+	}
+	b.WriteString("\n</aside>\n")
+}
+
+// writePage writes the template "content" of page.html: a question page.
+func (s *Server) writePage(b *strings.Builder, pv *pageView, progress string) {
+	w, words := s.chromeOf(pv.Lang), pv.Words
+	button := func(value, class, text string) {
+		b.WriteString(`<button type="submit" name="action" value="`)
+		b.WriteString(value)
+		b.WriteString(`" class="`)
+		b.WriteString(class)
+		b.WriteString(`">`)
+		escape(b, text)
+		b.WriteString(`</button>`)
+	}
+	notice := func(text string) {
+		b.WriteString(`<div class="notice" role="status"><p>`)
+		escape(b, text)
+		b.WriteString(`</p></div>`)
+	}
+	writeLayout(b, &pv.base, w, func() {
+		b.WriteString("\n")
+		if pv.FormTitle != pv.Heading {
+			b.WriteString(`<p class="form-title">`)
+			escape(b, pv.FormTitle)
+			b.WriteString(`</p>`)
+		}
+		number, count := strconv.Itoa(pv.PageNumber), strconv.Itoa(pv.PageCount)
+		b.WriteString("\n<div class=\"progress\">\n  <span>")
+		escape(b, progress)
+		b.WriteString("</span>\n  <progress max=\"" + count + "\" value=\"" + number + "\" aria-hidden=\"true\">" + number + "/" + count + "</progress>\n</div>\n")
+		writeErrorSummary(b, &pv.base, w)
+		b.WriteString("\n")
+		if pv.Fresh {
+			notice(words.Fresh)
+		}
+		b.WriteString("\n")
+		if pv.Elsewhere {
+			notice(words.Elsewhere)
+		}
+		b.WriteString("\n<p class=\"save-error\" role=\"alert\" hidden>")
+		escape(b, words.SaveFailed)
+		b.WriteString("</p>\n<p class=\"save-error session-lost\" role=\"alert\" hidden>")
+		escape(b, words.SessionLost)
+		b.WriteString(` <a href="/">`)
+		escape(b, words.EnterCode)
+		b.WriteString("</a></p>\n<form method=\"post\" action=\"/q\" class=\"questions\" novalidate")
+		if pv.Autosave {
+			b.WriteString(" data-autosave")
+		}
+		b.WriteString(">\n  <input type=\"hidden\" name=\"csrf\" value=\"")
+		escape(b, pv.CSRF)
+		b.WriteString("\">\n  <input type=\"hidden\" name=\"page\" value=\"" + number + "\">\n  ")
+		if pv.Heading != "" {
+			b.WriteString("<h1>")
+			escape(b, pv.Heading)
+		} else {
+			b.WriteString(`<h1 class="visually-hidden">`)
+			escape(b, pv.FormTitle)
+		}
+		b.WriteString("</h1>\n  ")
+		if pv.Intro != "" {
+			b.WriteString(`<p class="intro">`)
+			escape(b, pv.Intro)
+			b.WriteString(`</p>`)
+		}
+		b.WriteString("\n  ")
+		iw := itemWriter{s.cfg.Locales}
+		for _, iv := range pv.Items {
+			iw.writeItem(b, iv, pv.Help)
+		}
+		b.WriteString("\n  <div class=\"actions\">\n    ")
+		if pv.Last {
+			button("finish", "primary", words.Review)
+			b.WriteString("\n    ")
+		} else {
+			button("next", "primary", words.Next)
+		}
+		b.WriteString("\n    ")
+		if pv.PageNumber > 1 {
+			button("back", "secondary back", words.Back)
+		}
+		b.WriteString("\n  </div>\n  <div class=\"actions minor\">\n    ")
+		button("save", "link", words.Save)
+		b.WriteString("\n    ")
+		if !pv.Last {
+			button("review", "link", words.Review)
+		}
+		b.WriteString("\n    ")
+		button("decline", "link", words.Decline)
+		b.WriteString("\n  </div>\n</form>\n")
+		writeHelp(b, &pv.Help)
+		b.WriteString("\n")
+	})
+}
+
+// writeReview writes the template "content" of review.html: every shown
+// question with its answer.
+func (s *Server) writeReview(b *strings.Builder, rv *reviewView) {
+	w := s.chromeOf(rv.Lang)
+	writeLayout(b, &rv.base, w, func() {
+		b.WriteString("\n<p class=\"form-title\">")
+		escape(b, rv.FormTitle)
+		b.WriteString("</p>\n<h1>")
+		escape(b, w.ReviewTitle)
+		b.WriteString("</h1>\n<p class=\"lead\">")
+		escape(b, w.ReviewIntro)
+		b.WriteString("</p>\n")
+		writeErrorSummary(b, &rv.base, w)
+		b.WriteString("\n")
+		if rv.Missing != "" && len(rv.Errors) == 0 {
+			b.WriteString(`<div class="notice missing-note" role="status"><p>`)
+			escape(b, rv.Missing)
+			b.WriteString(` <a href="`)
+			writeURL(b, rv.FirstHref)
+			b.WriteString(`">`)
+			escape(b, w.ReviewFirstMissing)
+			b.WriteString(`</a></p></div>`)
+		}
+		b.WriteString("\n")
+		for _, p := range rv.Pages {
+			b.WriteString("\n<section class=\"review-page\">\n  <h2>")
+			escape(b, p.Heading)
+			b.WriteString("</h2>\n  <dl>\n  ")
+			for _, a := range p.Answers {
+				b.WriteString(`<div class="review-row`)
+				if a.State != "" {
+					b.WriteString(" ")
+					escape(b, a.State)
+				}
+				b.WriteString(`" id="`)
+				escape(b, a.Anchor)
+				b.WriteString("\">\n      <dt>")
+				escape(b, a.Question)
+				b.WriteString("</dt>\n      <dd class=\"answer")
+				if a.Multiline {
+					b.WriteString(" multiline")
+				}
+				b.WriteString(`">`)
+				escape(b, a.Answer)
+				b.WriteString("</dd>\n      ")
+				if a.Href != "" {
+					b.WriteString(`<dd class="change"><a href="`)
+					writeURL(b, a.Href)
+					b.WriteString(`">`)
+					if a.State == "missing" {
+						escape(b, w.ReviewAnswer)
+					} else {
+						escape(b, w.ReviewChange)
+					}
+					b.WriteString(`<span class="visually-hidden">: `)
+					escape(b, a.Question)
+					b.WriteString(`</span></a></dd>`)
+				}
+				b.WriteString("\n    </div>\n  ")
+			}
+			b.WriteString("</dl>\n</section>\n")
+		}
+		b.WriteString("\n<form method=\"post\" action=\"/q/submit\" class=\"submit\">\n  <input type=\"hidden\" name=\"csrf\" value=\"")
+		escape(b, rv.CSRF)
+		b.WriteString("\">\n  <p>")
+		escape(b, w.ReviewSendNote)
+		b.WriteString("</p>\n  <button type=\"submit\" class=\"primary\">")
+		escape(b, w.ReviewSubmit)
+		b.WriteString("</button>\n</form>\n<ul class=\"links\">\n  <li><a href=\"")
+		writeURL(b, rv.BackHref)
+		b.WriteString(`">`)
+		escape(b, w.PageBack)
+		b.WriteString("</a></li>\n  <li><a href=\"/q/decline\">")
+		escape(b, w.DeclineLink)
+		b.WriteString("</a></li>\n</ul>\n")
+	})
+}
+
+// writeURL writes a link as html/template writes a whole URL attribute
+// value: a scheme other than http, https or mailto is refused (#ZgotmplZ),
+// what a URL may not hold is percent-encoded, and the result escaped.
+func writeURL(b *strings.Builder, s string) {
+	if scheme, _, ok := strings.Cut(s, ":"); ok && !strings.Contains(scheme, "/") &&
+		!strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") && !strings.EqualFold(scheme, "mailto") {
+		b.WriteString("#ZgotmplZ")
+		return
+	}
+	writeURLBytes(b, s, true)
+}
+
+// writeURLPart writes a part of a URL after its # as html/template does:
+// every byte but the unreserved ones percent-encoded.
+func writeURLPart(b *strings.Builder, s string) { writeURLBytes(b, s, false) }
+
+// writeURLBytes is html/template's processURLOnto followed by its
+// attribute escaping (of & alone, since the rest is encoded).
+func writeURLBytes(b *strings.Builder, s string, norm bool) {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+			b.WriteByte(c)
+			continue
+		case norm && strings.IndexByte("!#$&*+,/:;=?@[]", c) >= 0:
+			if c == '&' {
+				b.WriteString("&amp;")
+			} else if c == '+' {
+				b.WriteString("&#43;")
+			} else {
+				b.WriteByte(c)
+			}
+			continue
+		case norm && c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
