@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"regexp"
 	"strings"
+	"sync"
 
 	"eprom/questionnaire"
 
@@ -24,7 +25,36 @@ type helpView struct {
 
 // help builds the notice in lang for a patient of the client (the ordering
 // system; Order.Owner).
+// The notice is worked out once for each language and client, for as long
+// as the clients' configuration is the same (a SIGHUP that reloads it
+// starts anew): finding the telephone numbers in it took a tenth of a
+// page's time. What it returns is shared: it must not be changed.
 func (s *Server) help(lang, client string) helpView {
+	clients := s.cfg.Clients()
+	c := s.helpCache.Load()
+	if c == nil || c.clients != clients {
+		c = &helpCache{clients: clients}
+		s.helpCache.Store(c)
+	}
+	key := lang + "\x00" + client
+	if h, ok := c.views.Load(key); ok {
+		return h.(helpView)
+	}
+	h := s.newHelp(lang, client)
+	if clients.Get(client) != nil || client == "" || client == questionnaire.DefaultClient {
+		c.views.Store(key, h) // not for a client since removed: bounded by the configuration
+	}
+	return h
+}
+
+// helpCache holds the help notices of one configuration of the clients.
+type helpCache struct {
+	clients *questionnaire.Clients
+	views   sync.Map // language NUL client → helpView
+}
+
+// newHelp builds the help notice.
+func (s *Server) newHelp(lang, client string) helpView {
 	h := helpView{Lang: lang, Title: s.T(lang, "help.title")}
 	h.Lines = []template.HTML{
 		telLinks(s.T(lang, "help.not_read")),

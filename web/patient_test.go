@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"eprom/questionnaire"
+
+	"github.com/valyala/fasthttp"
 )
 
 // sessionCookie is the session cookie's name behind https (the harness's
@@ -610,7 +613,38 @@ func TestPagesForPeopleAreHTML(t *testing.T) {
 
 // BenchmarkRenderPage serves the heaviest page, kvarus-maalepunkt page 2,
 // to a patient with a session: session, order, draft, enableWhen, HTML.
+// BenchmarkRenderPage is the server's work for one question page (page 2
+// of kvarus-maalepunkt, GET /q?page=2 with the session's cookie): every
+// middleware, the session, order and draft read from bbolt, and the page
+// written, called as fasthttp calls the app, without a connection, gzip or a
+// client to read the answer (DESIGN.md §10: one page render ≤ 90 µs and 300
+// allocations).
 func BenchmarkRenderPage(b *testing.B) {
+	h := newHarness(b)
+	_, code := h.order("kvarus-maalepunkt", "nb")
+	p := h.browser()
+	p.enter(code)
+	handler := h.srv.App().Handler()
+	var req fasthttp.Request
+	req.SetRequestURI("/q?page=2")
+	for k, v := range p.cookies {
+		req.Header.SetCookie(k, v)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
+	for b.Loop() {
+		ctx.Response.Reset()
+		handler(&ctx)
+		if ctx.Response.StatusCode() != 200 || !bytes.Contains(ctx.Response.Body(), []byte(`data-page="page-2"`)) {
+			b.Fatalf("%d %.300s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+}
+
+// BenchmarkPageRoundTrip is the same page through fiber's app.Test, as a
+// browser of the tests gets it: a connection in memory, the answer parsed
+// by net/http (what BenchmarkRenderPage measured before 2026-12-07).
+func BenchmarkPageRoundTrip(b *testing.B) {
 	h := newHarness(b)
 	_, code := h.order("kvarus-maalepunkt", "nb")
 	p := h.browser()

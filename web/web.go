@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"eprom/locales"
@@ -123,8 +124,9 @@ type Secrets interface {
 
 // Server is the web layer.
 type Server struct {
-	pageWords sync.Map          // language → *pageWords
-	chrome    sync.Map          // language → *chrome
+	pageWords sync.Map // language → *pageWords
+	chrome    sync.Map // language → *chrome
+	helpCache atomic.Pointer[helpCache]
 	assets    map[string]string // static file → its content version
 	cfg       Config
 	app       *fiber.App
