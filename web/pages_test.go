@@ -158,6 +158,32 @@ func TestHelpNowOnEveryQuestionPageAndDone(t *testing.T) {
 	}
 }
 
+// TestHelpNowFollowsAReload: the notice is kept for each client, but a
+// configuration read anew (SIGHUP) with another help line shows the new one
+// on the next page.
+func TestHelpNowFollowsAReload(t *testing.T) {
+	current := clients
+	h := newHarness(t, func(h *harness) { h.cfg.Clients = func() *questionnaire.Clients { return current } })
+	_, code := h.kvarusOrder("nb")
+	b := h.browser()
+	wantPage(t, b.enter(code), 200, `href="tel:+4722112233"`)
+	var list []*questionnaire.Client
+	for _, c := range clients.List() {
+		if c.ID == "kvarus" {
+			changed := *c
+			changed.Help = &questionnaire.Contact{Name: questionnaire.Text{"nb": "Poliklinikken"}, Phone: "+47 33 44 55 66"}
+			c = &changed
+		}
+		list = append(list, c)
+	}
+	current = questionnaire.NewClients(list)
+	p := b.get("/q?page=2")
+	wantPage(t, p, 200, "Poliklinikken", `href="tel:+4733445566"`)
+	if strings.Contains(p.body, "Rusklinikken") {
+		t.Error("the help line of the configuration before the reload")
+	}
+}
+
 func TestDeclineWithReservation(t *testing.T) {
 	h := newHarness(t)
 	id, code := h.kvarusOrder("nb")
