@@ -163,11 +163,19 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string, link bool) error {
 	// The same link opened again in this browser (another tab, a reload of
 	// the QR page) keeps the session, so the first tab keeps working.
 	if id := c.Cookies(s.sessionCookie()); id != "" {
-		if sess, err := s.cfg.Patients.Session(ctx, id, now); err == nil && sess.OrderID == o.ID && sess.CodeGen == o.CodeGeneration {
+		if sess, err := s.session(ctx, id, now); err == nil && sess.OrderID == o.ID && sess.CodeGen == o.CodeGeneration {
 			return c.Redirect("/q", fiber.StatusSeeOther)
 		}
 	}
 	sess := &store.Session{ID: randomToken(), OrderID: o.ID, CodeGen: o.CodeGeneration, CSRF: randomToken(), CreatedAt: now, SeenAt: now, Pending: link}
+	if link && s.cfg.Links != nil {
+		// Pending, in the cookie alone (pending.go): nothing is written
+		// until a person sees a page.
+		s.setCookie(c, s.sessionCookie(), s.pendingCookie(sess), 0)
+		s.clearCookie(c, s.csrfCookie())
+		s.clearFeedback(c)
+		return c.Redirect("/q", fiber.StatusSeeOther)
+	}
 	opened, err := s.cfg.Patients.StartSession(ctx, sess, now)
 	if err != nil {
 		if questionnaire.ErrorCode(err) == questionnaire.ECONFLICT {

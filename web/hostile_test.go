@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"eprom/questionnaire"
+	"eprom/store"
 )
 
 func gzipped(t *testing.T, data []byte) []byte {
@@ -339,4 +341,64 @@ func TestPrerenderedPageThenPost(t *testing.T) {
 	if len(d.Events) == 0 || d.Events[0].Type != questionnaire.EventOpened {
 		t.Errorf("events %+v, want opened first", d.Events)
 	}
+}
+
+// TestPendingSessionIsInTheCookie: a code's link stores nothing (the
+// pending session is sealed in the cookie); the first page view stores the
+// session and gives the browser its id; the pending cookie sent again
+// (a second tab that had it) finds that session rather than open the
+// order twice; a pending cookie that is changed, or older than a
+// session's idle time, is no session.
+func TestPendingSessionIsInTheCookie(t *testing.T) {
+	onBothStores(t, func(t *testing.T, opts []option) {
+		h := newHarness(t, opts...)
+		id, code := h.order("audit", "nb")
+		b := h.browser()
+		b.get("/c/" + code)
+		pending := b.cookies["__Host-eprom"]
+		if !strings.HasPrefix(pending, "p.") {
+			t.Fatalf("the link's cookie %.20q… does not hold a pending session", pending)
+		}
+		if _, err := h.store.Session(t.Context(), pending, h.clock.Now()); questionnaire.ErrorCode(err) != questionnaire.ENOTFOUND {
+			t.Fatalf("the pending session is stored (%v)", err)
+		}
+
+		wantPage(t, b.get("/q"), 200)
+		stored := b.cookies["__Host-eprom"]
+		if stored == pending || strings.HasPrefix(stored, "p.") {
+			t.Fatalf("after the first page view the cookie is %.20q…, want a stored session's id", stored)
+		}
+		sess, err := h.store.Session(t.Context(), stored, h.clock.Now())
+		if err != nil || sess.Pending || sess.OrderID != id {
+			t.Fatalf("the stored session: %+v, %v", sess, err)
+		}
+
+		again := h.browser()
+		again.cookies["__Host-eprom"], again.paths["__Host-eprom"] = pending, "/"
+		p := again.get("/q")
+		wantPage(t, p, 200)
+		if again.cookies["__Host-eprom"] != stored {
+			t.Errorf("the pending cookie sent again names %.20q…, want the stored session", again.cookies["__Host-eprom"])
+		}
+		if m := hiddenCSRF.FindStringSubmatch(p.body); m == nil || m[1] != sess.CSRF {
+			t.Error("the pending cookie sent again has another CSRF token than the stored session")
+		}
+		if d, err := h.store.Draft(t.Context(), id); err != nil || len(d.Events) != 1 {
+			t.Errorf("events %+v (%v), want one opened", d.Events, err)
+		}
+
+		// Changed: one bit of the sealed bytes.
+		raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(pending, "p."))
+		raw[len(raw)/2] ^= 1
+		forged := h.browser()
+		forged.cookies["__Host-eprom"], forged.paths["__Host-eprom"] = "p."+base64.RawURLEncoding.EncodeToString(raw), "/"
+		wantPage(t, forged.get("/q"), 401)
+
+		// Old: a new link's pending cookie, unused for the idle time.
+		_, code2 := h.order("audit", "nb")
+		late := h.browser()
+		late.get("/c/" + code2)
+		h.clock.Add(store.IdleTimeout)
+		wantPage(t, late.get("/q"), 401)
+	})
 }

@@ -297,13 +297,15 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 	if id == "" {
 		return s.message(c, fiber.StatusUnauthorized, lang, "session.none", true)
 	}
-	sess, err := s.cfg.Patients.Session(ctx, id, now)
+	cookie := id
+	sess, err := s.session(ctx, cookie, now)
 	if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
 		s.clearCookie(c, s.sessionCookie())
 		return s.message(c, fiber.StatusUnauthorized, lang, "session.ended", true)
 	} else if err != nil {
 		return err
 	}
+	id = sess.ID
 	o, err := s.cfg.Orders.Order(ctx, sess.OrderID)
 	if err != nil {
 		return err
@@ -354,6 +356,9 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 			s.metrics.order(opened.Status)
 		}
 		o = opened
+	}
+	if cookie != id && !sess.Pending { // the cookie held a pending session, stored now: it names the stored one
+		s.setCookie(c, s.sessionCookie(), id, 0)
 	}
 	def, err := s.cfg.Catalogue.Get(o.Questionnaire.ID, o.Questionnaire.Version)
 	if err != nil {
