@@ -108,6 +108,37 @@ type HemitOrder struct {
 	Echo json.RawMessage `json:"echo,omitempty"`
 }
 
+// Clone returns a deep copy of the order: nothing of it (maps, slices,
+// pointers) is shared with o.
+func (o *Order) Clone() *Order {
+	c := *o
+	if o.Prefill != nil {
+		c.Prefill = make(map[string][]string, len(o.Prefill))
+		for k, v := range o.Prefill {
+			c.Prefill[k] = slices.Clone(v)
+		}
+	}
+	if o.Previous != nil {
+		c.Previous = make([]PreviousResult, len(o.Previous))
+		for i, p := range o.Previous {
+			p.Scores = maps.Clone(p.Scores)
+			c.Previous[i] = p
+		}
+	}
+	if o.Hemit != nil {
+		h := *o.Hemit
+		h.Echo = slices.Clone(h.Echo)
+		c.Hemit = &h
+	}
+	for _, t := range []**time.Time{&c.OpenedAt, &c.SubmittedAt, &c.DeliveredAt, &c.ClosedAt, &c.ReissuedAt} {
+		if *t != nil {
+			v := **t
+			*t = &v
+		}
+	}
+	return &c
+}
+
 // DefaultClient is the client of orders from before clients existed, and
 // the one client that EPROM_API_TOKENS configures.
 const DefaultClient = "default"

@@ -74,6 +74,7 @@ type Store struct {
 	db      *bolt.DB
 	secrets *store.Secrets
 	queue   *Queue
+	orders  orderCache
 }
 
 var _ store.Orders = (*Store)(nil)
@@ -623,6 +624,9 @@ func (s *Store) getOrder(tx *bolt.Tx, id string) (*questionnaire.Order, error) {
 }
 
 func (s *Store) openOrder(id string, sealed []byte) (*questionnaire.Order, error) {
+	if o := s.orders.get(id, sealed); o != nil {
+		return o, nil
+	}
 	raw, err := s.secrets.Orders.Open(id, sealed)
 	if err != nil {
 		return nil, fmt.Errorf("order %s: %w", id, err)
@@ -631,6 +635,7 @@ func (s *Store) openOrder(id string, sealed []byte) (*questionnaire.Order, error
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return nil, fmt.Errorf("decode order %s: %w", id, err)
 	}
+	s.orders.put(id, sealed, &o)
 	return &o, nil
 }
 
@@ -647,6 +652,7 @@ func (s *Store) putOrder(tx *bolt.Tx, o *questionnaire.Order) error {
 	if err != nil {
 		return err
 	}
+	s.orders.put(o.ID, sealed, o) // the next read finds it decoded, once this commits
 	return tx.Bucket(bucketOrders).Put([]byte(o.ID), sealed)
 }
 

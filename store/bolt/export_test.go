@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"eprom/questionnaire"
 	"eprom/store"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,4 +33,15 @@ func SendInATransactionForTest(s *Store, m *store.Message, fail error) error {
 		s.queue.Signal()
 	}
 	return err
+}
+
+// PutOrderAndRollBackForTest writes o in a transaction that then fails, as
+// a batch whose other call failed rolls back.
+func PutOrderAndRollBackForTest(s *Store, o *questionnaire.Order, fail error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := s.putOrder(tx, o); err != nil {
+			return err
+		}
+		return fail
+	})
 }
