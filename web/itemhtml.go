@@ -1,7 +1,6 @@
 package web
 
 import (
-	"html/template"
 	"strconv"
 	"strings"
 
@@ -13,7 +12,8 @@ import (
 // html/template spent most of a page's time walking the item template
 // for every question and option and calling its functions by reflection
 // (issue 16). What is written is what the template "item" in page.html
-// wrote, byte for byte (TestPagesAreAsBefore), with the same escaping.
+// wrote, byte for byte (TestPagesAreAsBefore), with the same escaping;
+// pagehtml.go writes the rest of the page around it.
 
 // escape writes s as html/template escapes text and quoted attribute
 // values: NUL, quotes, &, +, < and >.
@@ -48,16 +48,6 @@ func escape(b *strings.Builder, s string) {
 
 // itemWriter writes items in the words of a locale catalogue.
 type itemWriter struct{ loc *locales.Catalog }
-
-// items writes the items of a page, and their children, as HTML.
-func (s itemWriter) items(items []*itemView, help helpView) template.HTML {
-	var b strings.Builder
-	b.Grow(2048 * len(items))
-	for _, iv := range items {
-		s.writeItem(&b, iv, help)
-	}
-	return template.HTML(b.String())
-}
 
 // T is the catalogue's translation.
 func (s itemWriter) T(lang, id string) string { return s.loc.T(lang, id) }

@@ -248,7 +248,8 @@ func (s *Server) routes() {
 // pageTemplates are the pages drawn inside layout.html; standalone ones
 // (the slip) have their own HTML head.
 var (
-	pageTemplates = []string{"code.html", "message.html", "page.html", "review.html", "decline.html", "registry.html",
+	// The question pages and the review are written by Go (pagehtml.go).
+	pageTemplates = []string{"code.html", "message.html", "decline.html", "registry.html",
 		"clinic.html", "clinic-patient.html", "clinic-code.html", "clinic-result.html"}
 	standaloneTemplates = []string{"slip.html"}
 )
@@ -257,8 +258,7 @@ var (
 // a template that is missing or does not parse stops the start-up.
 func parseTemplates(loc *locales.Catalog, assets map[string]string) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"t":     loc.T,
-		"items": itemWriter{loc}.items,
+		"t": loc.T,
 		"asset": func(name string) (string, error) {
 			if v, ok := assets[name]; ok {
 				return "/static/" + name + "?v=" + v, nil
