@@ -417,22 +417,31 @@ func run(concurrency int, d time.Duration, fn func() error) float64 {
 	return float64(n.Load()) / time.Since(start).Seconds()
 }
 
-func gz(b []byte) int {
-	var buf bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
-	w.Write(b)
-	w.Close()
-	return buf.Len()
+// wire fetches path asking for gzip, as a browser does, and returns what
+// came over the wire and the body unpacked.
+func wire(c *http.Client, url string) (sent, body []byte) {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept-Encoding", "gzip") // set by hand: net/http then leaves the body packed
+	resp, err := c.Do(req)
+	check(err)
+	defer resp.Body.Close()
+	sent, _ = io.ReadAll(resp.Body)
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		return sent, sent
+	}
+	r, err := gzip.NewReader(bytes.NewReader(sent))
+	check(err)
+	body, err = io.ReadAll(r)
+	check(err)
+	return sent, body
 }
 
-// pageWeights fetches every page of every shipped questionnaire.
+// pageWeights fetches every page of every shipped questionnaire; the
+// compressed sizes are what the server sent.
 func pageWeights(base string) {
 	c := client()
-	resp, err := c.Get(base + "/static/eprom.css")
-	check(err)
-	css, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	cssGz := gz(css)
+	cssSent, css := wire(c, base+"/static/eprom.css")
+	cssGz := len(cssSent)
 	fmt.Printf("page weight (HTML + CSS %d B raw, %d B gzip; budget 14 KB compressed):\n", len(css), cssGz)
 	fmt.Printf("  %-20s %4s %9s %9s %11s\n", "questionnaire", "page", "HTML raw", "HTML gz", "HTML+CSS gz")
 	cat, err := schemas.Load(schemas.Shipped())
@@ -446,13 +455,10 @@ func pageWeights(base string) {
 		check(err)
 		r.Body.Close()
 		for i := range d.Pages() {
-			r, err := p.Get(fmt.Sprintf("%s/q?page=%d", base, i+1))
-			check(err)
-			html, _ := io.ReadAll(r.Body)
-			r.Body.Close()
-			total := gz(html) + cssGz
+			sent, html := wire(p, fmt.Sprintf("%s/q?page=%d", base, i+1))
+			total := len(sent) + cssGz
 			worst = max(worst, total)
-			fmt.Printf("  %-20s %4d %9d %9d %11d\n", d.ID, i+1, len(html), gz(html), total)
+			fmt.Printf("  %-20s %4d %9d %9d %11d\n", d.ID, i+1, len(html), len(sent), total)
 		}
 	}
 	verdict := "within"
