@@ -22,6 +22,17 @@ func TestOrderCloneSharesNothing(t *testing.T) {
 	shared(t, "Order", reflect.ValueOf(o), reflect.ValueOf(*c))
 }
 
+// TestDraftCloneSharesNothing is TestOrderCloneSharesNothing for drafts.
+func TestDraftCloneSharesNothing(t *testing.T) {
+	var d questionnaire.Draft
+	fill(reflect.ValueOf(&d).Elem(), 0)
+	c := d.Clone()
+	if !reflect.DeepEqual(&d, c) {
+		t.Fatalf("the clone differs:\n%+v\n%+v", d, *c)
+	}
+	shared(t, "Draft", reflect.ValueOf(d), reflect.ValueOf(*c))
+}
+
 // fill gives every field of v a value that is not the zero value.
 func fill(v reflect.Value, depth int) {
 	if depth > 6 {

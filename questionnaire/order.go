@@ -112,12 +112,7 @@ type HemitOrder struct {
 // pointers) is shared with o.
 func (o *Order) Clone() *Order {
 	c := *o
-	if o.Prefill != nil {
-		c.Prefill = make(map[string][]string, len(o.Prefill))
-		for k, v := range o.Prefill {
-			c.Prefill[k] = slices.Clone(v)
-		}
-	}
+	c.Prefill = cloneValues(o.Prefill)
 	if o.Previous != nil {
 		c.Previous = make([]PreviousResult, len(o.Previous))
 		for i, p := range o.Previous {

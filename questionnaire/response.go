@@ -2,6 +2,7 @@ package questionnaire
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,28 @@ type Draft struct {
 	Stamps    map[int]int64 `json:"stamps,omitempty"`
 	Events    []Event       `json:"events"`
 	UpdatedAt time.Time     `json:"updatedAt"`
+}
+
+// Clone returns a deep copy of the draft: nothing of it (maps, slices) is
+// shared with d.
+func (d *Draft) Clone() *Draft {
+	c := *d
+	c.Answers, c.Typed = cloneValues(d.Answers), cloneValues(d.Typed)
+	c.Stamps = maps.Clone(d.Stamps)
+	c.Events = slices.Clone(d.Events)
+	return &c
+}
+
+// cloneValues copies form values, each list too.
+func cloneValues(v map[string][]string) map[string][]string {
+	if v == nil {
+		return nil
+	}
+	c := make(map[string][]string, len(v))
+	for k, l := range v {
+		c[k] = slices.Clone(l)
+	}
+	return c
 }
 
 // Start fills a new draft (never opened: no events) from the order's

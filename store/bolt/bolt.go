@@ -74,7 +74,11 @@ type Store struct {
 	db      *bolt.DB
 	secrets *store.Secrets
 	queue   *Queue
-	orders  orderCache
+
+	// Records kept decoded, by key (decoded.go).
+	orders   decodedCache[*questionnaire.Order]
+	drafts   decodedCache[*questionnaire.Draft]
+	sessions decodedCache[store.Session]
 }
 
 var _ store.Orders = (*Store)(nil)
@@ -152,7 +156,11 @@ func open(path string, secrets *store.Secrets) (*Store, error) {
 	if secrets != nil {
 		q.sealer = secrets.Messages
 	}
-	return &Store{db: db, secrets: secrets, queue: q}, nil
+	return &Store{db: db, secrets: secrets, queue: q,
+		orders:   decodedCache[*questionnaire.Order]{clone: (*questionnaire.Order).Clone},
+		drafts:   decodedCache[*questionnaire.Draft]{clone: (*questionnaire.Draft).Clone},
+		sessions: decodedCache[store.Session]{clone: func(s store.Session) store.Session { return s }},
+	}, nil
 }
 
 // Queue returns the outbox in the same file.
@@ -624,7 +632,7 @@ func (s *Store) getOrder(tx *bolt.Tx, id string) (*questionnaire.Order, error) {
 }
 
 func (s *Store) openOrder(id string, sealed []byte) (*questionnaire.Order, error) {
-	if o := s.orders.get(id, sealed); o != nil {
+	if o, ok := s.orders.get(id, sealed); ok {
 		return o, nil
 	}
 	raw, err := s.secrets.Orders.Open(id, sealed)

@@ -90,7 +90,16 @@ func (s *Store) Session(ctx context.Context, id string, now time.Time) (*store.S
 			return nil
 		}
 		found = true
-		return json.Unmarshal(raw, &sess)
+		key := string(sessionKey(id)) // the hash, as stored: no session id is kept in memory
+		if kept, ok := s.sessions.get(key, raw); ok {
+			sess = kept
+			return nil
+		}
+		if err := json.Unmarshal(raw, &sess); err != nil {
+			return err
+		}
+		s.sessions.put(key, raw, sess)
+		return nil
 	})
 	if err != nil {
 		return nil, wrap("session", err)
@@ -193,6 +202,9 @@ func (s *Store) openDraft(orderID string, sealed []byte) (*questionnaire.Draft, 
 	if sealed == nil {
 		return d, nil
 	}
+	if d, ok := s.drafts.get(orderID, sealed); ok {
+		return d, nil
+	}
 	raw, err := s.secrets.Drafts.Open(orderID, sealed)
 	if err != nil {
 		return nil, fmt.Errorf("draft of %s: %w", orderID, err)
@@ -203,6 +215,7 @@ func (s *Store) openDraft(orderID string, sealed []byte) (*questionnaire.Draft, 
 	if d.Answers == nil {
 		d.Answers = map[string][]string{}
 	}
+	s.drafts.put(orderID, sealed, d)
 	return d, nil
 }
 
@@ -211,7 +224,9 @@ func (s *Store) putDraft(tx *bolt.Tx, orderID string, d *questionnaire.Draft) er
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketDrafts).Put([]byte(orderID), s.secrets.Drafts.Seal(orderID, raw))
+	sealed := s.secrets.Drafts.Seal(orderID, raw)
+	s.drafts.put(orderID, sealed, d) // the next read finds it decoded, once this commits
+	return tx.Bucket(bucketDrafts).Put([]byte(orderID), sealed)
 }
 
 func putJSON(tx *bolt.Tx, bucket, key []byte, v any) error {
