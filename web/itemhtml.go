@@ -1,8 +1,8 @@
 package web
 
 import (
+	"bytes"
 	"strconv"
-	"strings"
 
 	"eprom/locales"
 	"eprom/questionnaire"
@@ -17,7 +17,7 @@ import (
 
 // escape writes s as html/template escapes text and quoted attribute
 // values: NUL, quotes, &, +, < and >.
-func escape(b *strings.Builder, s string) {
+func escape(b *bytes.Buffer, s string) {
 	written := 0
 	for i := 0; i < len(s); i++ {
 		var repl string
@@ -52,7 +52,7 @@ type itemWriter struct{ loc *locales.Catalog }
 // T is the catalogue's translation.
 func (s itemWriter) T(lang, id string) string { return s.loc.T(lang, id) }
 
-func (s itemWriter) writeItem(b *strings.Builder, iv *itemView, help helpView) {
+func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 	if iv == nil {
 		return
 	}

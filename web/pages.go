@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -636,7 +637,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 		}
 		pv.Errors = append(pv.Errors, errorLink{Anchor: anchor, Label: label, Message: messages[n]})
 	}
-	return s.writeHTML(c, status, "page.html", func(b *strings.Builder) { s.writePage(b, &pv, progress) })
+	return s.writeHTML(c, status, "page.html", func(b *bytes.Buffer) { s.writePage(b, &pv, progress) })
 }
 
 // otherDeviceWindow is how recent another device's save must be for the

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -108,7 +109,7 @@ func (s *Server) renderReview(c *fiber.Ctx, status int, v *visit, errs questionn
 		}
 		rv.Errors = append(rv.Errors, errorLink{Href: hrefOf[e.LinkID], Anchor: "q-" + e.LinkID, Label: label, Message: s.answerMessage(lang, def, e)})
 	}
-	return s.writeHTML(c, status, "review.html", func(b *strings.Builder) { s.writeReview(b, &rv) })
+	return s.writeHTML(c, status, "review.html", func(b *bytes.Buffer) { s.writeReview(b, &rv) })
 }
 
 // typedText is what the draft holds as typed for an item, as the patient
