@@ -214,7 +214,7 @@ func (s *Server) handleSubmit(c *fiber.Ctx) error {
 		SubmittedAt: now,
 	}
 	// The answers as FHIR, for the envelope; the error names linkIds only.
-	if r.QuestionnaireResponse, err = fhir.QuestionnaireResponse(v.def, r); err != nil {
+	if r.QuestionnaireResponse, err = fhir.QuestionnaireResponseOf(v.def, r, kept); err != nil {
 		return err
 	}
 	return s.finish(c, v, r, questionnaire.EnvelopeResponse, "/done?lang="+v.lang)

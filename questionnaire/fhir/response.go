@@ -50,6 +50,20 @@ func QuestionnaireResponse(def *questionnaire.Definition, r *questionnaire.Respo
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("fhir: questionnaire response: answers that do not fit %s@%s: %w", def.ID, def.Version, errs)
 	}
+	return QuestionnaireResponseOf(def, r, a)
+}
+
+// QuestionnaireResponseOf is QuestionnaireResponse for a caller that has
+// the response's answers decoded already, as a, the answers r.Answers
+// lists (def.List(a)): the patient pages, which would otherwise encode and
+// decode them once more on every Send.
+func QuestionnaireResponseOf(def *questionnaire.Definition, r *questionnaire.Response, a questionnaire.Answers) (json.RawMessage, error) {
+	switch {
+	case r.Type != questionnaire.ResponseAnswered:
+		return nil, fmt.Errorf("fhir: questionnaire response: a %s has none", r.Type)
+	case r.SubmittedAt.IsZero():
+		return nil, errors.New("fhir: questionnaire response: no time of submission")
+	}
 	b := &qrBuilder{answers: a, lang: r.Language}
 	items, err := b.items(def.Items)
 	if err != nil {

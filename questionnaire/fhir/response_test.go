@@ -415,6 +415,9 @@ func qrCheck(t *testing.T, def *questionnaire.Definition, a questionnaire.Answer
 		if err != nil {
 			t.Fatalf("%s: %v", lang, err)
 		}
+		if of, err := fhir.QuestionnaireResponseOf(def, r, a); err != nil || !bytes.Equal(of, qr) {
+			t.Errorf("%s: QuestionnaireResponseOf the decoded answers differs (%v):\n%s\nwant\n%s", lang, err, of, qr)
+		}
 		qrValidate(t, qr)
 		d := qrDecode(t, def, lang, qr)
 		doc := d.doc
