@@ -170,3 +170,53 @@ func TestReviewStatesAreAsBefore(t *testing.T) {
 		}
 	}
 }
+
+// TestMessagePagesAreAsBefore: the pages of message.html, byte for byte:
+// thanks (in English, and with the change of a score since earlier
+// results), a decline with reservation, the saved page with its code, a
+// closed code, no session, and a form whose token does not fit.
+func TestMessagePagesAreAsBefore(t *testing.T) {
+	h := newHarness(t)
+	var all bytes.Buffer
+	add := func(name string, p page) {
+		fmt.Fprintf(&all, "=== %s: %d\n", name, p.status)
+		all.WriteString(regexp.MustCompile(`name="csrf" value="[^"]+"`).ReplaceAllString(p.body, `name="csrf" value="CSRF"`))
+		all.WriteString("\n")
+	}
+	send := func(id, lang string) (page, string) {
+		_, code := h.order(id, lang)
+		b := h.browser()
+		first := b.enter(code)
+		def, _ := h.cfg.Catalogue.Get(id, "")
+		for n, pg := range def.Pages() {
+			b.answer(first, n+1, "autosave", answerAll(pg.Questions()))
+		}
+		review := b.get("/q/review")
+		return b.follow(b.post("/q/submit", review, url.Values{})), code
+	}
+	done, code := send("audit", "en")
+	add("done-en", done)
+	add("closed-submitted", h.browser().enter(code))
+
+	m := h.create(`{"questionnaire": "kvarus-maalepunkt", "patientRef": "p", "language": "nb", ` + previous + `}`)
+	fb := h.browser()
+	add("done-feedback", fb.follow(fb.answerMaalepunkt(m["code"].(string), fewProblems)))
+
+	_, code = h.kvarusOrder("nb")
+	b := h.browser()
+	first := b.enter(code)
+	form := b.follow(b.answer(first, 1, "decline", url.Values{}))
+	add("declined-reservation", b.follow(b.post("/q/decline", form, url.Values{"confirm": {"yes"}, "reason": {"reservation"}})))
+
+	_, code = h.order("audit", "nb")
+	b = h.browser()
+	first = b.enter(code)
+	add("saved", b.answer(first, 1, "save", url.Values{"q1": {"1"}}))
+
+	add("session-none", h.browser().get("/q?lang=en"))
+	_, code = h.order("audit", "nb")
+	b = h.browser()
+	b.enter(code)
+	add("csrf", b.do("POST", "/q", url.Values{"csrf": {"wrong"}, "page": {"1"}, "action": {"next"}}))
+	golden(t, filepath.Join("testdata", "pages", "messages.html.gz"), all.Bytes())
+}
