@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"html/template"
 	"regexp"
 	"strings"
@@ -160,5 +161,5 @@ func (s *Server) savedPage(c *fiber.Ctx, v *visit) error {
 		s.setCookie(c, s.csrfCookie(), token, 0)
 		mv.CSRF = token
 	}
-	return s.render(c, fiber.StatusOK, "message.html", mv)
+	return s.writeHTML(c, fiber.StatusOK, "message.html", func(b *bytes.Buffer) { s.writeMessage(b, &mv) })
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"html/template"
 	"strconv"
 	"strings"
 	"sync"
@@ -9,13 +10,16 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// The pages a patient walks through on every journey (a question page and
-// the review) are written here by Go, layout and all, rather than by
-// html/template, which spent most of their time calling functions and
-// reading fields by reflection (issue 16). What is written is what the
-// templates layout.html, page.html and review.html write, byte for byte
-// (TestPagesAreAsBefore), with html/template's escaping: escape for text
-// and quoted attributes, writeURL and writeURLPart for links.
+// The pages a patient walks through on every journey (a question page,
+// the review, the thanks and the other messages) are written here by Go,
+// layout and all, rather than by html/template, which spent most of their
+// time calling functions and reading fields by reflection (issue 16). What
+// is written is what the templates layout.html, page.html, review.html and
+// message.html wrote, byte for byte (TestPagesAreAsBefore,
+// TestReviewStatesAreAsBefore, TestMessagePagesAreAsBefore), with
+// html/template's escaping: escape for text and quoted attributes, writeURL
+// and writeURLPart for links. The other templates get the help notice and a
+// score's change from the same writers (the functions help and change).
 
 // chrome is a page's fixed words in one language that the layout, the
 // question page and the review show, looked up once.
@@ -25,6 +29,9 @@ type chrome struct {
 	ReviewTitle, ReviewIntro, ReviewFirstMissing string
 	ReviewAnswer, ReviewChange, ReviewSendNote   string
 	ReviewSubmit, PageBack, DeclineLink          string
+	SavedCode, SavedCodeNote, NewCode, EnterCode string
+	FeedbackTitle, FeedbackText                  string
+	ChangeWhen, ChangeValue, ChangeBand          string
 	Favicon, Stylesheet, Script                  string // the static files' versioned paths
 }
 
@@ -40,6 +47,9 @@ func (s *Server) chromeOf(lang string) *chrome {
 		ReviewTitle: t("review.title"), ReviewIntro: t("review.intro"), ReviewFirstMissing: t("review.first_missing"),
 		ReviewAnswer: t("review.answer"), ReviewChange: t("review.change"), ReviewSendNote: t("review.send_note"),
 		ReviewSubmit: t("review.submit"), PageBack: t("page.back"), DeclineLink: t("decline.link"),
+		SavedCode: t("saved.code"), SavedCodeNote: t("saved.code_note"), NewCode: t("message.new_code"), EnterCode: t("message.enter_code"),
+		FeedbackTitle: t("feedback.title"), FeedbackText: t("feedback.text"),
+		ChangeWhen: t("change.when"), ChangeValue: t("change.value"), ChangeBand: t("change.band"),
 		Favicon: s.asset("favicon.svg"), Stylesheet: s.asset("eprom.css"), Script: s.asset("eprom.js"),
 	}
 	s.chrome.Store(lang, w)
@@ -398,4 +408,139 @@ func writeURLBytes(b *bytes.Buffer, s string, norm bool) {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// writeMessage writes the template "content" of a message page (thanks,
+// saved, closed, refused): a heading, a few paragraphs and what to do next.
+func (s *Server) writeMessage(b *bytes.Buffer, v *messageView) {
+	w := s.chromeOf(v.Lang)
+	link := func(class, href, text string) {
+		b.WriteString(`<p><a class="`)
+		b.WriteString(class)
+		b.WriteString(`" href="`)
+		writeURL(b, href)
+		b.WriteString(`">`)
+		escape(b, text)
+		b.WriteString(`</a></p>`)
+	}
+	writeLayout(b, &v.base, w, func() {
+		b.WriteString("\n<h1>")
+		escape(b, v.Heading)
+		b.WriteString("</h1>\n")
+		for _, p := range v.Paragraphs {
+			b.WriteString(`<p class="lead">`)
+			escape(b, p)
+			b.WriteString(`</p>`)
+		}
+		b.WriteString("\n")
+		if v.Code != "" {
+			b.WriteString(`<p class="saved-code">`)
+			escape(b, w.SavedCode)
+			b.WriteString(` <strong class="code">`)
+			escape(b, v.Code)
+			b.WriteString(`</strong><br>`)
+			escape(b, w.SavedCodeNote)
+			b.WriteString("</p>\n<form method=\"post\" action=\"/\"><input type=\"hidden\" name=\"csrf\" value=\"")
+			escape(b, v.CSRF)
+			b.WriteString(`"><input type="hidden" name="code" value="`)
+			escape(b, v.Code)
+			b.WriteString(`"><button type="submit" class="primary">`)
+			escape(b, v.ContinueText)
+			b.WriteString(`</button></form>`)
+		}
+		b.WriteString("\n")
+		if v.Contact != "" {
+			b.WriteString("<p>")
+			escape(b, v.Contact)
+			b.WriteString("</p>")
+		}
+		b.WriteString("\n")
+		if len(v.Changes) > 0 {
+			b.WriteString("<section class=\"feedback\" aria-labelledby=\"feedback-title\">\n<h2 id=\"feedback-title\">")
+			escape(b, w.FeedbackTitle)
+			b.WriteString("</h2>\n<p>")
+			escape(b, w.FeedbackText)
+			b.WriteString("</p>\n")
+			for i := range v.Changes {
+				ch := &v.Changes[i]
+				b.WriteString("<div class=\"score-change\">\n<h3>")
+				escape(b, ch.Title)
+				b.WriteString("</h3>\n")
+				if ch.Feedback != "" {
+					b.WriteString(`<p class="feedback-words">`)
+					escape(b, ch.Feedback)
+					b.WriteString(`</p>`)
+				}
+				b.WriteString("\n")
+				s.writeChange(b, ch)
+				b.WriteString("\n</div>")
+			}
+			b.WriteString("\n</section>")
+		}
+		b.WriteString("\n")
+		if v.ContinueHref != "" {
+			link("button primary", v.ContinueHref, v.ContinueText)
+		}
+		b.WriteString("\n")
+		if v.ShowCodeLink {
+			switch {
+			case v.CodeLinkMinor:
+				b.WriteString(`<p><a href="/">`)
+				escape(b, w.NewCode)
+				b.WriteString(`</a></p>`)
+			case v.ContinueHref != "":
+				link("button secondary", "/", w.EnterCode)
+			default:
+				link("button primary", "/", w.EnterCode)
+			}
+		}
+		b.WriteString("\n")
+		if v.Help != nil {
+			writeHelp(b, v.Help)
+		}
+		b.WriteString("\n")
+	})
+}
+
+// writeChange writes a score's change since earlier results: the graph,
+// and the same figures as a table.
+func (s *Server) writeChange(b *bytes.Buffer, ch *changeView) {
+	w := s.chromeOf(ch.Lang)
+	b.WriteString("\n<figure class=\"change\">")
+	b.WriteString(string(ch.Graph.SVG())) // written by graph.go from escaped text
+	b.WriteString("</figure>\n<table class=\"change-table\">\n  <caption class=\"visually-hidden\">")
+	escape(b, ch.Title)
+	b.WriteString("</caption>\n  <thead><tr><th scope=\"col\">")
+	escape(b, w.ChangeWhen)
+	b.WriteString(`</th><th scope="col">`)
+	escape(b, w.ChangeValue)
+	b.WriteString(`</th><th scope="col">`)
+	escape(b, w.ChangeBand)
+	b.WriteString("</th></tr></thead>\n  <tbody>")
+	for _, r := range ch.Rows {
+		b.WriteString("<tr")
+		if r.Current {
+			b.WriteString(` class="current"`)
+		}
+		b.WriteString(`><th scope="row">`)
+		if r.Label != "" {
+			escape(b, r.Label)
+			b.WriteString("<br>")
+		}
+		b.WriteString(`<span class="date">`)
+		escape(b, r.Date)
+		b.WriteString("</span></th><td>")
+		escape(b, r.Value)
+		b.WriteString("</td><td>")
+		escape(b, r.Band)
+		b.WriteString("</td></tr>")
+	}
+	b.WriteString("</tbody>\n</table>\n")
+}
+
+// htmlOf is what write writes, for a template.
+func htmlOf(write func(b *bytes.Buffer)) template.HTML {
+	var b bytes.Buffer
+	write(&b)
+	return template.HTML(b.String())
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -171,7 +172,7 @@ func (s *Server) message(c *fiber.Ctx, status int, lang, key string, codeLink bo
 	v.Page = key
 	v.Heading = v.Title
 	v.Paragraphs = []string{s.T(lang, key+".text", data...)}
-	return s.render(c, status, "message.html", v)
+	return s.writeHTML(c, status, "message.html", func(b *bytes.Buffer) { s.writeMessage(b, &v) })
 }
 
 // T translates for the patient pages.
@@ -251,7 +252,7 @@ func (s *Server) handleDone(c *fiber.Ctx) error {
 	v.Paragraphs = append(v.Paragraphs, s.T(lang, "done.close"))
 	h := s.help(lang, client)
 	v.Help = &h
-	return s.render(c, fiber.StatusOK, "message.html", v)
+	return s.writeHTML(c, fiber.StatusOK, "message.html", func(b *bytes.Buffer) { s.writeMessage(b, &v) })
 }
 
 // reservationContact says whom to ask to have one's information deleted.
@@ -337,7 +338,7 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 		v.Page, v.Heading = "session.csrf", v.Title
 		v.Paragraphs = []string{s.T(lang, "session.csrf.text")}
 		v.ContinueHref, v.ContinueText = "/q", s.T(lang, "session.csrf.back")
-		return s.render(c, fiber.StatusForbidden, "message.html", v)
+		return s.writeHTML(c, fiber.StatusForbidden, "message.html", func(b *bytes.Buffer) { s.writeMessage(b, &v) })
 	}
 	preview := c.Method() != fiber.MethodPost && (c.Method() != fiber.MethodGet || prefetched(c))
 	if sess.Pending && !preview {

@@ -6,6 +6,7 @@
 package web
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -16,6 +17,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"strings"
@@ -185,7 +187,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.templates, err = parseTemplates(cfg.Locales, assets); err != nil {
+	shared := template.FuncMap{ // what the other templates share with the pages written by Go
+		"help":   func(h helpView) template.HTML { return htmlOf(func(b *bytes.Buffer) { writeHelp(b, &h) }) },
+		"change": func(ch changeView) template.HTML { return htmlOf(func(b *bytes.Buffer) { s.writeChange(b, &ch) }) },
+	}
+	if s.templates, err = parseTemplates(cfg.Locales, assets, shared); err != nil {
 		return nil, err
 	}
 	s.app = fiber.New(fiber.Config{
@@ -248,15 +254,16 @@ func (s *Server) routes() {
 // pageTemplates are the pages drawn inside layout.html; standalone ones
 // (the slip) have their own HTML head.
 var (
-	// The question pages and the review are written by Go (pagehtml.go).
-	pageTemplates = []string{"code.html", "message.html", "decline.html", "registry.html",
+	// The question pages, the review and the messages are written by Go
+	// (pagehtml.go).
+	pageTemplates = []string{"code.html", "decline.html", "registry.html",
 		"clinic.html", "clinic-patient.html", "clinic-code.html", "clinic-result.html"}
 	standaloneTemplates = []string{"slip.html"}
 )
 
 // parseTemplates parses every template once, with the functions they use;
 // a template that is missing or does not parse stops the start-up.
-func parseTemplates(loc *locales.Catalog, assets map[string]string) (map[string]*template.Template, error) {
+func parseTemplates(loc *locales.Catalog, assets map[string]string, shared template.FuncMap) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"t": loc.T,
 		"asset": func(name string) (string, error) {
@@ -266,6 +273,7 @@ func parseTemplates(loc *locales.Catalog, assets map[string]string) (map[string]
 			return "", fmt.Errorf("no static file %s", name)
 		},
 	}
+	maps.Copy(funcs, shared)
 	out := map[string]*template.Template{}
 	for _, name := range pageTemplates {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name)
