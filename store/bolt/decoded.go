@@ -8,8 +8,9 @@ import (
 // decodedCacheSize is how many decoded records of a kind the store keeps:
 // a patient's every request reads the session, the order and the draft,
 // and opening and decoding them was the larger part of reading them
-// (issue 16). 2,048 orders are about 4 MB, as many drafts about 6 MB.
-const decodedCacheSize = 2048
+// (issue 16). 1,024 of each kind are a few MB; the patients on a page at
+// one moment are far fewer.
+const decodedCacheSize = 1024
 
 // decodedCache keeps records decoded, each with the bytes it was decoded
 // from: an entry counts only while the stored bytes are those
