@@ -467,11 +467,11 @@ func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move s
 		if rawOrder == nil {
 			return nil, questionnaire.Errorf(questionnaire.ENOTFOUND, "no order %q", id)
 		}
-		o, err := s.openOrder(id, rawOrder)
+		o, err := s.openOrder(id, rawOrder, false) // closed now: read no more by patients
 		if err != nil {
 			return nil, wrap("close order", err)
 		}
-		d, err := s.openDraft(id, rawDraft)
+		d, err := s.openDraft(id, rawDraft, false) // deleted now
 		if err != nil {
 			return nil, wrap("close order", err)
 		}
@@ -570,7 +570,7 @@ func (s *Store) PurgeOrders(ctx context.Context, now time.Time) (int, error) {
 			}
 			id := k[8:]
 			if raw := tx.Bucket(bucketOrders).Get(id); raw != nil {
-				o, err := s.openOrder(string(id), raw)
+				o, err := s.openOrder(string(id), raw, false)
 				if err != nil {
 					return err
 				}
@@ -628,10 +628,12 @@ func (s *Store) getOrder(tx *bolt.Tx, id string) (*questionnaire.Order, error) {
 	if raw == nil {
 		return nil, questionnaire.Errorf(questionnaire.ENOTFOUND, "no order %q", id)
 	}
-	return s.openOrder(id, raw)
+	return s.openOrder(id, raw, true)
 }
 
-func (s *Store) openOrder(id string, sealed []byte) (*questionnaire.Order, error) {
+// openOrder opens and decodes a sealed order, or finds it decoded; keep
+// keeps it decoded for the next read.
+func (s *Store) openOrder(id string, sealed []byte, keep bool) (*questionnaire.Order, error) {
 	if o, ok := s.orders.get(id, sealed); ok {
 		return o, nil
 	}
@@ -643,7 +645,9 @@ func (s *Store) openOrder(id string, sealed []byte) (*questionnaire.Order, error
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return nil, fmt.Errorf("decode order %s: %w", id, err)
 	}
-	s.orders.put(id, sealed, &o)
+	if keep {
+		s.orders.put(id, sealed, &o)
+	}
 	return &o, nil
 }
 

@@ -193,11 +193,12 @@ func (s *Store) UpdateDraft(ctx context.Context, orderID string, now time.Time, 
 }
 
 func (s *Store) getDraft(tx *bolt.Tx, orderID string) (*questionnaire.Draft, error) {
-	return s.openDraft(orderID, tx.Bucket(bucketDrafts).Get([]byte(orderID)))
+	return s.openDraft(orderID, tx.Bucket(bucketDrafts).Get([]byte(orderID)), true)
 }
 
-// openDraft opens a sealed draft; nil is an empty draft.
-func (s *Store) openDraft(orderID string, sealed []byte) (*questionnaire.Draft, error) {
+// openDraft opens a sealed draft, or finds it decoded; nil is an empty
+// draft. keep keeps it decoded for the next read.
+func (s *Store) openDraft(orderID string, sealed []byte, keep bool) (*questionnaire.Draft, error) {
 	d := &questionnaire.Draft{Answers: map[string][]string{}}
 	if sealed == nil {
 		return d, nil
@@ -215,7 +216,9 @@ func (s *Store) openDraft(orderID string, sealed []byte) (*questionnaire.Draft, 
 	if d.Answers == nil {
 		d.Answers = map[string][]string{}
 	}
-	s.drafts.put(orderID, sealed, d)
+	if keep {
+		s.drafts.put(orderID, sealed, d)
+	}
 	return d, nil
 }
 
