@@ -168,7 +168,7 @@ func (s *Server) enterCode(c *fiber.Ctx, lang, typed string, link bool) error {
 		}
 	}
 	sess := &store.Session{ID: randomToken(), OrderID: o.ID, CodeGen: o.CodeGeneration, CSRF: randomToken(), CreatedAt: now, SeenAt: now, Pending: link}
-	if link && s.cfg.Links != nil {
+	if link && s.cfg.Links != nil && o.Status == questionnaire.StatusOrdered {
 		// Pending, in the cookie alone (pending.go): nothing is written
 		// until a person sees a page.
 		s.setCookie(c, s.sessionCookie(), s.pendingCookie(sess), 0)

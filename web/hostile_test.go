@@ -387,6 +387,24 @@ func TestPendingSessionIsInTheCookie(t *testing.T) {
 			t.Errorf("events %+v (%v), want one opened", d.Events, err)
 		}
 
+		// Sent again after the session it began ended (save and continue
+		// later, on a shared tablet): no session, nothing opened again.
+		wantPage(t, b.answer(p, 1, "save", url.Values{}), 200)
+		replay := h.browser()
+		replay.cookies["__Host-eprom"], replay.paths["__Host-eprom"] = pending, "/"
+		wantPage(t, replay.get("/q"), 401)
+		if d, err := h.store.Draft(t.Context(), id); err != nil || d.Events[len(d.Events)-1].Type == questionnaire.EventOpened {
+			t.Errorf("events %+v (%v) after the pending cookie came back, want no new opened", d.Events, err)
+		}
+		// The link of an order opened already begins a stored session: its
+		// cookie is the session's id, and the page is there.
+		second := h.browser()
+		second.get("/c/" + code)
+		if c := second.cookies["__Host-eprom"]; c == "" || strings.HasPrefix(c, "p.") {
+			t.Errorf("the link of an opened order gives the cookie %.20q…, want a stored session's id", c)
+		}
+		wantPage(t, second.get("/q"), 200)
+
 		// Changed: one bit of the sealed bytes.
 		raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(pending, "p."))
 		raw[len(raw)/2] ^= 1

@@ -312,6 +312,13 @@ func (s *Server) patientSession(c *fiber.Ctx) error {
 		return err
 	}
 	lang = s.language(c, o.Language)
+	if sess.Pending && strings.HasPrefix(cookie, pendingPrefix) && o.Status != questionnaire.StatusOrdered {
+		// A pending session of the cookie alone opens an order that is
+		// not yet opened; once it is, the session it began is stored, and
+		// a copy of the cookie is no session (pending.go).
+		s.clearCookie(c, s.sessionCookie())
+		return s.message(c, fiber.StatusUnauthorized, lang, "session.ended", true)
+	}
 	if sess.CodeGen != o.CodeGeneration {
 		// The code was reissued (a lost slip): what it opened ends too.
 		s.endSession(ctx, id)

@@ -18,8 +18,12 @@ import (
 // sealed bytes), and the first page view stores the session as it opens the
 // order, in one write (issue 16: a journey's link cost a durable commit of
 // its own before). A preview that keeps the cookie gets a page drawn from
-// it, and nothing changes. Without the key (Config.Links unset) a pending
-// session is stored, as before.
+// it, and nothing changes. Such a cookie is begun only for an order not yet
+// opened, and counts only while it is not: once the first page view opened
+// it, the cookie names the stored session (the same cookie sent again finds
+// that), and after that session ended (save and continue later) a copy of
+// the cookie is no session. Without the key (Config.Links unset), or for an
+// order opened already, a pending session is stored, as before.
 
 // pendingPrefix begins the value of a session cookie that holds a pending
 // session rather than the id of a stored one.

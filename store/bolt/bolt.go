@@ -360,6 +360,7 @@ func (s *Store) CancelOrder(ctx context.Context, id string, now time.Time) (*que
 		if err := tx.Bucket(bucketDrafts).Delete([]byte(o.ID)); err != nil {
 			return err
 		}
+		s.drafts.drop(o.ID)
 		return s.closeOrder(tx, o, key)
 	})
 	return o, wrap("cancel order", err)
@@ -537,6 +538,8 @@ func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move s
 		if err != nil {
 			return nil, wrap("close order", err)
 		}
+		s.orders.drop(id) // what patients read of it: closed now
+		s.drafts.drop(id) // deleted
 		s.queue.Signal()
 		return o, nil
 	}
@@ -601,6 +604,8 @@ func (s *Store) PurgeOrders(ctx context.Context, now time.Time) (int, error) {
 					return err
 				}
 			}
+			s.orders.drop(string(id))
+			s.drafts.drop(string(id))
 			if err := c.Delete(); err != nil {
 				return err
 			}

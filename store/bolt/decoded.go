@@ -56,3 +56,11 @@ func (c *decodedCache[T]) put(key string, stored []byte, v T) {
 	}
 	c.m[key] = e
 }
+
+// drop forgets the record of key: it is deleted, and nothing of it should
+// stay in memory (a draft's answers, say) until the cache makes room.
+func (c *decodedCache[T]) drop(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
+}

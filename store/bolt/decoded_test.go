@@ -114,6 +114,15 @@ func TestDraftsAndSessionsReadAsStored(t *testing.T) {
 	if err := s.EndSession(ctx, sess.ID); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, kept := bolt.DecodedForTest(s, o.ID, sess.ID); kept {
+		t.Error("an ended session is kept decoded")
+	}
+	if _, err := s.CancelOrder(ctx, o.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	if _, draft, _ := bolt.DecodedForTest(s, o.ID, sess.ID); draft {
+		t.Error("the answers of a cancelled order (its draft deleted) are kept decoded")
+	}
 	if _, err := s.Session(ctx, sess.ID, later); questionnaire.ErrorCode(err) != questionnaire.ENOTFOUND {
 		t.Fatalf("an ended session read: %v", err)
 	}

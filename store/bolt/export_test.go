@@ -45,3 +45,12 @@ func PutOrderAndRollBackForTest(s *Store, o *questionnaire.Order, fail error) er
 		return fail
 	})
 }
+
+// DecodedForTest reports whether the store keeps the order, the draft and
+// the session (by its id) decoded.
+func DecodedForTest(s *Store, orderID, sessionID string) (order, draft, session bool) {
+	_, order = s.orders.m[orderID]
+	_, draft = s.drafts.m[orderID]
+	_, session = s.sessions.m[string(sessionKey(sessionID))]
+	return order, draft, session
+}

@@ -123,6 +123,7 @@ func (s *Store) Session(ctx context.Context, id string, now time.Time) (*store.S
 // EndSession implements store.Patients.
 func (s *Store) EndSession(ctx context.Context, id string) error {
 	return wrap("end session", s.db.Batch(func(tx *bolt.Tx) error {
+		s.sessions.drop(string(sessionKey(id)))
 		return tx.Bucket(bucketSessions).Delete(sessionKey(id))
 	}))
 }
@@ -135,6 +136,7 @@ func (s *Store) PurgeSessions(ctx context.Context, now time.Time) (int, error) {
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var sess store.Session
 			if json.Unmarshal(v, &sess) != nil || now.Sub(sess.SeenAt) >= store.IdleTimeout {
+				s.sessions.drop(string(k))
 				if err := c.Delete(); err != nil {
 					return err
 				}
