@@ -46,6 +46,14 @@ func escape(b *bytes.Buffer, s string) {
 	b.WriteString(s[written:])
 }
 
+// tag writes text escaped between open and end: an element, or an
+// attribute's value with what comes before and after it.
+func tag(b *bytes.Buffer, open, text, end string) {
+	b.WriteString(open)
+	escape(b, text)
+	b.WriteString(end)
+}
+
 // itemWriter writes items in the words of a locale catalogue.
 type itemWriter struct{ loc *locales.Catalog }
 
@@ -59,9 +67,7 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 	attr := func(name, value string) {
 		b.WriteString(" ")
 		b.WriteString(name)
-		b.WriteString(`="`)
-		escape(b, value)
-		b.WriteString(`"`)
+		tag(b, `="`, value, `"`)
 	}
 	b.WriteString("\n<div class=\"item item-")
 	escape(b, string(iv.Type))
@@ -71,9 +77,7 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 	if iv.New {
 		b.WriteString(" is-new")
 	}
-	b.WriteString(`" id="`)
-	escape(b, iv.Anchor)
-	b.WriteString(`"`)
+	tag(b, `" id="`, iv.Anchor, `"`)
 	if iv.When != "" {
 		attr("data-when", iv.When)
 	}
@@ -84,9 +88,7 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 	b.WriteString(">\n")
 	words := func() { // the question's prefix and text
 		if iv.Prefix != "" {
-			b.WriteString(`<span class="prefix">`)
-			escape(b, iv.Prefix)
-			b.WriteString(`</span> `)
+			tag(b, `<span class="prefix">`, iv.Prefix, `</span> `)
 		}
 		if iv.Markup != "" {
 			b.WriteString(string(iv.Markup))
@@ -96,15 +98,11 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 	}
 	question := func() { // and whether it is new or optional
 		if iv.New {
-			b.WriteString(`<span class="new-label">`)
-			escape(b, s.T(help.Lang, "page.new_question"))
-			b.WriteString(`</span> `)
+			tag(b, `<span class="new-label">`, s.T(help.Lang, "page.new_question"), `</span> `)
 		}
 		words()
 		if !iv.Required {
-			b.WriteString(` <span class="optional">`)
-			escape(b, iv.OptionalLabel)
-			b.WriteString(`</span>`)
+			tag(b, ` <span class="optional">`, iv.OptionalLabel, `</span>`)
 		}
 	}
 	hint := func(suffix, text string) {
@@ -112,18 +110,14 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 			b.WriteString(`<p class="hint" id="`)
 			escape(b, iv.ID)
 			b.WriteString(suffix)
-			b.WriteString(`">`)
-			escape(b, text)
-			b.WriteString(`</p>`)
+			tag(b, `">`, text, `</p>`)
 		}
 	}
 	errs := func() {
 		if len(iv.Errors) == 0 {
 			return
 		}
-		b.WriteString(`<p class="error" id="`)
-		escape(b, iv.ID)
-		b.WriteString(`-error">`)
+		tag(b, `<p class="error" id="`, iv.ID, `-error">`)
 		for i, e := range iv.Errors {
 			if i > 0 {
 				b.WriteString(" ")
@@ -140,17 +134,13 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 			b.WriteString(string(iv.Markup))
 			b.WriteString(`</div>`)
 		} else {
-			b.WriteString(`<p class="display">`)
-			escape(b, iv.Text)
-			b.WriteString(`</p>`)
+			tag(b, `<p class="display">`, iv.Text, `</p>`)
 		}
 		b.WriteString("\n")
 	case iv.Type == questionnaire.Group:
 		b.WriteString("\n  <section class=\"subgroup\">\n    ")
 		if iv.Text != "" {
-			b.WriteString("<h2>")
-			escape(b, iv.Text)
-			b.WriteString("</h2>")
+			tag(b, "<h2>", iv.Text, "</h2>")
 		}
 		b.WriteString("\n    ")
 		for _, child := range iv.Children {
@@ -158,19 +148,13 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 		}
 		b.WriteString("\n  </section>\n")
 	case iv.ReadOnly:
-		b.WriteString("\n  <p class=\"question\" id=\"")
-		escape(b, iv.ID)
-		b.WriteString(`">`)
+		tag(b, "\n  <p class=\"question\" id=\"", iv.ID, `">`)
 		words()
 		b.WriteString("</p>\n  ")
 		if iv.Help != "" {
-			b.WriteString(`<p class="hint">`)
-			escape(b, iv.Help)
-			b.WriteString(`</p>`)
+			tag(b, `<p class="hint">`, iv.Help, `</p>`)
 		}
-		b.WriteString("\n  <p class=\"readonly-value\">")
-		escape(b, iv.Shown)
-		b.WriteString("</p>\n  <p class=\"hint readonly-note\">")
+		tag(b, "\n  <p class=\"readonly-value\">", iv.Shown, "</p>\n  <p class=\"hint readonly-note\">")
 		escape(b, s.T(help.Lang, "item.readonly"))
 		b.WriteString("</p>\n")
 	case iv.Fieldset:
@@ -187,9 +171,7 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 		b.WriteString("\n    ")
 		scale := iv.Type == questionnaire.Scale
 		if scale {
-			b.WriteString(`<div class="scale-ends" aria-hidden="true"><span>`)
-			escape(b, iv.MinLabel)
-			b.WriteString(`</span><span>`)
+			tag(b, `<div class="scale-ends" aria-hidden="true"><span>`, iv.MinLabel, `</span><span>`)
 			escape(b, iv.MaxLabel)
 			b.WriteString(`</span></div>`)
 		}
@@ -199,17 +181,11 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 		}
 		b.WriteString("\">\n    ")
 		for _, o := range iv.Options {
-			b.WriteString("\n      <label class=\"option\" for=\"")
-			escape(b, o.ID)
-			b.WriteString(`"><input type="`)
+			tag(b, "\n      <label class=\"option\" for=\"", o.ID, `"><input type="`)
 			escape(b, iv.InputType)
-			b.WriteString(`" id="`)
-			escape(b, o.ID)
-			b.WriteString(`" name="`)
+			tag(b, `" id="`, o.ID, `" name="`)
 			escape(b, iv.LinkID)
-			b.WriteString(`" value="`)
-			escape(b, o.Value)
-			b.WriteString(`"`)
+			tag(b, `" value="`, o.Value, `"`)
 			if o.Checked {
 				b.WriteString(" checked")
 			}
@@ -222,29 +198,21 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 			b.WriteString(">\n        <span>")
 			escape(b, o.Text)
 			if o.Hint != "" {
-				b.WriteString(`<span class="end-label">`)
-				escape(b, o.Hint)
-				b.WriteString(`</span>`)
+				tag(b, `<span class="end-label">`, o.Hint, `</span>`)
 			}
 			b.WriteString("</span></label>\n    ")
 		}
 		b.WriteString("\n    ")
 		if iv.Clear != "" {
-			b.WriteString(`<label class="option clear" for="`)
+			tag(b, `<label class="option clear" for="`, iv.ID, `-none"><input type="radio" id="`)
 			escape(b, iv.ID)
-			b.WriteString(`-none"><input type="radio" id="`)
-			escape(b, iv.ID)
-			b.WriteString(`-none" name="`)
-			escape(b, iv.LinkID)
-			b.WriteString(`" value=""> <span>`)
+			tag(b, `-none" name="`, iv.LinkID, `" value=""> <span>`)
 			escape(b, iv.Clear)
 			b.WriteString(`</span></label>`)
 		}
 		b.WriteString("\n    </div>\n    ")
 		if o := iv.Other; o != nil {
-			b.WriteString(`<label class="other-label" for="`)
-			escape(b, o.ID)
-			b.WriteString(`">`)
+			tag(b, `<label class="other-label" for="`, o.ID, `">`)
 			escape(b, o.Label)
 			b.WriteString("</label>\n    <input class=\"other\"")
 			attr("id", o.ID)
@@ -255,17 +223,13 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 			b.WriteString(` autocomplete="off"`)
 			if len(iv.Errors) > 0 {
 				b.WriteString(` aria-invalid="true"`)
-				b.WriteString(` aria-describedby="`)
-				escape(b, iv.ID)
-				b.WriteString(`-error"`)
+				tag(b, ` aria-describedby="`, iv.ID, `-error"`)
 			}
 			b.WriteString(">")
 		}
 		b.WriteString("\n  </fieldset>\n")
 	default:
-		b.WriteString("\n  <label class=\"question\" for=\"")
-		escape(b, iv.ID)
-		b.WriteString(`">`)
+		tag(b, "\n  <label class=\"question\" for=\"", iv.ID, `">`)
 		question()
 		b.WriteString("</label>\n  ")
 		hint("-help", iv.Help)
@@ -286,9 +250,7 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 			if iv.DescribedBy != "" {
 				attr("aria-describedby", iv.DescribedBy)
 			}
-			b.WriteString(">")
-			escape(b, iv.Value)
-			b.WriteString("</textarea>\n  ")
+			tag(b, ">", iv.Value, "</textarea>\n  ")
 		} else {
 			b.WriteString("\n  <div class=\"input-row\">\n    <input")
 			attr("id", iv.ID)
@@ -320,9 +282,7 @@ func (s itemWriter) writeItem(b *bytes.Buffer, iv *itemView, help helpView) {
 			}
 			b.WriteString(">\n    ")
 			if iv.Unit != "" {
-				b.WriteString(`<span class="unit">`)
-				escape(b, iv.Unit)
-				b.WriteString(`</span>`)
+				tag(b, `<span class="unit">`, iv.Unit, `</span>`)
 			}
 			b.WriteString("\n  </div>\n  ")
 		}

@@ -22,10 +22,12 @@ import (
 // and writeURLPart for links. The other templates get the help notice and a
 // score's change from the same writers (the functions help and change).
 
-// chrome is a page's fixed words in one language that the layout, the
-// question page and the review show, looked up once.
+// chrome is a page's fixed words in one language that the layout and the
+// pages written here show, looked up once.
 type chrome struct {
 	Demo, AppName, ChooseLang                    string
+	Fresh, Elsewhere, SaveFailed, SessionLost    string // a question page's
+	Next, Review, Save                           string
 	ErrorsTitle, ErrorsTitleSend                 string
 	ReviewTitle, ReviewIntro, ReviewFirstMissing string
 	ReviewAnswer, ReviewChange, ReviewSendNote   string
@@ -44,6 +46,8 @@ func (s *Server) chromeOf(lang string) *chrome {
 	t := func(id string) string { return s.T(lang, id) }
 	w := &chrome{
 		Demo: t("demo.banner"), AppName: t("app.name"), ChooseLang: t("lang.choose"),
+		Fresh: t("page.fresh"), Elsewhere: t("page.elsewhere"), SaveFailed: t("page.save_failed"), SessionLost: t("page.session_lost"),
+		Next: t("page.next"), Review: t("page.review"), Save: t("page.save"),
 		ErrorsTitle: t("errors.title"), ErrorsTitleSend: t("errors.title_send"),
 		ReviewTitle: t("review.title"), ReviewIntro: t("review.intro"), ReviewFirstMissing: t("review.first_missing"),
 		ReviewAnswer: t("review.answer"), ReviewChange: t("review.change"), ReviewSendNote: t("review.send_note"),
@@ -97,38 +101,26 @@ func writeLayout(b *bytes.Buffer, v *base, w *chrome, content func()) {
 	writeURL(b, w.Stylesheet)
 	b.WriteString("\">\n</head>\n<body>\n<header class=\"top\">\n  ")
 	if v.Demo {
-		b.WriteString(`<p class="demo">`)
-		escape(b, w.Demo)
-		b.WriteString(`</p>`)
+		tag(b, `<p class="demo">`, w.Demo, `</p>`)
 	}
-	b.WriteString("\n  <div class=\"bar\">\n    <span class=\"brand\">")
-	escape(b, w.AppName)
-	b.WriteString("</span>\n    <nav class=\"langs\" aria-label=\"")
+	tag(b, "\n  <div class=\"bar\">\n    <span class=\"brand\">", w.AppName, "</span>\n    <nav class=\"langs\" aria-label=\"")
 	escape(b, w.ChooseLang)
 	b.WriteString(`">`)
 	for _, l := range v.Langs {
 		if l.Current {
-			b.WriteString(`<span aria-current="true" lang="`)
-			escape(b, l.Code)
-			b.WriteString(`">`)
+			tag(b, `<span aria-current="true" lang="`, l.Code, `">`)
 			escape(b, l.Label)
 			b.WriteString(`</span>`)
 		} else {
 			b.WriteString(`<a href="`)
 			writeURL(b, l.Href)
-			b.WriteString(`" lang="`)
+			tag(b, `" lang="`, l.Code, `" hreflang="`)
 			escape(b, l.Code)
-			b.WriteString(`" hreflang="`)
-			escape(b, l.Code)
-			b.WriteString(`">`)
-			escape(b, l.Label)
-			b.WriteString(`</a>`)
+			tag(b, `">`, l.Label, `</a>`)
 		}
 		b.WriteString(" ")
 	}
-	b.WriteString("</nav>\n  </div>\n</header>\n<main id=\"main\" data-page=\"")
-	escape(b, v.Page)
-	b.WriteString("\">\n")
+	tag(b, "</nav>\n  </div>\n</header>\n<main id=\"main\" data-page=\"", v.Page, "\">\n")
 	content()
 	b.WriteString("\n</main>\n")
 	if v.Script {
@@ -146,9 +138,7 @@ func writeErrorSummary(b *bytes.Buffer, v *base, w *chrome) {
 	}
 	b.WriteString("\n<div class=\"summary\" role=\"alert\" tabindex=\"-1\" id=\"errors\"")
 	if v.Plain != "" {
-		b.WriteString(` data-title="`)
-		escape(b, v.Plain)
-		b.WriteString(`"`)
+		tag(b, ` data-title="`, v.Plain, `"`)
 	}
 	b.WriteString(">\n  <h2>")
 	if v.Page == "review" {
@@ -167,22 +157,16 @@ func writeErrorSummary(b *bytes.Buffer, v *base, w *chrome) {
 		}
 		b.WriteString(`">`)
 		if e.Label != "" {
-			b.WriteString(`<span class="summary-q">`)
-			escape(b, e.Label)
-			b.WriteString(`</span> `)
+			tag(b, `<span class="summary-q">`, e.Label, `</span> `)
 		}
-		b.WriteString(`<span class="summary-m">`)
-		escape(b, e.Message)
-		b.WriteString(`</span></a></li>`)
+		tag(b, `<span class="summary-m">`, e.Message, `</span></a></li>`)
 	}
 	b.WriteString("</ul>\n</div>")
 }
 
 // writeHelp writes the template "help": where to get help now.
 func writeHelp(b *bytes.Buffer, h *helpView) {
-	b.WriteString("\n<aside class=\"help-now\" aria-labelledby=\"help-now-title\">\n  <h2 id=\"help-now-title\">")
-	escape(b, h.Title)
-	b.WriteString("</h2>\n  ")
+	tag(b, "\n<aside class=\"help-now\" aria-labelledby=\"help-now-title\">\n  <h2 id=\"help-now-title\">", h.Title, "</h2>\n  ")
 	for _, l := range h.Lines {
 		b.WriteString("<p>")
 		b.WriteString(string(l)) // HTML made by telLinks from escaped text
@@ -193,27 +177,21 @@ func writeHelp(b *bytes.Buffer, h *helpView) {
 
 // writePage writes the template "content" of page.html: a question page.
 func (s *Server) writePage(b *bytes.Buffer, pv *pageView, progress string) {
-	w, words := s.chromeOf(pv.Lang), pv.Words
+	w := s.chromeOf(pv.Lang)
 	button := func(value, class, text string) {
 		b.WriteString(`<button type="submit" name="action" value="`)
 		b.WriteString(value)
 		b.WriteString(`" class="`)
 		b.WriteString(class)
-		b.WriteString(`">`)
-		escape(b, text)
-		b.WriteString(`</button>`)
+		tag(b, `">`, text, `</button>`)
 	}
 	notice := func(text string) {
-		b.WriteString(`<div class="notice" role="status"><p>`)
-		escape(b, text)
-		b.WriteString(`</p></div>`)
+		tag(b, `<div class="notice" role="status"><p>`, text, `</p></div>`)
 	}
 	writeLayout(b, &pv.base, w, func() {
 		b.WriteString("\n")
 		if pv.FormTitle != pv.Heading {
-			b.WriteString(`<p class="form-title">`)
-			escape(b, pv.FormTitle)
-			b.WriteString(`</p>`)
+			tag(b, `<p class="form-title">`, pv.FormTitle, `</p>`)
 		}
 		number, count := strconv.Itoa(pv.PageNumber), strconv.Itoa(pv.PageCount)
 		b.WriteString("\n<div class=\"progress\">\n  <span>")
@@ -222,19 +200,15 @@ func (s *Server) writePage(b *bytes.Buffer, pv *pageView, progress string) {
 		writeErrorSummary(b, &pv.base, w)
 		b.WriteString("\n")
 		if pv.Fresh {
-			notice(words.Fresh)
+			notice(w.Fresh)
 		}
 		b.WriteString("\n")
 		if pv.Elsewhere {
-			notice(words.Elsewhere)
+			notice(w.Elsewhere)
 		}
-		b.WriteString("\n<p class=\"save-error\" role=\"alert\" hidden>")
-		escape(b, words.SaveFailed)
-		b.WriteString("</p>\n<p class=\"save-error session-lost\" role=\"alert\" hidden>")
-		escape(b, words.SessionLost)
-		b.WriteString(` <a href="/">`)
-		escape(b, words.EnterCode)
-		b.WriteString("</a></p>\n<form method=\"post\" action=\"/q\" class=\"questions\" novalidate")
+		tag(b, "\n<p class=\"save-error\" role=\"alert\" hidden>", w.SaveFailed, "</p>\n<p class=\"save-error session-lost\" role=\"alert\" hidden>")
+		escape(b, w.SessionLost)
+		tag(b, ` <a href="/">`, w.EnterCode, "</a></p>\n<form method=\"post\" action=\"/q\" class=\"questions\" novalidate")
 		if pv.Autosave {
 			b.WriteString(" data-autosave")
 		}
@@ -250,9 +224,7 @@ func (s *Server) writePage(b *bytes.Buffer, pv *pageView, progress string) {
 		}
 		b.WriteString("</h1>\n  ")
 		if pv.Intro != "" {
-			b.WriteString(`<p class="intro">`)
-			escape(b, pv.Intro)
-			b.WriteString(`</p>`)
+			tag(b, `<p class="intro">`, pv.Intro, `</p>`)
 		}
 		b.WriteString("\n  ")
 		iw := itemWriter{s.cfg.Locales}
@@ -261,23 +233,23 @@ func (s *Server) writePage(b *bytes.Buffer, pv *pageView, progress string) {
 		}
 		b.WriteString("\n  <div class=\"actions\">\n    ")
 		if pv.Last {
-			button("finish", "primary", words.Review)
+			button("finish", "primary", w.Review)
 			b.WriteString("\n    ")
 		} else {
-			button("next", "primary", words.Next)
+			button("next", "primary", w.Next)
 		}
 		b.WriteString("\n    ")
 		if pv.PageNumber > 1 {
-			button("back", "secondary back", words.Back)
+			button("back", "secondary back", w.PageBack)
 		}
 		b.WriteString("\n  </div>\n  <div class=\"actions minor\">\n    ")
-		button("save", "link", words.Save)
+		button("save", "link", w.Save)
 		b.WriteString("\n    ")
 		if !pv.Last {
-			button("review", "link", words.Review)
+			button("review", "link", w.Review)
 		}
 		b.WriteString("\n    ")
-		button("decline", "link", words.Decline)
+		button("decline", "link", w.DeclineLink)
 		b.WriteString("\n  </div>\n</form>\n")
 		writeHelp(b, &pv.Help)
 		b.WriteString("\n")
@@ -289,46 +261,32 @@ func (s *Server) writePage(b *bytes.Buffer, pv *pageView, progress string) {
 func (s *Server) writeReview(b *bytes.Buffer, rv *reviewView) {
 	w := s.chromeOf(rv.Lang)
 	writeLayout(b, &rv.base, w, func() {
-		b.WriteString("\n<p class=\"form-title\">")
-		escape(b, rv.FormTitle)
-		b.WriteString("</p>\n<h1>")
+		tag(b, "\n<p class=\"form-title\">", rv.FormTitle, "</p>\n<h1>")
 		escape(b, w.ReviewTitle)
-		b.WriteString("</h1>\n<p class=\"lead\">")
-		escape(b, w.ReviewIntro)
-		b.WriteString("</p>\n")
+		tag(b, "</h1>\n<p class=\"lead\">", w.ReviewIntro, "</p>\n")
 		writeErrorSummary(b, &rv.base, w)
 		b.WriteString("\n")
 		if rv.Missing != "" && len(rv.Errors) == 0 {
-			b.WriteString(`<div class="notice missing-note" role="status"><p>`)
-			escape(b, rv.Missing)
-			b.WriteString(` <a href="`)
+			tag(b, `<div class="notice missing-note" role="status"><p>`, rv.Missing, ` <a href="`)
 			writeURL(b, rv.FirstHref)
-			b.WriteString(`">`)
-			escape(b, w.ReviewFirstMissing)
-			b.WriteString(`</a></p></div>`)
+			tag(b, `">`, w.ReviewFirstMissing, `</a></p></div>`)
 		}
 		b.WriteString("\n")
 		for _, p := range rv.Pages {
-			b.WriteString("\n<section class=\"review-page\">\n  <h2>")
-			escape(b, p.Heading)
-			b.WriteString("</h2>\n  <dl>\n  ")
+			tag(b, "\n<section class=\"review-page\">\n  <h2>", p.Heading, "</h2>\n  <dl>\n  ")
 			for _, a := range p.Answers {
 				b.WriteString(`<div class="review-row`)
 				if a.State != "" {
 					b.WriteString(" ")
 					escape(b, a.State)
 				}
-				b.WriteString(`" id="`)
-				escape(b, a.Anchor)
-				b.WriteString("\">\n      <dt>")
+				tag(b, `" id="`, a.Anchor, "\">\n      <dt>")
 				escape(b, a.Question)
 				b.WriteString("</dt>\n      <dd class=\"answer")
 				if a.Multiline {
 					b.WriteString(" multiline")
 				}
-				b.WriteString(`">`)
-				escape(b, a.Answer)
-				b.WriteString("</dd>\n      ")
+				tag(b, `">`, a.Answer, "</dd>\n      ")
 				if a.Href != "" {
 					b.WriteString(`<dd class="change"><a href="`)
 					writeURL(b, a.Href)
@@ -338,25 +296,17 @@ func (s *Server) writeReview(b *bytes.Buffer, rv *reviewView) {
 					} else {
 						escape(b, w.ReviewChange)
 					}
-					b.WriteString(`<span class="visually-hidden">: `)
-					escape(b, a.Question)
-					b.WriteString(`</span></a></dd>`)
+					tag(b, `<span class="visually-hidden">: `, a.Question, `</span></a></dd>`)
 				}
 				b.WriteString("\n    </div>\n  ")
 			}
 			b.WriteString("</dl>\n</section>\n")
 		}
-		b.WriteString("\n<form method=\"post\" action=\"/q/submit\" class=\"submit\">\n  <input type=\"hidden\" name=\"csrf\" value=\"")
-		escape(b, rv.CSRF)
-		b.WriteString("\">\n  <p>")
+		tag(b, "\n<form method=\"post\" action=\"/q/submit\" class=\"submit\">\n  <input type=\"hidden\" name=\"csrf\" value=\"", rv.CSRF, "\">\n  <p>")
 		escape(b, w.ReviewSendNote)
-		b.WriteString("</p>\n  <button type=\"submit\" class=\"primary\">")
-		escape(b, w.ReviewSubmit)
-		b.WriteString("</button>\n</form>\n<ul class=\"links\">\n  <li><a href=\"")
+		tag(b, "</p>\n  <button type=\"submit\" class=\"primary\">", w.ReviewSubmit, "</button>\n</form>\n<ul class=\"links\">\n  <li><a href=\"")
 		writeURL(b, rv.BackHref)
-		b.WriteString(`">`)
-		escape(b, w.PageBack)
-		b.WriteString("</a></li>\n  <li><a href=\"/q/decline\">")
+		tag(b, `">`, w.PageBack, "</a></li>\n  <li><a href=\"/q/decline\">")
 		escape(b, w.DeclineLink)
 		b.WriteString("</a></li>\n</ul>\n")
 	})
@@ -420,57 +370,37 @@ func (s *Server) writeMessage(b *bytes.Buffer, v *messageView) {
 		b.WriteString(class)
 		b.WriteString(`" href="`)
 		writeURL(b, href)
-		b.WriteString(`">`)
-		escape(b, text)
-		b.WriteString(`</a></p>`)
+		tag(b, `">`, text, `</a></p>`)
 	}
 	writeLayout(b, &v.base, w, func() {
-		b.WriteString("\n<h1>")
-		escape(b, v.Heading)
-		b.WriteString("</h1>\n")
+		tag(b, "\n<h1>", v.Heading, "</h1>\n")
 		for _, p := range v.Paragraphs {
-			b.WriteString(`<p class="lead">`)
-			escape(b, p)
-			b.WriteString(`</p>`)
+			tag(b, `<p class="lead">`, p, `</p>`)
 		}
 		b.WriteString("\n")
 		if v.Code != "" {
-			b.WriteString(`<p class="saved-code">`)
-			escape(b, w.SavedCode)
-			b.WriteString(` <strong class="code">`)
+			tag(b, `<p class="saved-code">`, w.SavedCode, ` <strong class="code">`)
 			escape(b, v.Code)
-			b.WriteString(`</strong><br>`)
-			escape(b, w.SavedCodeNote)
-			b.WriteString("</p>\n<form method=\"post\" action=\"/\"><input type=\"hidden\" name=\"csrf\" value=\"")
+			tag(b, `</strong><br>`, w.SavedCodeNote, "</p>\n<form method=\"post\" action=\"/\"><input type=\"hidden\" name=\"csrf\" value=\"")
 			escape(b, v.CSRF)
-			b.WriteString(`"><input type="hidden" name="code" value="`)
-			escape(b, v.Code)
-			b.WriteString(`"><button type="submit" class="primary">`)
+			tag(b, `"><input type="hidden" name="code" value="`, v.Code, `"><button type="submit" class="primary">`)
 			escape(b, v.ContinueText)
 			b.WriteString(`</button></form>`)
 		}
 		b.WriteString("\n")
 		if v.Contact != "" {
-			b.WriteString("<p>")
-			escape(b, v.Contact)
-			b.WriteString("</p>")
+			tag(b, "<p>", v.Contact, "</p>")
 		}
 		b.WriteString("\n")
 		if len(v.Changes) > 0 {
-			b.WriteString("<section class=\"feedback\" aria-labelledby=\"feedback-title\">\n<h2 id=\"feedback-title\">")
-			escape(b, w.FeedbackTitle)
-			b.WriteString("</h2>\n<p>")
+			tag(b, "<section class=\"feedback\" aria-labelledby=\"feedback-title\">\n<h2 id=\"feedback-title\">", w.FeedbackTitle, "</h2>\n<p>")
 			escape(b, w.FeedbackText)
 			b.WriteString("</p>\n")
 			for i := range v.Changes {
 				ch := &v.Changes[i]
-				b.WriteString("<div class=\"score-change\">\n<h3>")
-				escape(b, ch.Title)
-				b.WriteString("</h3>\n")
+				tag(b, "<div class=\"score-change\">\n<h3>", ch.Title, "</h3>\n")
 				if ch.Feedback != "" {
-					b.WriteString(`<p class="feedback-words">`)
-					escape(b, ch.Feedback)
-					b.WriteString(`</p>`)
+					tag(b, `<p class="feedback-words">`, ch.Feedback, `</p>`)
 				}
 				b.WriteString("\n")
 				s.writeChange(b, ch)
@@ -486,9 +416,7 @@ func (s *Server) writeMessage(b *bytes.Buffer, v *messageView) {
 		if v.ShowCodeLink {
 			switch {
 			case v.CodeLinkMinor:
-				b.WriteString(`<p><a href="/">`)
-				escape(b, w.NewCode)
-				b.WriteString(`</a></p>`)
+				tag(b, `<p><a href="/">`, w.NewCode, `</a></p>`)
 			case v.ContinueHref != "":
 				link("button secondary", "/", w.EnterCode)
 			default:
@@ -509,13 +437,9 @@ func (s *Server) writeChange(b *bytes.Buffer, ch *changeView) {
 	w := s.chromeOf(ch.Lang)
 	b.WriteString("\n<figure class=\"change\">")
 	b.WriteString(string(ch.Graph.SVG())) // written by graph.go from escaped text
-	b.WriteString("</figure>\n<table class=\"change-table\">\n  <caption class=\"visually-hidden\">")
-	escape(b, ch.Title)
-	b.WriteString("</caption>\n  <thead><tr><th scope=\"col\">")
+	tag(b, "</figure>\n<table class=\"change-table\">\n  <caption class=\"visually-hidden\">", ch.Title, "</caption>\n  <thead><tr><th scope=\"col\">")
 	escape(b, w.ChangeWhen)
-	b.WriteString(`</th><th scope="col">`)
-	escape(b, w.ChangeValue)
-	b.WriteString(`</th><th scope="col">`)
+	tag(b, `</th><th scope="col">`, w.ChangeValue, `</th><th scope="col">`)
 	escape(b, w.ChangeBand)
 	b.WriteString("</th></tr></thead>\n  <tbody>")
 	for _, r := range ch.Rows {
@@ -528,13 +452,9 @@ func (s *Server) writeChange(b *bytes.Buffer, ch *changeView) {
 			escape(b, r.Label)
 			b.WriteString("<br>")
 		}
-		b.WriteString(`<span class="date">`)
-		escape(b, r.Date)
-		b.WriteString("</span></th><td>")
+		tag(b, `<span class="date">`, r.Date, "</span></th><td>")
 		escape(b, r.Value)
-		b.WriteString("</td><td>")
-		escape(b, r.Band)
-		b.WriteString("</td></tr>")
+		tag(b, "</td><td>", r.Band, "</td></tr>")
 	}
 	b.WriteString("</tbody>\n</table>\n")
 }

@@ -469,7 +469,6 @@ func rawValues(d *questionnaire.Draft) map[string][]string {
 // pageView is one questionnaire page.
 type pageView struct {
 	base
-	Words      *pageWords // the page's fixed words in its language
 	FormTitle  string
 	Heading    string
 	Intro      string
@@ -567,7 +566,6 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, v *visit, i int, errs ques
 		docTitle = s.T(lang, "errors.prefix") + " " + docTitle
 	}
 	pv := pageView{
-		Words:      s.words(lang),
 		base:       s.newBase(lang, docTitle, "/q?page="+strconv.Itoa(i+1)),
 		FormTitle:  title,
 		PageNumber: i + 1,
@@ -843,29 +841,6 @@ func conditionsJSON(def *questionnaire.Definition, it *questionnaire.Item, onPag
 		localConditions.Store(it, string(b))
 	}
 	return string(b), true
-}
-
-// pageWords are the words every question page has, in one language,
-// looked up once rather than by the template on every page (issue 16).
-type pageWords struct {
-	Fresh, Elsewhere, SaveFailed, SessionLost, EnterCode string
-	Review, Next, Back, Save, Decline                    string
-}
-
-// words returns the page words in lang, looked up the first time.
-func (s *Server) words(lang string) *pageWords {
-	if w, ok := s.pageWords.Load(lang); ok {
-		return w.(*pageWords)
-	}
-	w := &pageWords{
-		Fresh: s.T(lang, "page.fresh"), Elsewhere: s.T(lang, "page.elsewhere"),
-		SaveFailed: s.T(lang, "page.save_failed"), SessionLost: s.T(lang, "page.session_lost"),
-		EnterCode: s.T(lang, "message.enter_code"), Review: s.T(lang, "page.review"),
-		Next: s.T(lang, "page.next"), Back: s.T(lang, "page.back"), Save: s.T(lang, "page.save"),
-		Decline: s.T(lang, "decline.link"),
-	}
-	s.pageWords.Store(lang, w)
-	return w
 }
 
 // localConditions keeps conditionsJSON of the items whose conditions are

@@ -126,7 +126,6 @@ type Secrets interface {
 
 // Server is the web layer.
 type Server struct {
-	pageWords sync.Map // language → *pageWords
 	chrome    sync.Map // language → *chrome
 	helpCache atomic.Pointer[helpCache]
 	assets    map[string]string // static file → its content version
