@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"eprom/questionnaire"
@@ -57,6 +58,7 @@ func main() {
 	baseline := flag.Duration("baseline", 5*time.Second, "how long to run each baseline")
 	drafts := flag.Int("drafts", 10000, "open drafts for the memory figure")
 	cpuprofile := flag.String("cpuprofile", "", "write the load generator's own CPU profile of the journeys here")
+	only := flag.Bool("journeys-only", false, "run the journeys and stop: for comparing two builds of the server")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "eprom-load-")
@@ -73,16 +75,24 @@ func main() {
 		check(err)
 		check(pprof.StartCPUProfile(f))
 	}
+	server0, self0 := procCPU(cmd.Process.Pid), selfCPU()
 	res := journeys(base, *concurrency, *duration)
+	server1, self1 := procCPU(cmd.Process.Pid), selfCPU()
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
 	res.print()
+	fmt.Printf("  CPU per request: server %.0f µs, load generator %.0f µs\n",
+		perRequest(server1-server0, res.requests), perRequest(self1-self0, res.requests))
+	if *only {
+		return
+	}
 
 	// A bare fiber hello-world, on the same machine, now.
-	hello := helloWorld(*concurrency, *baseline)
-	fmt.Printf("\nhello-world fiber: %.0f req/s; our journey's %.0f req/s is %.0f%% of it\n",
-		hello, res.reqPerSec(), 100*res.reqPerSec()/hello)
+	self0 = selfCPU()
+	hello, helloN := helloWorld(*concurrency, *baseline)
+	fmt.Printf("\nhello-world fiber: %.0f req/s (CPU per request, server and client: %.0f µs); our journey's %.0f req/s is %.0f%% of it\n",
+		hello, perRequest(selfCPU()-self0, int(helloN)), res.reqPerSec(), 100*res.reqPerSec()/hello)
 
 	// Durable submits against raw bbolt batched commits.
 	raw, submits := commits(*concurrency, *baseline)
@@ -214,9 +224,10 @@ func journeys(base string, concurrency int, d time.Duration) *result {
 	for range concurrency {
 		wg.Go(func() {
 			lat := map[string][]time.Duration{}
+			gz := new(gzip.Reader) // one per patient at a time, reset for each body
 			n, reqs := 0, 0
 			for time.Now().Before(deadline) {
-				k, err := journey(base, lat)
+				k, err := journey(base, lat, gz)
 				reqs += k
 				if err != nil {
 					r.mu.Lock()
@@ -241,79 +252,93 @@ func journeys(base string, concurrency int, d time.Duration) *result {
 }
 
 // journey is one patient, start to end; it returns the requests made.
-func journey(base string, lat map[string][]time.Duration) (int, error) {
+//
+// It asks for gzip as a browser does, so the server compresses every page
+// as it would for a patient, but it unpacks only the one body it reads
+// (the first page, for its CSRF token): the load generator shares the
+// server's cores, and what it spends unpacking pages nobody reads would be
+// counted against the server.
+func journey(base string, lat map[string][]time.Duration, gz *gzip.Reader) (int, error) {
 	c := client()
 	reqs := 0
-	do := func(step, method, path string, form url.Values, want int) (string, error) {
-		var body io.Reader
-		var req *http.Request
-		if method == "POST" && step == "order" {
-			req, _ = http.NewRequest(method, base+path, strings.NewReader(`{"questionnaire": "audit", "patientRef": "load"}`))
+	var page bytes.Buffer
+	do := func(step, method, path, body string, want int) error {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Accept-Encoding", "gzip") // set by hand: net/http then leaves the body packed
+		switch {
+		case step == "order":
 			req.Header.Set("Authorization", "Bearer "+token[strings.Index(token, ":")+1:])
-		} else {
-			if form != nil {
-				body = strings.NewReader(form.Encode())
-			}
-			req, _ = http.NewRequest(method, base+path, body)
-			if form != nil {
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			}
+		case method == "POST":
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 		t0 := time.Now()
 		resp, err := c.Do(req)
 		reqs++
 		if err != nil {
-			return "", fmt.Errorf("%s: %v", step, err)
+			return fmt.Errorf("%s: %v", step, err)
 		}
-		b, _ := io.ReadAll(resp.Body)
+		page.Reset()
+		_, err = page.ReadFrom(resp.Body)
 		resp.Body.Close()
 		lat[step] = append(lat[step], time.Since(t0))
-		if resp.StatusCode != want {
-			return "", fmt.Errorf("%s: status %d", step, resp.StatusCode)
+		if err != nil {
+			return fmt.Errorf("%s: %v", step, err)
 		}
-		return string(b), nil
+		if resp.StatusCode != want {
+			return fmt.Errorf("%s: status %d", step, resp.StatusCode)
+		}
+		if resp.Header.Get("Content-Encoding") == "gzip" && (step == "order" || step == "page1") {
+			if err := gz.Reset(bytes.NewReader(page.Bytes())); err != nil {
+				return fmt.Errorf("%s: %v", step, err)
+			}
+			b, err := io.ReadAll(gz)
+			if err != nil {
+				return fmt.Errorf("%s: %v", step, err)
+			}
+			page.Reset()
+			page.Write(b)
+		}
+		return nil
 	}
-	body, err := do("order", "POST", "/api/v1/orders", nil, 201)
-	if err != nil {
+	if err := do("order", "POST", "/api/v1/orders", `{"questionnaire": "audit", "patientRef": "load"}`, 201); err != nil {
 		return reqs, err
 	}
 	var o struct{ Code string }
-	json.Unmarshal([]byte(body), &o)
-	if _, err := do("code", "GET", "/c/"+o.Code, nil, 303); err != nil {
+	if err := json.Unmarshal(page.Bytes(), &o); err != nil || o.Code == "" {
+		return reqs, fmt.Errorf("order: no code in %.100q", page.String())
+	}
+	if err := do("code", "GET", "/c/"+o.Code, "", 303); err != nil {
 		return reqs, err
 	}
-	page, err := do("page1", "GET", "/q", nil, 200)
-	if err != nil {
+	if err := do("page1", "GET", "/q", "", 200); err != nil {
 		return reqs, err
 	}
-	m := csrf.FindStringSubmatch(page)
+	m := csrf.FindSubmatch(page.Bytes())
 	if m == nil {
 		return reqs, fmt.Errorf("page1: no form")
 	}
-	tok := m[1]
-	if _, err := do("post1", "POST", "/q", url.Values{"csrf": {tok}, "page": {"1"}, "action": {"next"},
-		"q1": {"2"}, "q2": {"1"}, "q3": {"1"}, "q4": {"0"}, "q5": {"0"}}, 303); err != nil {
+	tok := url.QueryEscape(string(m[1]))
+	if err := do("post1", "POST", "/q", "csrf="+tok+"&page=1&action=next&q1=2&q2=1&q3=1&q4=0&q5=0", 303); err != nil {
 		return reqs, err
 	}
-	if _, err := do("page2", "GET", "/q?page=2", nil, 200); err != nil {
+	if err := do("page2", "GET", "/q?page=2", "", 200); err != nil {
 		return reqs, err
 	}
-	if _, err := do("post2", "POST", "/q", url.Values{"csrf": {tok}, "page": {"2"}, "action": {"finish"},
-		"q6": {"0"}, "q7": {"1"}, "q8": {"0"}, "q9": {"0"}, "q10": {"2"}}, 303); err != nil {
+	if err := do("post2", "POST", "/q", "csrf="+tok+"&page=2&action=finish&q6=0&q7=1&q8=0&q9=0&q10=2", 303); err != nil {
 		return reqs, err
 	}
-	if _, err := do("review", "GET", "/q/review", nil, 200); err != nil {
+	if err := do("review", "GET", "/q/review", "", 200); err != nil {
 		return reqs, err
 	}
-	if _, err := do("submit", "POST", "/q/submit", url.Values{"csrf": {tok}}, 303); err != nil {
+	if err := do("submit", "POST", "/q/submit", "csrf="+tok, 303); err != nil {
 		return reqs, err
 	}
-	_, err = do("done", "GET", "/done", nil, 200)
-	return reqs, err
+	return reqs, do("done", "GET", "/done", "", 200)
 }
 
-// helloWorld measures a bare fiber app on loopback with the same client.
-func helloWorld(concurrency int, d time.Duration) float64 {
+// helloWorld measures a bare fiber app on loopback with the same client;
+// it returns requests/s and the number of requests.
+func helloWorld(concurrency int, d time.Duration) (float64, int64) {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/", func(c *fiber.Ctx) error { return c.SendString("hello, world") })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -340,7 +365,7 @@ func helloWorld(concurrency int, d time.Duration) float64 {
 		})
 	}
 	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
+	return float64(n.Load()) / time.Since(start).Seconds(), n.Load()
 }
 
 // commits measures raw bbolt batched commits of an envelope-sized value,
@@ -553,4 +578,37 @@ func rss(pid int, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// procCPU reads the CPU time (user and system) a process has used so far.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name, which is in parentheses and
+	// may hold spaces: utime and stime are the 12th and 13th of them, in
+	// clock ticks of 1/100 s (USER_HZ on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// selfCPU is the CPU time (user and system) this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// perRequest is CPU time per request in microseconds.
+func perRequest(d time.Duration, requests int) float64 {
+	if requests == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(requests)
 }
