@@ -49,7 +49,9 @@ func (s *Server) setSecurityHeaders(c *fiber.Ctx) {
 // (which may hold a code), and never the query or the body.
 func (s *Server) logRequests(c *fiber.Ctx) error {
 	start := time.Now()
+	s.inflight.Add(1)
 	err := c.Next()
+	s.inflight.Add(-1)
 	if err != nil {
 		if herr := c.App().ErrorHandler(c, err); herr != nil {
 			c.Status(fiber.StatusInternalServerError)

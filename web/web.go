@@ -144,7 +144,13 @@ type Server struct {
 	jwksMu sync.Mutex
 	jwks   []byte // the JWKS document, worked out at jwksAt
 	jwksAt time.Time
+
+	inflight atomic.Int64 // requests being handled (logRequests)
 }
+
+// InFlight is the number of requests being handled now. The bolt store
+// reads it to know whether a write has others to wait for (bolt.SetBusy).
+func (s *Server) InFlight() int { return int(s.inflight.Load()) }
 
 // New checks the configuration, parses the templates and builds the routes.
 func New(cfg Config) (*Server, error) {

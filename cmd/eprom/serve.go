@@ -262,6 +262,9 @@ func openService(cfg Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EPROM_PUBLIC_URL: %w", err)
 	}
+	// A write waits for others to share its commit only while requests
+	// that could join it are being handled.
+	db.SetBusy(svc.web.InFlight)
 	ok = true
 	return svc, nil
 }

@@ -63,15 +63,19 @@ type orderKeys struct {
 	Idem  string   `json:"idem,omitempty"`
 }
 
-// MaxBatchDelay is how long a write waits for others to share its fsync.
-// bbolt's default of 10 ms adds 10 ms to every page a patient posts; 2 ms
-// still gathers the writes that arrive together under load.
-const MaxBatchDelay = 2 * time.Millisecond
+// MaxBatchDelay is the longest a write waits for others to share its
+// commit (group.go): it waits only while requests that could join it are
+// being handled, and never longer than this.
+const MaxBatchDelay = 5 * time.Millisecond
+
+// maxBatchSize is the most writes one commit takes (bbolt's default).
+const maxBatchSize = 1000
 
 // Store is the bbolt implementation of store.Orders and store.Patients,
 // with the outbox in the same file.
 type Store struct {
 	db      *bolt.DB
+	group   *group // the writes that share commits
 	secrets *store.Secrets
 	queue   *Queue
 
@@ -139,7 +143,6 @@ func open(path string, secrets *store.Secrets) (*Store, error) {
 		}
 		db.Close()
 	}
-	db.MaxBatchDelay = MaxBatchDelay
 	err := db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets() {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -152,16 +155,22 @@ func open(path string, secrets *store.Secrets) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt: create buckets: %w", err)
 	}
-	q := &Queue{db: db, enqueued: make(chan struct{}, 1)}
+	g := newGroup(db, MaxBatchDelay, maxBatchSize)
+	q := &Queue{db: db, group: g, enqueued: make(chan struct{}, 1)}
 	if secrets != nil {
 		q.sealer = secrets.Messages
 	}
-	return &Store{db: db, secrets: secrets, queue: q,
+	return &Store{db: db, group: g, secrets: secrets, queue: q,
 		orders:   decodedCache[*questionnaire.Order]{clone: (*questionnaire.Order).Clone},
 		drafts:   decodedCache[*questionnaire.Draft]{clone: (*questionnaire.Draft).Clone},
 		sessions: decodedCache[store.Session]{clone: func(s store.Session) store.Session { return s }},
 	}, nil
 }
+
+// SetBusy tells the store how many requests the server is handling, so
+// that a write waits for others to share its commit only while some could
+// (group.go). Without it, a write waits only for the commit before it.
+func (s *Store) SetBusy(busy func() int) { s.group.setBusy(busy) }
 
 // Queue returns the outbox in the same file.
 func (s *Store) Queue() *Queue { return s.queue }
@@ -213,7 +222,7 @@ func (s *Store) createOrder(ctx context.Context, o *questionnaire.Order, idem *s
 	}
 	// Batch: concurrent writes share one fsync. The function may run
 	// again; it sets every result afresh from the stored state.
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.group.do(func(tx *bolt.Tx) error {
 		out, code, created = nil, "", false
 		if idem != nil {
 			raw := tx.Bucket(bucketIdempotency).Get(s.idemKey(idem))
@@ -346,7 +355,7 @@ func (s *Store) OrderCode(ctx context.Context, id string, now time.Time) (string
 // CancelOrder implements store.Orders.
 func (s *Store) CancelOrder(ctx context.Context, id string, now time.Time) (*questionnaire.Order, error) {
 	var o *questionnaire.Order
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.group.do(func(tx *bolt.Tx) error {
 		var err error
 		if o, err = s.getOrder(tx, id); err != nil {
 			return err
@@ -372,7 +381,7 @@ func (s *Store) ReissueCode(ctx context.Context, id string, now time.Time) (*que
 		o    *questionnaire.Order
 		code string
 	)
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.group.do(func(tx *bolt.Tx) error {
 		var err error
 		if o, err = s.getOrder(tx, id); err != nil {
 			return err
@@ -513,7 +522,7 @@ func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move s
 		}
 		// Batch may run the function more than once: it checks the stored
 		// state every time.
-		err = s.db.Batch(func(tx *bolt.Tx) error {
+		err = s.group.do(func(tx *bolt.Tx) error {
 			if !bytes.Equal(tx.Bucket(bucketOrders).Get(key), rawOrder) || !bytes.Equal(tx.Bucket(bucketDrafts).Get(key), rawDraft) {
 				return errStale
 			}
@@ -548,7 +557,7 @@ func (s *Store) CloseOrder(ctx context.Context, id string, now time.Time, move s
 
 // MarkDelivered implements store.Orders.
 func (s *Store) MarkDelivered(ctx context.Context, id string, at time.Time) error {
-	return wrap("mark delivered", s.db.Batch(func(tx *bolt.Tx) error {
+	return wrap("mark delivered", s.group.do(func(tx *bolt.Tx) error {
 		o, err := s.getOrder(tx, id)
 		if err != nil {
 			return err

@@ -52,7 +52,7 @@ func (s *Store) OpenSession(ctx context.Context, sess *store.Session, now time.T
 // is pending, opens the order.
 func (s *Store) startSession(sess *store.Session, now time.Time) (*questionnaire.Order, error) {
 	var o *questionnaire.Order
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.group.do(func(tx *bolt.Tx) error {
 		var err error
 		if o, err = s.getOrder(tx, sess.OrderID); err != nil {
 			return err
@@ -110,7 +110,7 @@ func (s *Store) Session(ctx context.Context, id string, now time.Time) (*store.S
 	sess.ID = id
 	if now.Sub(sess.SeenAt) >= touchEvery {
 		sess.SeenAt = now
-		err := s.db.Batch(func(tx *bolt.Tx) error {
+		err := s.group.do(func(tx *bolt.Tx) error {
 			return putJSON(tx, bucketSessions, sessionKey(id), &sess)
 		})
 		if err != nil {
@@ -122,7 +122,7 @@ func (s *Store) Session(ctx context.Context, id string, now time.Time) (*store.S
 
 // EndSession implements store.Patients.
 func (s *Store) EndSession(ctx context.Context, id string) error {
-	return wrap("end session", s.db.Batch(func(tx *bolt.Tx) error {
+	return wrap("end session", s.group.do(func(tx *bolt.Tx) error {
 		s.sessions.drop(string(sessionKey(id)))
 		return tx.Bucket(bucketSessions).Delete(sessionKey(id))
 	}))
@@ -165,7 +165,7 @@ func (s *Store) UpdateDraft(ctx context.Context, orderID string, now time.Time, 
 		o *questionnaire.Order
 		d *questionnaire.Draft
 	)
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.group.do(func(tx *bolt.Tx) error {
 		var err error
 		if o, err = s.getOrder(tx, orderID); err != nil {
 			return err

@@ -43,6 +43,7 @@ type record struct {
 // inside its own transaction (SendTx). Bodies are sealed at rest.
 type Queue struct {
 	db       *bolt.DB
+	group    *group        // shared with the Store of the same file
 	sealer   *store.Sealer // nil: bodies cannot be read or written (the queue CLI)
 	enqueued chan struct{}
 	inflight sync.Map // ids of messages prepared and not yet confirmed, discarded or released
@@ -195,7 +196,7 @@ func (q *Queue) Send(ctx context.Context, m *store.Message) error {
 	if err != nil {
 		return wrap("send", err)
 	}
-	if err := q.db.Batch(func(tx *bolt.Tx) error { return sendTx(tx, r) }); err != nil {
+	if err := q.group.do(func(tx *bolt.Tx) error { return sendTx(tx, r) }); err != nil {
 		return wrap("send", err)
 	}
 	q.Signal()
@@ -208,7 +209,7 @@ func (q *Queue) Receive(ctx context.Context, holder string, n int, ttl time.Dura
 		return nil, nil
 	}
 	var got []*store.Message
-	err := q.db.Batch(func(tx *bolt.Tx) error {
+	err := q.group.do(func(tx *bolt.Tx) error {
 		got = nil // Batch may run this again
 		type candidate struct {
 			at int64
@@ -302,7 +303,7 @@ func leased(tx *bolt.Tx, id, holder, destination string, now time.Time) (*record
 
 // Extend implements store.Queue.
 func (q *Queue) Extend(ctx context.Context, id, holder string, ttl time.Duration, now time.Time) error {
-	return wrap("extend", q.db.Batch(func(tx *bolt.Tx) error {
+	return wrap("extend", q.group.do(func(tx *bolt.Tx) error {
 		r, err := leased(tx, id, holder, "", now)
 		if err != nil {
 			return err
@@ -316,7 +317,7 @@ func (q *Queue) Extend(ctx context.Context, id, holder string, ttl time.Duration
 // Delete implements store.Queue.
 func (q *Queue) Delete(ctx context.Context, id, holder, destination string, now time.Time) (*store.Delivery, error) {
 	var out *store.Delivery
-	err := q.db.Batch(func(tx *bolt.Tx) error {
+	err := q.group.do(func(tx *bolt.Tx) error {
 		out = nil
 		if raw := tx.Bucket(bucketTombstones).Get([]byte(id)); raw != nil {
 			var d store.Delivery
@@ -566,7 +567,7 @@ func (q *Queue) Unsettled(ctx context.Context, limit int) ([]store.Delivery, err
 
 // Settle implements store.Queue.
 func (q *Queue) Settle(ctx context.Context, id string) error {
-	return wrap("settle", q.db.Batch(func(tx *bolt.Tx) error {
+	return wrap("settle", q.group.do(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketUnsettled).Delete([]byte(id)); err != nil {
 			return err
 		}
@@ -683,7 +684,7 @@ func (q *Queue) Prepare(ctx context.Context, m *store.Message) error {
 		return wrap("prepare", err)
 	}
 	q.inflight.Store(m.ID, true)
-	err = q.db.Batch(func(tx *bolt.Tx) error { return putRecord(tx, bucketPending, r) })
+	err = q.group.do(func(tx *bolt.Tx) error { return putRecord(tx, bucketPending, r) })
 	if err != nil {
 		q.inflight.Delete(m.ID)
 	}
@@ -694,7 +695,7 @@ func (q *Queue) Prepare(ctx context.Context, m *store.Message) error {
 // confirming a message that is nowhere is.
 func (q *Queue) Confirm(ctx context.Context, id string) error {
 	defer q.inflight.Delete(id)
-	err := q.db.Batch(func(tx *bolt.Tx) error {
+	err := q.group.do(func(tx *bolt.Tx) error {
 		r, err := getRecord(tx, bucketPending, id)
 		if questionnaire.ErrorCode(err) == questionnaire.ENOTFOUND {
 			for _, b := range [][]byte{bucketQueue, bucketDead, bucketTombstones} {
