@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	_ "time/tzdata" // dates are shown in Europe/Oslo, also where the system has no zone files
@@ -41,11 +42,23 @@ commands:
 `
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// gcPercent is the collector's target (GOGC) when the environment sets
+// none. The service's live heap is small and what a request allocates is
+// garbage when it ends: letting the heap grow to 3 times the live heap
+// between collections, rather than Go's 2, saves about a tenth of the
+// server's CPU under load for about 12 MB more with 10,000 open drafts
+// (make bench; 300 and 400 saved little more, and 400 went past the
+// 100 MB budget). GOGC and GOMEMLIMIT in the environment still rule.
+const gcPercent = 200
 
 // randomWord returns n random symbols of the code alphabet.
 func randomWord(n int) string {
