@@ -440,7 +440,7 @@ func BenchmarkRawCommit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	db.MaxBatchDelay = bolt.MaxBatchDelay
+	db.MaxBatchDelay = 2 * time.Millisecond // bbolt's Batch at its best here (eprom-load)
 	db.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err })
 	value := bytes.Repeat([]byte("x"), 2048)
 	var seq atomic.Int64
