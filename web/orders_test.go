@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"html"
 	"image"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"eprom/questionnaire"
+	"eprom/store"
+	"eprom/web"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -404,6 +407,46 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 	wantError(t, h.do("GET", "/api/v1/nope", ""), 404, questionnaire.ENOTFOUND)
+}
+
+// inFlightAtLookup records, from inside the request, how many requests
+// the server says it is handling when a code is looked up.
+type inFlightAtLookup struct {
+	store.Orders
+	srv  **web.Server
+	seen []int
+}
+
+func (l *inFlightAtLookup) LookupCode(ctx context.Context, code string) (*questionnaire.Order, bool, error) {
+	l.seen = append(l.seen, (*l.srv).InFlight())
+	return l.Orders.LookupCode(ctx, code)
+}
+
+// The bolt store's writes wait for others only while requests are being
+// handled (bolt.SetBusy): a count that missed a request would commit
+// too early, one that kept an ended request would make every write wait.
+func TestInFlightCountsRequestsBeingHandled(t *testing.T) {
+	h := newHarness(t)
+	l := &inFlightAtLookup{Orders: h.cfg.Orders, srv: &h.srv}
+	h.cfg.Orders = l
+	srv, err := web.New(h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = srv
+	code := h.create(`{"questionnaire": "audit", "patientRef": "p-1"}`)["code"].(string)
+	for _, p := range []string{"/c/" + code, "/c/AAAAA-AAAAA"} {
+		h.do("GET", p, "", "Authorization", "")
+	}
+	h.do("GET", "/nope", "")
+	h.do("POST", "/api/v1/orders", "{", "Authorization", "Bearer wrong-token-0123456789")
+	h.do("POST", "/api/v1/orders", "{")
+	if len(l.seen) != 2 || l.seen[0] != 1 || l.seen[1] != 1 {
+		t.Errorf("requests in flight at two code lookups: %v, want [1 1]", l.seen)
+	}
+	if n := h.srv.InFlight(); n != 0 {
+		t.Errorf("%d requests in flight after every request ended (errors among them)", n)
+	}
 }
 
 func TestHealth(t *testing.T) {

@@ -193,6 +193,7 @@ func (h *harness) open() {
 	if h.srv, err = web.New(h.cfg); err != nil {
 		h.t.Fatal(err)
 	}
+	db.SetBusy(h.srv.InFlight) // as eprom serve does
 }
 
 // restart closes the store and starts a new server on the same data, as
