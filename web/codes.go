@@ -240,7 +240,12 @@ func (s *Server) admit(ctx context.Context, key string) (time.Time, *refusal, er
 			return now, s.refuse(now, "global", oldest.Add(l.GlobalWindow).Sub(now), alarmGaveUp), nil
 		}
 		d := min(max(oldest.Add(l.GlobalWindow).Sub(now), pollMin), pollMax, l.MaxWait-waited)
-		if err := l.Sleep(ctx, d); err != nil {
+		// A request held here cannot join a commit: not counted as in
+		// flight meanwhile, it keeps no write waiting for it (InFlight).
+		s.inflight.Add(-1)
+		err := l.Sleep(ctx, d)
+		s.inflight.Add(1)
+		if err != nil {
 			return now, nil, err
 		}
 		waited += d

@@ -50,8 +50,10 @@ func (s *Server) setSecurityHeaders(c *fiber.Ctx) {
 func (s *Server) logRequests(c *fiber.Ctx) error {
 	start := time.Now()
 	s.inflight.Add(1)
-	err := c.Next()
-	s.inflight.Add(-1)
+	err := func() error {
+		defer s.inflight.Add(-1) // whatever the middleware inside does
+		return c.Next()
+	}()
 	if err != nil {
 		if herr := c.App().ErrorHandler(c, err); herr != nil {
 			c.Status(fiber.StatusInternalServerError)

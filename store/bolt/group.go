@@ -3,6 +3,7 @@ package bolt
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ type group struct {
 	db       *bolt.DB
 	maxDelay time.Duration
 	maxSize  int
+	poll     time.Duration // how often a waiting group looks at busy again
 	busy     atomic.Pointer[func() int]
 
 	mu      sync.Mutex
@@ -45,11 +47,12 @@ type call struct {
 }
 
 // poll is how often a waiting group looks again at what the server does:
-// a request that ends without writing does not tell it.
+// a request that ends without writing does not tell it. A write that
+// comes does.
 const poll = 200 * time.Microsecond
 
 func newGroup(db *bolt.DB, maxDelay time.Duration, maxSize int) *group {
-	return &group{db: db, maxDelay: maxDelay, maxSize: maxSize, arrived: make(chan struct{}, 1)}
+	return &group{db: db, maxDelay: maxDelay, maxSize: maxSize, poll: poll, arrived: make(chan struct{}, 1)}
 }
 
 // setBusy tells the group how many requests the server is handling.
@@ -95,7 +98,7 @@ func (g *group) ready(n int, waited time.Duration, busy int) bool {
 
 // commit runs groups until no call waits.
 func (g *group) commit() {
-	timer := time.NewTimer(poll)
+	timer := time.NewTimer(g.poll)
 	timer.Stop()
 	for {
 		g.mu.Lock()
@@ -111,7 +114,7 @@ func (g *group) commit() {
 		}
 		if !g.ready(n, waited, busy) {
 			g.mu.Unlock()
-			timer.Reset(min(poll, g.maxDelay-waited))
+			timer.Reset(min(g.poll, g.maxDelay-waited))
 			select {
 			case <-g.arrived:
 				timer.Stop() // nothing stale is received after it (Go 1.23 timers)
@@ -119,8 +122,10 @@ func (g *group) commit() {
 			}
 			continue
 		}
-		calls := g.calls
-		g.calls = nil
+		// At most maxSize: the calls that came during a slow commit wait
+		// for the next group, so that a failing one reruns no more.
+		calls := g.calls[:min(n, g.maxSize)]
+		g.calls = slices.Clone(g.calls[len(calls):])
 		g.mu.Unlock()
 		g.run(calls)
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ func put(g *group, key string, txid *int) error {
 
 func TestGroupWaitsForTheRequestsInFlight(t *testing.T) {
 	g := openGroup(t, time.Hour, 1000)
+	g.poll = time.Hour // the last write to come must wake the group itself
 	g.setBusy(func() int { return 3 })
 	ids := make([]int, 3)
 	done := make(chan int, 3)
@@ -190,4 +192,75 @@ func TestGroupFailureIsItsCallersAlone(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestGroupCommitsWhenARequestEndsWithoutWriting(t *testing.T) {
+	g := openGroup(t, time.Hour, 1000)
+	var busy atomic.Int64
+	busy.Store(2)
+	g.setBusy(func() int { return int(busy.Load()) })
+	var wg sync.WaitGroup
+	wg.Go(func() { put(g, "k", new(int)) })
+	time.Sleep(20 * time.Millisecond) // the write waits for the other request
+	busy.Store(1)                     // which ends having written nothing
+	waitOrFail(t, &wg, "a write still waited after the only other request ended")
+}
+
+func TestGroupOneWriteAfterAnother(t *testing.T) {
+	g := openGroup(t, time.Hour, 1000)
+	g.setBusy(func() int { return 1 })
+	for i := range 5 { // each finds the committer gone, and starts one
+		var wg sync.WaitGroup
+		wg.Go(func() { put(g, strconv.Itoa(i), new(int)) })
+		waitOrFail(t, &wg, "a write after another was not committed")
+	}
+}
+
+func TestGroupTakesAtMostMaxSize(t *testing.T) {
+	g := openGroup(t, 50*time.Millisecond, 2)
+	g.setBusy(func() int { return 100 })
+	release, held := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	size := map[int]int{} // transaction → writes in it
+	write := func(key string, hold bool) {
+		g.do(func(tx *bolt.Tx) error {
+			if hold {
+				close(held)
+				<-release
+			}
+			mu.Lock()
+			size[tx.ID()]++
+			mu.Unlock()
+			return tx.Bucket([]byte("b")).Put([]byte(key), []byte("v"))
+		})
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { write("held", true) })
+	<-held
+	for i := range 5 { // these come while the first commit is held
+		wg.Go(func() { write(strconv.Itoa(i), false) })
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		g.mu.Lock()
+		n := len(g.calls)
+		g.mu.Unlock()
+		if n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes wait behind the held commit, want 5", n)
+		}
+	}
+	close(release)
+	waitOrFail(t, &wg, "the writes were not committed")
+	total := 0
+	for id, n := range size {
+		total += n
+		if n > 2 {
+			t.Errorf("transaction %d took %d writes, at most 2", id, n)
+		}
+	}
+	if total != 6 {
+		t.Errorf("%d writes committed, want 6", total)
+	}
 }
