@@ -504,12 +504,12 @@ func pageWeights(base string) {
 	cssSent, css := wire(c, base+"/static/eprom.css")
 	cssGz := len(cssSent)
 	fmt.Printf("page weight (HTML + CSS %d B raw, %d B gzip; budget 14 KB compressed):\n", len(css), cssGz)
-	fmt.Printf("  %-20s %4s %9s %9s %11s\n", "questionnaire", "page", "HTML raw", "HTML gz", "HTML+CSS gz")
+	fmt.Printf("  %-20s %-9s %4s %9s %9s %11s\n", "questionnaire", "version", "page", "HTML raw", "HTML gz", "HTML+CSS gz")
 	cat, err := schemas.Load(schemas.Shipped())
 	check(err)
 	worst := 0
 	for _, d := range cat.List() {
-		code, err := order(c, base, d.ID)
+		code, err := order(c, base, d.ID, d.Version)
 		check(err)
 		p := client()
 		r, err := p.Get(base + "/c/" + code)
@@ -519,7 +519,7 @@ func pageWeights(base string) {
 			sent, html := wire(p, fmt.Sprintf("%s/q?page=%d", base, i+1))
 			total := len(sent) + cssGz
 			worst = max(worst, total)
-			fmt.Printf("  %-20s %4d %9d %9d %11d\n", d.ID, i+1, len(html), len(sent), total)
+			fmt.Printf("  %-20s %-9s %4d %9d %9d %11d\n", d.ID, d.Version, i+1, len(html), len(sent), total)
 		}
 	}
 	verdict := "within"
@@ -538,7 +538,7 @@ func openDrafts(base string, n, concurrency int) {
 		wg.Go(func() {
 			for next.Add(1) <= int64(n) {
 				c := client()
-				code, err := order(c, base, "kvarus-maalepunkt")
+				code, err := order(c, base, "kvarus-maalepunkt", "")
 				if err != nil {
 					continue
 				}
@@ -568,9 +568,9 @@ func openDrafts(base string, n, concurrency int) {
 }
 
 // order creates an order through the API, as a registry would, and
-// returns its code.
-func order(c *http.Client, base, questionnaireID string) (string, error) {
-	req, _ := http.NewRequest("POST", base+"/api/v1/orders", strings.NewReader(fmt.Sprintf(`{"questionnaire": %q, "patientRef": "load"}`, questionnaireID)))
+// returns its code; version "" is the latest.
+func order(c *http.Client, base, questionnaireID, version string) (string, error) {
+	req, _ := http.NewRequest("POST", base+"/api/v1/orders", strings.NewReader(fmt.Sprintf(`{"questionnaire": %q, "version": %q, "patientRef": "load"}`, questionnaireID, version)))
 	req.Header.Set("Authorization", "Bearer "+token[strings.Index(token, ":")+1:])
 	resp, err := c.Do(req)
 	if err != nil {
