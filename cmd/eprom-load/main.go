@@ -255,8 +255,8 @@ func journeys(base string, concurrency int, d time.Duration) *result {
 // journey is one patient, start to end; it returns the requests made.
 //
 // It asks for gzip as a browser does, so the server compresses every page
-// as it would for a patient, but it unpacks only the one body it reads
-// (the first page, for its CSRF token): the load generator shares the
+// as it would for a patient, but it unpacks only the two bodies it reads
+// (the order, for its code; the first page, for its CSRF token): the load generator shares the
 // server's cores, and what it spends unpacking pages nobody reads would be
 // counted against the server.
 func journey(base string, lat map[string][]time.Duration, gz *gzip.Reader) (int, error) {

@@ -63,10 +63,10 @@ type orderKeys struct {
 	Idem  string   `json:"idem,omitempty"`
 }
 
-// MaxBatchDelay is the longest a write waits for others to share its
+// maxBatchDelay is the longest a write waits for others to share its
 // commit (group.go): it waits only while requests that could join it are
 // being handled, and never longer than this.
-const MaxBatchDelay = 5 * time.Millisecond
+const maxBatchDelay = 5 * time.Millisecond
 
 // maxBatchSize is the most writes one commit takes (bbolt's default).
 const maxBatchSize = 1000
@@ -155,7 +155,7 @@ func open(path string, secrets *store.Secrets) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt: create buckets: %w", err)
 	}
-	g := newGroup(db, MaxBatchDelay, maxBatchSize)
+	g := newGroup(db, maxBatchDelay, maxBatchSize)
 	q := &Queue{db: db, group: g, enqueued: make(chan struct{}, 1)}
 	if secrets != nil {
 		q.sealer = secrets.Messages
